@@ -1,0 +1,43 @@
+"""Command-line entry point: each subcommand lives in its own module of this package.
+
+A command module defines ``register(subparsers)`` which adds its parser and sets
+``func=run``; ``run(args) -> int`` calls library functions. User errors
+(:class:`~kwspot.errors.KwspotError`) become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from kwspot import __version__
+from kwspot.errors import KwspotError
+
+# Subcommand modules, in the order `kwspot --help` lists them.
+COMMAND_MODULES = ["data", "models", "train"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kwspot", description="Train, evaluate and run small keyword-spotting models."
+    )
+    parser.add_argument("--version", action="version", version=f"kwspot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"kwspot.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KwspotError as exc:
+        print(f"kwspot: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kwspot: interrupted", file=sys.stderr)
+        return 130
