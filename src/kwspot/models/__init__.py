@@ -9,6 +9,6 @@
 from kwspot.models.registry import ModelSpec, create, get_spec, list_models, register_model
 
 # One module per family; importing it registers its variants.
-FAMILY_MODULES = ["simple1d", "seresnet", "vgg"]
+FAMILY_MODULES = ["simple1d", "seresnet", "vgg", "bcresnet", "matchboxnet", "dscnn", "kwt"]
 
 __all__ = ["ModelSpec", "create", "get_spec", "list_models", "register_model", "FAMILY_MODULES"]

@@ -1,0 +1,44 @@
+"""Argument groups shared by several commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kwspot.data.labels import LabelSet
+
+
+def add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """Dataset, split and label options (defaults None so they only override when given)."""
+    g = p.add_argument_group("data")
+    g.add_argument("--data", required=required, metavar="ROOT",
+                   help="dataset folder: Speech Commands, Kaggle or pre-labeled 12-class layout")
+    g.add_argument("--words", type=_words, default=None, metavar="W1,W2",
+                   help="command words (default: yes,no,up,down,left,right,on,off,stop,go)")
+    g.add_argument("--noise-dir", default=None, help="background noise folder")
+    g.add_argument("--split", choices=["auto", "lists", "hash"], default=None,
+                   help="split by the list files, the hash rule, or auto (default)")
+    g.add_argument("--val-pct", type=float, default=None, help="validation %% of speakers (10)")
+    g.add_argument("--test-pct", type=float, default=None, help="testing %% of speakers (10)")
+    g.add_argument("--split-salt", default=None, help="draw another speaker split")
+    g.add_argument("--silence-share", type=float, default=None,
+                   help="silence clips per split as a share of command clips (0.1)")
+    g.add_argument("--unknown-share", type=float, default=None,
+                   help="unknown clips per split as a share of command clips (0.1)")
+    g.add_argument("--resample", action="store_true", default=None,
+                   help="convert clips that are not 16 kHz mono instead of refusing them")
+    g.add_argument("--cache-dir", default=None,
+                   help="decoded-audio cache (default $KWSPOT_CACHE or ~/.cache/kwspot)")
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return LabelSet.parse(text).words
+
+
+def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
+    """The options among ``names`` that the user actually gave (not None)."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+DATA_FIELDS = ["data", "words", "noise_dir", "split", "val_pct", "test_pct", "split_salt",
+               "silence_share", "unknown_share", "resample", "cache_dir"]

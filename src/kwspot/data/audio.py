@@ -1,0 +1,75 @@
+"""Reading audio clips with soundfile: 16 kHz mono int16, padded or cropped to a fixed length."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from kwspot.errors import KwspotError
+
+SAMPLE_RATE = 16000
+CLIP_SAMPLES = 16000
+AUDIO_SUFFIXES = (".wav", ".flac")
+
+
+def is_audio_file(path: Path) -> bool:
+    """True for ``.wav`` / ``.flac`` files (any case; ``x.wav.wav`` included)."""
+    return path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES
+
+
+def read_audio(path: Path | str, *, resample: bool = False,
+               sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read a whole file as int16 mono at ``sample_rate``.
+
+    A file at another rate or with several channels raises a :class:`KwspotError` naming it,
+    unless ``resample`` is true (then it is downmixed by averaging and resampled with a
+    polyphase filter).
+    """
+    path = Path(path)
+    try:
+        data, sr = sf.read(str(path), dtype="int16", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        raise KwspotError(f"{path}: cannot read audio ({_short(exc)})") from None
+    if data.shape[1] != 1 or sr != sample_rate:
+        if not resample:
+            what = []
+            if sr != sample_rate:
+                what.append(f"{sr} Hz instead of {sample_rate} Hz")
+            if data.shape[1] != 1:
+                what.append(f"{data.shape[1]} channels instead of mono")
+            raise KwspotError(f"{path}: {' and '.join(what)} (pass --resample to convert)")
+        return _convert(data, sr, sample_rate)
+    return data[:, 0]
+
+
+def fit_length(x: np.ndarray, length: int = CLIP_SAMPLES) -> np.ndarray:
+    """Zero-pad at the end or crop the middle so that ``len(x) == length``."""
+    if len(x) >= length:
+        start = (len(x) - length) // 2
+        return x[start:start + length]
+    return np.pad(x, (0, length - len(x)))
+
+
+def read_clip(path: Path | str, *, resample: bool = False,
+              length: int = CLIP_SAMPLES) -> np.ndarray:
+    """Read one clip as ``int16[length]`` (shorter clips zero-padded, longer ones cropped)."""
+    return fit_length(read_audio(path, resample=resample), length)
+
+
+def _convert(data: np.ndarray, sr: int, target: int) -> np.ndarray:
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    mono = data.astype(np.float32).mean(axis=1)
+    if sr != target:
+        g = gcd(sr, target)
+        mono = resample_poly(mono, target // g, sr // g)
+    return np.clip(np.round(mono), -32768, 32767).astype(np.int16)
+
+
+def _short(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()
+    return msg[-1] if msg else type(exc).__name__

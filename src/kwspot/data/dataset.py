@@ -1,0 +1,166 @@
+"""One function for all splits: find clips, split, label, add silence/unknown, decode once.
+
+>>> data = load_dataset(DataConfig(root="../shared/data/sc_v2_test_part"))
+>>> data.splits["training"].waves.shape   # int16 [N, 16000]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kwspot.data.audio import CLIP_SAMPLES, read_audio
+from kwspot.data.cache import load_waves
+from kwspot.data.labels import DEFAULT_WORDS, LabelSet
+from kwspot.data.layouts import SILENCE_DIR, UNKNOWN_DIR, Layout, discover
+from kwspot.data.splits import SPLITS, assign_splits
+from kwspot.errors import KwspotError
+
+# Which part of every noise file each split crops its silence clips from.
+_NOISE_PARTS = {"training": (0.0, 0.8), "validation": (0.8, 0.9), "testing": (0.9, 1.0)}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data is and how to split and label it."""
+
+    root: str  # dataset folder (any layout of kwspot.data.layouts)
+    words: tuple[str, ...] = DEFAULT_WORDS  # command words; every other word is "unknown"
+    noise_dir: str | None = None  # background noise folder (default ROOT/_background_noise_)
+    split: str = "auto"  # auto | lists | hash (see kwspot.data.splits.assign_splits)
+    val_pct: float = 10.0  # validation share of speakers for the hash rule
+    test_pct: float = 10.0  # testing share of speakers for the hash rule
+    split_salt: str = ""  # a different random speaker split with the same percentages
+    silence_share: float = 0.1  # silence clips per split, as a share of the command clips
+    unknown_share: float = 0.1  # unknown clips per split, as a share of the command clips
+    zero_silence: float = 0.1  # share of the generated silence clips that are pure zeros
+    resample: bool = False  # convert clips that are not 16 kHz mono instead of refusing them
+    cache_dir: str | None = None  # decoded-audio cache (default $KWSPOT_CACHE or ~/.cache/kwspot)
+    seed: int = 0  # draws of unknown clips and silence crops
+
+
+@dataclass
+class SplitData:
+    """The clips of one split, decoded."""
+
+    name: str
+    waves: np.ndarray  # int16 [N, 16000]
+    labels: np.ndarray  # int64 [N]
+    speakers: list[str]
+    sources: list[str]  # relative path, or "silence:<noise file>@<sample>" / "silence:zeros"
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def counts(self, num_classes: int) -> np.ndarray:
+        return np.bincount(self.labels, minlength=num_classes)
+
+
+@dataclass
+class KwsData:
+    """Labels, the three splits and the background noise of one dataset."""
+
+    config: DataConfig
+    labels: LabelSet
+    layout: Layout
+    splits: dict[str, SplitData]
+    noise: list[np.ndarray] = field(default_factory=list)  # int16 noise recordings
+
+    def noise_bank(self) -> np.ndarray:
+        """All noise as one int16 array, for augmentation (the training silence clips if the
+        dataset has no noise files)."""
+        if self.noise:
+            return np.concatenate(self.noise)
+        tr = self.splits["training"]
+        sil = tr.labels == self.labels.silence_index
+        return np.ascontiguousarray(tr.waves[sil]).reshape(-1)
+
+
+def load_dataset(cfg: DataConfig, *, verbose: bool = True) -> KwsData:
+    """Build the three splits of ``cfg.root`` (see :class:`DataConfig`)."""
+    labels = LabelSet(tuple(cfg.words))
+    layout = discover(cfg.root, cfg.noise_dir)
+    if layout.kind == "unlabeled":
+        raise KwspotError(f"{layout.root}: holds audio files but no word folders; "
+                          "training needs ROOT/<word>/*.wav")
+    for share, name in ((cfg.silence_share, "silence"), (cfg.unknown_share, "unknown")):
+        if not 0 <= share <= 10:
+            raise KwspotError(f"--{name}-share must be between 0 and 10, got {share}")
+    present = set(layout.folders)
+    missing = [w for w in labels.words if w not in present]
+    if missing:
+        raise KwspotError(f"{layout.root}: no folder for word(s) {', '.join(missing)}")
+    prelabeled_silence = SILENCE_DIR in present
+    noise = [read_audio(p, resample=cfg.resample) for p in layout.noise_files]
+    if cfg.silence_share > 0 and not prelabeled_silence and not noise:
+        raise KwspotError(f"{layout.root}: no background noise files (looked in "
+                          f"{layout.root / '_background_noise_'}); give --noise-dir DIR or "
+                          "--silence-share 0")
+
+    by_split = assign_splits(layout, cfg.split, cfg.val_pct, cfg.test_pct, cfg.split_salt)
+    rng = np.random.default_rng(cfg.seed)
+    chosen: dict[str, list] = {}
+    for split in SPLITS:
+        clips = by_split[split]
+        command = [c for c in clips if labels.is_command(c.folder)]
+        unknown = [c for c in clips if not labels.is_command(c.folder)
+                   and c.folder != SILENCE_DIR]
+        silence = [c for c in clips if c.folder == SILENCE_DIR]
+        if layout.kind != "prelabeled" or UNKNOWN_DIR not in present:
+            # Raw layouts: sample unknown words reproducibly to the configured share.
+            n_unk = min(len(unknown), round(cfg.unknown_share * len(command)))
+            pick = rng.choice(len(unknown), size=n_unk, replace=False) if n_unk else []
+            unknown = [unknown[i] for i in sorted(pick)]
+        chosen[split] = command + unknown + silence
+
+    if not chosen["training"]:
+        raise KwspotError(f"{layout.root}: the training split is empty")
+    for w in labels.words:
+        if not any(c.folder == w for c in chosen["training"]):
+            raise KwspotError(f"{layout.root / w}: no clips of {w!r} in the training split")
+
+    all_clips = [c for s in SPLITS for c in chosen[s]]
+    waves = load_waves(layout.root, all_clips, cache_dir=cfg.cache_dir, resample=cfg.resample,
+                       verbose=verbose)
+    splits: dict[str, SplitData] = {}
+    start = 0
+    for split in SPLITS:
+        clips = chosen[split]
+        w = np.asarray(waves[start:start + len(clips)])
+        start += len(clips)
+        lab = np.array([labels.index_of_folder(c.folder) for c in clips], dtype=np.int64)
+        spk = [c.speaker for c in clips]
+        src = [c.rel for c in clips]
+        if not prelabeled_silence and cfg.silence_share > 0:
+            n_cmd = int(sum(labels.is_command(c.folder) for c in clips))
+            sw, ssrc = _silence_clips(noise, layout.noise_files, round(cfg.silence_share * n_cmd),
+                                      split, cfg.zero_silence, rng)
+            w = np.concatenate([w, sw]) if len(sw) else w
+            lab = np.concatenate([lab, np.full(len(sw), labels.silence_index, np.int64)])
+            spk += [f"silence-{split}"] * len(sw)
+            src += ssrc
+        splits[split] = SplitData(split, w, lab, spk, src)
+    return KwsData(cfg, labels, layout, splits, noise)
+
+
+def _silence_clips(noise: list[np.ndarray], files: list[Path], n: int, split: str,
+                   zero_share: float, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
+    """``n`` one-second crops of this split's part of the noise files at random volumes."""
+    out = np.zeros((n, CLIP_SAMPLES), dtype=np.int16)
+    sources = []
+    lo, hi = _NOISE_PARTS[split]
+    for i in range(n):
+        if rng.random() < zero_share:
+            sources.append("silence:zeros")
+            continue
+        k = int(rng.integers(len(noise)))
+        a, b = int(lo * len(noise[k])), int(hi * len(noise[k]))
+        if b - a < CLIP_SAMPLES:  # a short file: use all of it
+            a, b = 0, len(noise[k])
+        start = int(rng.integers(a, max(a + 1, b - CLIP_SAMPLES + 1)))
+        crop = noise[k][start:start + CLIP_SAMPLES].astype(np.float32) * rng.uniform(0.0, 1.0)
+        out[i, :len(crop)] = np.round(crop).astype(np.int16)
+        sources.append(f"silence:{files[k].name}@{start}")
+    return out, sources

@@ -1,0 +1,113 @@
+"""Train/validation/test splits that never share a speaker.
+
+The Speech Commands rule (``input_data.which_set``): SHA-1 of the file name with everything
+from ``_nohash_`` on removed, modulo 2^27, scaled to a percentage; below ``val_pct`` →
+validation, below ``val_pct + test_pct`` → testing, else training. Because the hashed name is
+the speaker id (in the raw layout), whole speakers land in one split. :func:`speaker_split`
+applies the same rule to the parsed speaker id of any layout (with an optional salt), which is
+how a pre-labeled folder such as the official test set is split by percentage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+from kwspot.data.layouts import Clip, Layout, hash_name
+from kwspot.errors import KwspotError
+
+SPLITS = ("training", "validation", "testing")
+_MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
+PRELABELED_SALT = "kwspot:"
+
+
+def hash_percentage(name: str) -> float:
+    """The rule's percentage in [0, 100] for a hashed name."""
+    h = int(hashlib.sha1(name.encode("utf-8")).hexdigest(), 16)
+    return (h % (_MAX_NUM_WAVS_PER_CLASS + 1)) * (100.0 / _MAX_NUM_WAVS_PER_CLASS)
+
+
+def which_set(filename: str, val_pct: float = 10.0, test_pct: float = 10.0) -> str:
+    """Official rule: the split of one Speech Commands file name (path or base name)."""
+    return _bucket(hash_percentage(hash_name(filename)), val_pct, test_pct)
+
+
+def speaker_split(speaker: str, val_pct: float, test_pct: float, salt: str = "") -> str:
+    """The split of a speaker by the same rule; ``salt`` draws a different random split."""
+    return _bucket(hash_percentage(salt + speaker), val_pct, test_pct)
+
+
+def _bucket(pct: float, val_pct: float, test_pct: float) -> str:
+    if pct < val_pct:
+        return "validation"
+    if pct < val_pct + test_pct:
+        return "testing"
+    return "training"
+
+
+def read_list(path: Path) -> list[str]:
+    """Entries of a ``validation_list.txt``-style file (relative paths with '/')."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KwspotError(f"{path}: cannot read list file ({exc.strerror})") from None
+    return [ln.strip() for ln in text.splitlines() if ln.strip()]
+
+
+def assign_splits(layout: Layout, mode: str = "auto", val_pct: float = 10.0,
+                  test_pct: float = 10.0, salt: str = "") -> dict[str, list[Clip]]:
+    """Split the layout's clips.
+
+    Pre-labeled layouts are split with a default salt (see the code) unless ``salt`` is given.
+    ``mode``: ``lists`` (the list files; every entry must exist), ``hash`` (the rule on the
+    parsed speaker), or ``auto``: the lists when present and complete, else the rule (a list
+    naming files that are not there, as in a sample of the dataset, falls back to the rule
+    with a note on stderr — the rule reproduces the official lists exactly).
+    """
+    if mode not in ("auto", "lists", "hash"):
+        raise KwspotError(f"--split must be auto, lists or hash, got {mode!r}")
+    if not 0 <= val_pct <= 100 or not 0 <= test_pct <= 100 or val_pct + test_pct > 100:
+        raise KwspotError(f"bad split percentages: validation {val_pct}%, testing {test_pct}%")
+    have_lists = layout.validation_list is not None or layout.testing_list is not None
+    if mode == "lists" and not have_lists:
+        raise KwspotError(f"{layout.root}: --split lists, but there is no "
+                          "validation_list.txt or testing_list.txt")
+    if mode in ("lists", "auto") and have_lists:
+        table = _listed(layout, strict=mode == "lists")
+        if table is not None:
+            return _group(layout.clips, lambda c: table.get(c.rel, "training"))
+    if not salt and layout.kind == "prelabeled":
+        # A pre-labeled folder is usually the official test set, whose speakers all fall in
+        # the rule's testing bucket: draw a fresh split of its speakers instead.
+        salt = PRELABELED_SALT
+    return _group(layout.clips, lambda c: speaker_split(c.speaker, val_pct, test_pct, salt))
+
+
+def _listed(layout: Layout, strict: bool) -> dict[str, str] | None:
+    """``rel path → split`` from the list files; None (auto mode) when they name missing files."""
+    by_rel = {c.rel for c in layout.clips}
+    table: dict[str, str] = {}
+    for split, path in (("validation", layout.validation_list),
+                        ("testing", layout.testing_list)):
+        if path is None:
+            continue
+        entries = read_list(path)
+        missing = [e for e in entries if e not in by_rel]
+        if missing:
+            if strict:
+                raise KwspotError(f"{path}: names {len(missing)} file(s) that do not exist "
+                                  f"under {layout.root} (first: {missing[0]})")
+            print(f"kwspot: note: {path.name} names {len(missing)} file(s) not under "
+                  f"{layout.root}; splitting by the dataset's hash rule instead",
+                  file=sys.stderr)
+            return None
+        table.update(dict.fromkeys(entries, split))
+    return table
+
+
+def _group(clips: list[Clip], split_of) -> dict[str, list[Clip]]:
+    out: dict[str, list[Clip]] = {s: [] for s in SPLITS}
+    for c in clips:
+        out[split_of(c)].append(c)
+    return out

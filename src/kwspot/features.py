@@ -1,0 +1,188 @@
+"""Front-ends as ``nn.Module``s applied to a batch of waveforms on the training device.
+
+* ``raw``: the waveform itself, ``[B, 1, T]``.
+* ``mel``: log mel spectrogram, ``[B, 1, n_mels, frames]`` (40×101 for a 1-s clip).
+* ``mfcc``: DCT-II (orthonormal) of the log mel, ``[B, 1, n_mfcc, frames]`` (40×101).
+
+The exact recipe (defaults of :class:`FrontendConfig`): a periodic Hann window of
+``win_length`` = 400 samples (25 ms) zero-padded to ``n_fft`` = 512, hop 160 samples (10 ms),
+centred frames (``n_fft // 2`` zeros on both sides, so a 16000-sample clip gives
+1 + 16000 // 160 = 101 frames), power spectrum ``|X|²``, 40 triangular mel filters between
+``f_min`` = 20 Hz and ``f_max`` = 8000 Hz on the Slaney mel scale with Slaney area
+normalisation (librosa's defaults, ``htk=False, norm="slaney"``), then the natural log with a
+floor: ``log(mel + 1e-6)``. No per-clip normalisation (so streaming equals offline); optional
+per-band mean/variance normalisation with statistics fitted on training data.
+Constant tensors (window, filterbank, DCT) are buffers, so ``.to(device)`` moves them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+FRONTENDS = ("raw", "mel", "mfcc")
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    """Front-end parameters (units in the names)."""
+
+    kind: str = "mel"  # raw | mel | mfcc
+    sample_rate: int = 16000  # Hz
+    n_fft: int = 512  # FFT size in samples (window zero-padded to it)
+    win_length: int = 400  # analysis window in samples (25 ms)
+    hop_length: int = 160  # frame step in samples (10 ms)
+    n_mels: int = 40  # mel bands
+    n_mfcc: int = 40  # cepstral coefficients kept (mfcc only)
+    f_min: float = 20.0  # lowest band edge, Hz
+    f_max: float = 8000.0  # highest band edge, Hz
+    log_floor: float = 1e-6  # log(mel + log_floor)
+    normalize: bool = False  # per-band mean/std normalisation (statistics fitted on train data)
+
+    def __post_init__(self) -> None:
+        if self.kind not in FRONTENDS:
+            raise ValueError(f"front-end must be one of {', '.join(FRONTENDS)}, got {self.kind!r}")
+        if self.win_length > self.n_fft:
+            raise ValueError(f"win_length {self.win_length} > n_fft {self.n_fft}")
+        if not 0 <= self.f_min < self.f_max <= self.sample_rate / 2:
+            raise ValueError(f"need 0 <= f_min < f_max <= sample_rate/2, got "
+                             f"f_min={self.f_min}, f_max={self.f_max}")
+        if self.kind == "mfcc" and not 0 < self.n_mfcc <= self.n_mels:
+            raise ValueError(f"n_mfcc must be in 1..n_mels ({self.n_mels}), got {self.n_mfcc}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FrontendConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown front-end parameter(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def with_overrides(self, **kw: Any) -> FrontendConfig:
+        return replace(self, **kw)
+
+    def output_shape(self, num_samples: int = 16000) -> tuple[int, ...]:
+        """Shape of one clip's features (without batch)."""
+        if self.kind == "raw":
+            return (1, num_samples)
+        frames = 1 + num_samples // self.hop_length
+        return (1, self.n_mels if self.kind == "mel" else self.n_mfcc, frames)
+
+
+def hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney mel scale: linear below 1 kHz, logarithmic above."""
+    f = np.asarray(f, dtype=np.float64)
+    mel = f / (200.0 / 3)
+    log_part = 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (math.log(6.4) / 27.0)
+    return np.where(f >= 1000.0, log_part, mel)
+
+
+def mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    lin = m * (200.0 / 3)
+    log_part = 1000.0 * np.exp((math.log(6.4) / 27.0) * (m - 15.0))
+    return np.where(m >= 15.0, log_part, lin)
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float,
+                   f_max: float) -> np.ndarray:
+    """``[n_mels, n_fft//2 + 1]`` triangular filters with Slaney area normalisation."""
+    fft_freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
+    fdiff = np.diff(edges)
+    ramps = edges[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights
+
+
+def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
+    """``[n_out, n_in]`` orthonormal DCT-II matrix (``scipy.fft.dct(norm="ortho")`` rows)."""
+    k = np.arange(n_out)[:, None]
+    n = np.arange(n_in)[None, :]
+    m = np.cos(math.pi / n_in * (n + 0.5) * k) * math.sqrt(2.0 / n_in)
+    m[0] /= math.sqrt(2.0)
+    return m
+
+
+class Frontend(nn.Module):
+    """Waveforms ``[B, T]`` (float in [-1, 1]) → features ``[B, 1, ...]``."""
+
+    def __init__(self, cfg: FrontendConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        dim = cfg.n_mels if cfg.kind == "mel" else cfg.n_mfcc
+        if cfg.kind != "raw":
+            win = torch.hann_window(cfg.win_length, periodic=True, dtype=torch.float64)
+            left = (cfg.n_fft - cfg.win_length) // 2
+            win = nn.functional.pad(win, (left, cfg.n_fft - cfg.win_length - left))
+            self.register_buffer("window", win.float())
+            fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)
+            self.register_buffer("mel_fb", torch.from_numpy(fb.T.copy()).float())  # [bins, mels]
+            if cfg.kind == "mfcc":
+                dct = dct_matrix(cfg.n_mfcc, cfg.n_mels)
+                self.register_buffer("dct", torch.from_numpy(dct.T.copy()).float())  # [mels, k]
+        if cfg.normalize:
+            self.register_buffer("norm_mean", torch.zeros(dim if cfg.kind != "raw" else 1))
+            self.register_buffer("norm_std", torch.ones(dim if cfg.kind != "raw" else 1))
+
+    def forward(self, wave: Tensor) -> Tensor:
+        """``[B, T]`` → ``[B, 1, T]`` (raw) or ``[B, 1, F, 1 + T // hop]`` (mel, mfcc)."""
+        if wave.dim() == 3:
+            wave = wave.squeeze(1)
+        cfg = self.cfg
+        if cfg.kind == "raw":
+            out = wave.float()[:, None, :]
+        else:
+            feats = self.log_mel(wave.float())
+            if cfg.kind == "mfcc":
+                feats = torch.matmul(feats, self.dct)
+            out = feats.transpose(1, 2)[:, None]  # [B, 1, F, frames]
+        if cfg.normalize:
+            shape = (1, 1, -1, 1) if cfg.kind != "raw" else (1, 1, 1)
+            out = (out - self.norm_mean.view(shape)) / self.norm_std.view(shape)
+        return out
+
+    def log_mel(self, wave: Tensor) -> Tensor:
+        """``[B, T]`` → log mel ``[B, frames, n_mels]``."""
+        spec = torch.stft(wave, n_fft=self.cfg.n_fft, hop_length=self.cfg.hop_length,
+                          window=self.window, center=True, pad_mode="constant",
+                          return_complex=True)  # [B, bins, frames]
+        power = spec.real.square() + spec.imag.square()
+        mel = torch.matmul(power.transpose(1, 2), self.mel_fb)
+        return torch.log(mel + self.cfg.log_floor)
+
+    @torch.no_grad()
+    def fit_normalization(self, waves: Tensor, batch_size: int = 512) -> None:
+        """Set per-band mean/std from float waveforms ``[N, T]`` (requires ``normalize``)."""
+        if not self.cfg.normalize:
+            raise ValueError("fit_normalization needs FrontendConfig(normalize=True)")
+        self.norm_mean.zero_()
+        self.norm_std.fill_(1.0)
+        total = torch.zeros_like(self.norm_mean, dtype=torch.float64)
+        total_sq = torch.zeros_like(total)
+        count = 0
+        for i in range(0, len(waves), batch_size):
+            f = self(waves[i:i + batch_size].to(self.norm_mean.device)).double()
+            dims = (0, 1, 3) if f.dim() == 4 else (0, 1, 2)
+            total += f.sum(dims)
+            total_sq += f.square().sum(dims)
+            count += f.numel() // total.numel()
+        mean = total / count
+        self.norm_mean.copy_(mean.float())
+        self.norm_std.copy_((total_sq / count - mean.square()).clamp_min(1e-10).sqrt().float())
+
+
+def int16_to_float(x: Tensor) -> Tensor:
+    """int16 samples → float32 in [-1, 1)."""
+    return x.float() / 32768.0

@@ -1,0 +1,82 @@
+"""The seed-style training log: one row per interval on screen, in log.txt and metrics.jsonl.
+
+``rate  iter_k  epoch  num_m | valid_loss valid_acc | train_loss train_acc | batch_loss
+batch_acc | time`` — train is the mean over the interval, batch is the last batch, num_m is
+millions of clips seen, time is wall-clock since the run started (``0 hr 05 min``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TextIO
+
+HEADER = ("rate     iter_k    epoch   num_m | valid_loss/acc  | train_loss/acc  | "
+          "batch_loss/acc  | time")
+
+
+@dataclass(frozen=True)
+class LogRow:
+    lr: float
+    iter: int
+    epoch: float
+    num_m: float  # millions of clips seen
+    valid_loss: float
+    valid_acc: float
+    train_loss: float
+    train_acc: float
+    batch_loss: float
+    batch_acc: float
+    time_s: float
+    clips_per_s: float = 0.0
+
+    def format(self, fine: bool = False) -> str:
+        """The seed's row shape; ``fine`` prints iter_k with 3 decimals for short intervals."""
+        iter_k = f"{self.iter / 1000:.3f}" if fine else f"{self.iter / 1000:.1f}"
+        minutes = int(self.time_s // 60)
+        return (f"{self.lr:.4f} {iter_k:>7} k {self.epoch:8.2f} {self.num_m:7.2f} | "
+                f"{self.valid_loss:.4f} {self.valid_acc:.4f} | "
+                f"{self.train_loss:.4f} {self.train_acc:.4f} | "
+                f"{self.batch_loss:.4f} {self.batch_acc:.4f} | "
+                f"{minutes // 60} hr {minutes % 60:02d} min")
+
+
+class TrainLog:
+    """Writes rows to the terminal, ``log.txt`` and ``metrics.jsonl`` (appending on resume)."""
+
+    def __init__(self, out: Path, *, fine: bool, resume: bool, stream: TextIO = sys.stdout
+                 ) -> None:
+        self.fine = fine
+        self.stream = stream
+        out.mkdir(parents=True, exist_ok=True)
+        mode = "a" if resume else "w"
+        self.text = open(out / "log.txt", mode, encoding="utf-8")  # noqa: SIM115
+        self.jsonl = open(out / "metrics.jsonl", mode, encoding="utf-8")  # noqa: SIM115
+
+    def line(self, text: str) -> None:
+        """A free-form line (header, notes) on screen and in log.txt."""
+        print(text, file=self.stream, flush=True)
+        self.text.write(text + "\n")
+        self.text.flush()
+
+    def row(self, row: LogRow) -> None:
+        self.line(row.format(self.fine))
+        self.jsonl.write(json.dumps(asdict(row)) + "\n")
+        self.jsonl.flush()
+
+    def close(self) -> None:
+        self.text.close()
+        self.jsonl.close()
+
+
+def read_metrics(path: Path | str) -> list[dict]:
+    """Rows of a ``metrics.jsonl`` (a later row for the same iteration replaces an earlier one,
+    which happens when a run resumed from an older checkpoint)."""
+    rows: dict[int, dict] = {}
+    for ln in Path(path).read_text(encoding="utf-8").splitlines():
+        if ln.strip():
+            r = json.loads(ln)
+            rows[r["iter"]] = r
+    return [rows[k] for k in sorted(rows)]
