@@ -1,7 +1,9 @@
 """Command-line entry point: each subcommand lives in its own module of this package.
 
 A command module defines ``register(subparsers)`` which adds its parser and sets
-``func=run``; ``run(args) -> int`` calls library functions. User errors
+``func=run``; ``run(args) -> int`` calls library functions. Command modules import torch and
+other heavy libraries inside ``run`` only, so ``kwspot predict model.onnx`` works with just
+numpy, soundfile and onnxruntime installed (the ``infer`` extra). User errors
 (:class:`~kwspot.errors.KwspotError`) become one line on stderr and exit code 2.
 """
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from kwspot.cli.common import DATA_FIELDS, add_data_args, given
-from kwspot.data.dataset import DataConfig
-from kwspot.data.inspect import inspect_dataset
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kwspot.data.dataset import DataConfig
+    from kwspot.data.inspect import inspect_dataset
+
     opts = given(args, DATA_FIELDS)
     opts["root"] = opts.pop("data", None) or args.root
     print(inspect_dataset(DataConfig(**opts)))

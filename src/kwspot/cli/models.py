@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from kwspot import models
-from kwspot.models.profile import count_macs, count_params
-from kwspot.network import frontend_for
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list the models with parameters and MACs per clip")
@@ -21,6 +17,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def models_table(pattern: str = "*", num_classes: int = 12) -> str:
+    """One row per registered model: front-end, input shape, params, MACs per clip."""
+    from kwspot import models
+    from kwspot.models.profile import count_macs, count_params
+    from kwspot.network import frontend_for
+
     rows = [("model", "front-end", "input", "params", "MACs/clip", "source")]
     for name in models.list_models(pattern):
         spec = models.get_spec(name)

@@ -5,12 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
-from kwspot import models
-from kwspot.checkpoint import load_checkpoint
 from kwspot.cli.common import add_data_args, given
-from kwspot.config import TrainConfig
 from kwspot.errors import KwspotError
-from kwspot.train import train
 
 # Options that may change when resuming (anything else must match the checkpoint).
 _RESUMABLE = {"iters", "log_every", "device", "eval_batch", "out", "cache_dir", "amp"}
@@ -71,6 +67,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kwspot import models
+    from kwspot.checkpoint import load_checkpoint
+    from kwspot.config import TrainConfig
+    from kwspot.train import train
+
     names = [f.name for f in fields(TrainConfig)]
     explicit = given(args, [n for n in names if n in vars(args)])
     if args.resume:

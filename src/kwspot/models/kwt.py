@@ -117,7 +117,7 @@ class KWT(nn.Module):
         When traced (ONNX export) the interpolation is always recorded, so the exported graph
         accepts any number of frames; at ``frames == num_frames`` it is the identity.
         """
-        if frames == self.num_frames and not torch.jit.is_tracing():
+        if not torch.jit.is_tracing() and frames == self.num_frames:
             return self.pos_emb
         cls_pos, frame_pos = self.pos_emb[:, :1], self.pos_emb[:, 1:]
         frame_pos = F.interpolate(frame_pos.transpose(1, 2), size=frames, mode="linear",

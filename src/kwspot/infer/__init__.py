@@ -1,0 +1,2 @@
+"""Running trained models: classifiers from checkpoints or ONNX files, prediction, export,
+streaming detection."""

@@ -1,0 +1,111 @@
+"""One interface over a PyTorch checkpoint (``.pt``) and an exported ``model.onnx``.
+
+>>> clf = load_classifier("runs/seresnet3/best.pt")      # or "model.onnx"
+>>> probs = clf.predict_proba(waves)                       # float32 [B, 16000] → [B, classes]
+
+The ONNX contract (what ``kwspot export`` writes and :class:`OnnxClassifier` reads): one input
+named ``audio`` of shape ``[batch, clip_samples]``, float32 in [-1, 1] (or int16 PCM when the
+model was exported with an int16 input); one output named ``probs``, ``[batch, classes]``
+softmax probabilities; a metadata property ``kwspot`` holding JSON with at least ``labels``,
+``sample_rate`` and ``clip_samples``. This module imports torch only for ``.pt`` files, so the
+ONNX path needs just numpy and onnxruntime.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from kwspot.errors import KwspotError
+
+
+class Classifier(Protocol):
+    """What prediction, evaluation and streaming need from a model."""
+
+    labels: tuple[str, ...]
+    sample_rate: int
+    clip_samples: int
+    source: str  # the file it was loaded from
+
+    def predict_proba(self, waves: np.ndarray) -> np.ndarray:
+        """float32 waveforms ``[B, clip_samples]`` in [-1, 1] → probabilities ``[B, classes]``."""
+        ...
+
+
+def load_classifier(path: Path | str, *, device: str = "cpu",
+                    threads: int | None = None) -> Classifier:
+    """A :class:`Classifier` for a ``.onnx`` file or a kwspot checkpoint (or run folder)."""
+    path = Path(path)
+    if not path.exists():
+        raise KwspotError(f"{path}: no such model file")
+    if path.suffix.lower() == ".onnx":
+        return OnnxClassifier(path, threads=threads)
+    return TorchClassifier(path, device=device, threads=threads)
+
+
+class TorchClassifier:
+    """A kwspot checkpoint run with PyTorch (eval mode, no grad)."""
+
+    def __init__(self, path: Path, *, device: str = "cpu", threads: int | None = None) -> None:
+        import torch
+
+        from kwspot.checkpoint import load_checkpoint, net_from_checkpoint
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.ckpt = load_checkpoint(path)
+        self.source = self.ckpt["path"]
+        self.device = torch.device(device)
+        self.net = net_from_checkpoint(self.ckpt).to(self.device)
+        self.labels = tuple(self.ckpt["labels"])
+        self.sample_rate = int(self.ckpt["frontend"]["sample_rate"])
+        self.clip_samples = 16000
+        self.model_name = self.ckpt["model"]
+
+    def predict_proba(self, waves: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(waves, dtype=np.float32)).to(self.device)
+            return torch.softmax(self.net(x).float(), dim=1).cpu().numpy()
+
+
+class OnnxClassifier:
+    """An exported ``model.onnx`` run with onnxruntime on the CPU."""
+
+    def __init__(self, path: Path, *, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise KwspotError("onnxruntime is not installed: pip install onnxruntime") from None
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), opts,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise KwspotError(f"{path}: not a valid ONNX model ({first[:160]})") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "kwspot" not in meta:
+            raise KwspotError(f"{path}: ONNX model has no kwspot metadata (not made by "
+                              "`kwspot export`)")
+        self.meta: dict[str, Any] = json.loads(meta["kwspot"])
+        self.source = str(path)
+        self.labels = tuple(self.meta["labels"])
+        self.sample_rate = int(self.meta["sample_rate"])
+        self.clip_samples = int(self.meta["clip_samples"])
+        self.model_name = self.meta.get("model", path.stem)
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.int16_input = inp.type == "tensor(int16)"
+
+    def predict_proba(self, waves: np.ndarray) -> np.ndarray:
+        x = np.asarray(waves, dtype=np.float32)
+        if self.int16_input:
+            x = np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+        return self.session.run(["probs"], {self.input_name: x})[0]
