@@ -15,20 +15,20 @@ from kwspot.models.profile import count_macs, count_params
 
 # Published parameter counts (12 classes unless noted) and where they come from.
 PUBLISHED_PARAMS: dict[str, tuple[int, str]] = {
-    "bcresnet1": (9_200, "Kim et al. 2021, Broadcasted Residual Learning, Table 2"),
-    "bcresnet2": (27_300, "Kim et al. 2021, Table 2"),
-    "bcresnet3": (54_200, "Kim et al. 2021, Table 2"),
-    "bcresnet6": (188_000, "Kim et al. 2021, Table 2"),
-    "bcresnet8": (321_000, "Kim et al. 2021, Table 2"),
+    "bcresnet1": (9_200, "Kim et al. 2021, Broadcasted Residual Learning (results table)"),
+    "bcresnet2": (27_300, "Kim et al. 2021 (results table)"),
+    "bcresnet3": (54_200, "Kim et al. 2021 (results table)"),
+    "bcresnet6": (188_000, "Kim et al. 2021 (results table)"),
+    "bcresnet8": (321_000, "Kim et al. 2021 (results table)"),
     # 30/35-word heads in the paper; our 12-class head is ~2.3k parameters smaller.
-    "matchboxnet3x1x64": (77_000, "Majumdar & Ginsburg 2020, MatchboxNet, Table 2"),
-    "matchboxnet3x2x64": (93_000, "Majumdar & Ginsburg 2020, Table 2"),
+    "matchboxnet3x1x64": (77_000, "Majumdar & Ginsburg 2020, MatchboxNet (results table)"),
+    "matchboxnet3x2x64": (93_000, "Majumdar & Ginsburg 2020 (results table)"),
     # Sizes of the released S/M/L configurations (Zhang et al. 2017, Hello Edge;
     # ARM-software/ML-KWS-for-MCU); the paper tabulates memory/ops rather than parameters.
     "dscnn_s": (24_000, "Zhang et al. 2017, Hello Edge, DS-CNN S"),
     "dscnn_m": (140_000, "Zhang et al. 2017, Hello Edge, DS-CNN M"),
     "dscnn_l": (420_000, "Zhang et al. 2017, Hello Edge, DS-CNN L"),
-    "kwt1": (607_000, "Berg et al. 2021, Keyword Transformer, Table 3 (KWT-1)"),
+    "kwt1": (607_000, "Berg et al. 2021, Keyword Transformer (KWT-1)"),
 }
 MODERN = sorted(PUBLISHED_PARAMS)
 

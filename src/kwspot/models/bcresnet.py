@@ -19,8 +19,9 @@ A *transition* block (first block of a stage, where the width changes) starts ``
     depthwise conv 5×5 (no frequency padding) → 1×1 conv 4c ch + BN + ReLU
     global average pool → 1×1 conv → classes
 
-SubSpectralNorm (Chang et al., Interspeech 2021) splits the frequency axis into ``S = 5``
-sub-bands and batch-normalises each (channel, sub-band) pair separately.
+SubSpectralNorm (Chang et al., "Subspectral Normalization for Neural Audio Data Processing",
+ICASSP 2021) splits the frequency axis into ``S = 5`` sub-bands and batch-normalises each
+(channel, sub-band) pair separately.
 
 Variants: ``bcresnet{1,2,3,6,8}`` for τ = 1, 2, 3, 6, 8 (widths rounded down like the
 authors' code, ``int(1.5·c)``). Input: ``[B, 1, 40, T]`` log mel with 30 ms windows / 10 ms
@@ -33,10 +34,11 @@ Deviations from the paper:
   follow the authors' released code (Qualcomm-AI-research/bcresnet).
 * The frequency axis must stay divisible by the 5 sub-bands at every stage, so ``n_mels``
   must be a multiple of 40 (checked at construction; 40 is the paper's setting).
-* Recipe: the paper trains 200 epochs at batch 100; we keep lr 0.1 and the epoch count at
-  batch 256 (lr not rescaled). SpecAugment follows the authors' code (none for τ=1; 2
-  frequency masks of width ≤ 3/5/7/7 for τ = 2/3/6/8 and 2 time masks of width ≤ 20 frames).
-  Time-shift and background-noise augmentation belong to the data pipeline, not here.
+* Recipe: the paper trains 200 epochs at batch 100 with SGD (momentum 0.9, the trainer's
+  default); we keep lr 0.1 and the epoch count at batch 256 (lr not rescaled). SpecAugment
+  follows the authors' code: none for τ=1; for τ = 2/3/6/8, 2 frequency masks of width
+  ≤ 3/5/7/7 bands and 2 time masks of width ≤ 20 frames. Time shift and background noise
+  belong to the data pipeline, not here.
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ from torch import Tensor, nn
 
 from kwspot.models.registry import register_model
 
-PAPER = "Berg et al., Keyword Transformer: A Self-Attention Model for Keyword Spotting, 2021"
+PAPER = ("Berg et al., Keyword Transformer: A Self-Attention Model for Keyword Spotting, "
+         "Interspeech 2021")
 INIT_STD = 0.02
 
 
