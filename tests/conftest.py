@@ -47,7 +47,7 @@ def make_tone_dataset(root: Path, words: tuple[str, ...] = ("yes", "no", "up"),
     rng = np.random.default_rng(seed)
     t = np.arange(16000) / 16000
     all_words = words + extra_words
-    for s in range(speakers):
+    for _ in range(speakers):
         spk = f"{rng.integers(16**8):08x}"
         for wi, w in enumerate(all_words):
             for k in range(per_speaker):

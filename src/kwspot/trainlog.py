@@ -46,10 +46,10 @@ class LogRow:
 class TrainLog:
     """Writes rows to the terminal, ``log.txt`` and ``metrics.jsonl`` (appending on resume)."""
 
-    def __init__(self, out: Path, *, fine: bool, resume: bool, stream: TextIO = sys.stdout
+    def __init__(self, out: Path, *, fine: bool, resume: bool, stream: TextIO | None = None
                  ) -> None:
         self.fine = fine
-        self.stream = stream
+        self.stream = stream or sys.stdout
         out.mkdir(parents=True, exist_ok=True)
         mode = "a" if resume else "w"
         self.text = open(out / "log.txt", mode, encoding="utf-8")  # noqa: SIM115

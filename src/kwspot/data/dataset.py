@@ -90,6 +90,9 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True) -> KwsData:
             raise KwspotError(f"--{name}-share must be between 0 and 10, got {share}")
     present = set(layout.folders)
     missing = [w for w in labels.words if w not in present]
+    empty = [w for w in missing if (layout.root / w).is_dir()]
+    if empty:
+        raise KwspotError(f"{layout.root / empty[0]}: no clips of {empty[0]!r} (empty class)")
     if missing:
         raise KwspotError(f"{layout.root}: no folder for word(s) {', '.join(missing)}")
     prelabeled_silence = SILENCE_DIR in present
