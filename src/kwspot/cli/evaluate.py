@@ -1,0 +1,198 @@
+"""``kwspot evaluate``: accuracy, loss, per-class figures, confusion matrix (table and PNG) of
+one or more models on a split; optional test-time augmentation and ensemble."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from kwspot.cli.common import DATA_FIELDS, add_data_args, given
+from kwspot.errors import KwspotError
+
+SUBSETS = ("testing", "validation", "training")
+RULES = ("auto", "lists", "hash")
+
+
+class _SplitAction(argparse.Action):
+    """``--split testing|validation|training`` picks the split to evaluate; ``--split
+    auto|lists|hash`` the split rule (as in ``kwspot train``); both may be given."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        setattr(namespace, "subset" if values in SUBSETS else "split", values)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="accuracy, per-class figures and confusion matrix",
+                       description="Evaluate checkpoints (.pt) or exported models (.onnx) on a "
+                       "split of a dataset. Data options default to the ones the (first) model "
+                       "was trained with.", conflict_handler="resolve")
+    add_data_args(p, required=False)
+    p.add_argument("--checkpoint", action="append", required=True, metavar="MODEL",
+                   help="a .pt checkpoint, a run folder or a .onnx file; repeat to compare")
+    p.add_argument("--split", action=_SplitAction, choices=SUBSETS + RULES, default=None,
+                   metavar="SPLIT", help="the split to evaluate: testing (default), validation "
+                   "or training; or the split rule: auto, lists or hash (default: the model's)")
+    p.add_argument("--subset", choices=SUBSETS, default="testing",
+                   help="the split to evaluate (same as --split testing|validation|training)")
+    p.add_argument("--tta", action="store_true",
+                   help="also average over shifted (±50, ±100 ms) and ±3 dB copies of each clip")
+    p.add_argument("--ensemble", action="store_true",
+                   help="also evaluate the mean probabilities of all the models")
+    p.add_argument("--json", default=None, metavar="PATH", help="write every figure as JSON")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="confusion heat map of the model (or ensemble) "
+                        "(default: <run>/confusion_<subset>.png)")
+    p.add_argument("--batch-size", type=int, default=256, help="clips per forward pass (256)")
+    p.add_argument("--device", default="cpu", help="device for .pt checkpoints (cpu)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from kwspot.data.dataset import DataConfig, load_dataset
+    from kwspot.evaluate import (
+        evaluate_classifier,
+        evaluate_ensemble,
+        format_comparison,
+        format_confusion,
+        format_per_class,
+        format_summary,
+        plot_confusion,
+    )
+    from kwspot.infer.backend import load_classifier
+
+    if args.batch_size < 1:
+        raise KwspotError(f"--batch-size must be positive, got {args.batch_size}")
+    several = len(args.checkpoint) > 1
+    if args.plot and several and not args.ensemble:
+        raise KwspotError("--plot names one file: use it with one --checkpoint or with "
+                          "--ensemble (other models' maps go beside their checkpoints)")
+    if args.ensemble and not several:
+        raise KwspotError("--ensemble needs two or more --checkpoint")
+    clfs = [load_classifier(c, device=args.device) for c in args.checkpoint]
+    for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True):
+        if tuple(clf.labels) != tuple(clfs[0].labels):
+            raise KwspotError(f"{c}: labels ({','.join(clf.labels)}) differ from "
+                              f"{args.checkpoint[0]}'s ({','.join(clfs[0].labels)}); models "
+                              "compared or ensembled must share the label list")
+
+    cfg = DataConfig(**{**data_defaults(clfs[0]), **_given_data(args)})
+    if not cfg.root:
+        raise KwspotError("--data ROOT is required (the model does not record its dataset)")
+    others = [c for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True)
+              if data_defaults(clf) != data_defaults(clfs[0])]
+    if others and not _given_data(args):
+        print(f"kwspot: note: {', '.join(others)} were trained with other data settings; "
+              f"all models are evaluated on {args.checkpoint[0]}'s", file=sys.stderr)
+    data = load_dataset(cfg)
+    split = data.splits[args.subset]
+    if len(split) == 0:
+        raise KwspotError(f"{cfg.root}: the {args.subset} split is empty")
+    names = data.labels.names
+    counts = ", ".join(f"{n} {k}" for n, k in zip(names, split.counts(len(names)), strict=True))
+    print(f"kwspot: {args.subset} split of {cfg.root}: {len(split):,} clips ({counts})")
+
+    results = [evaluate_classifier(clf, split.waves, split.labels, tta=args.tta,
+                                   batch_size=args.batch_size, label_names=names)
+               for clf in clfs]
+    for c, r in zip(args.checkpoint, results, strict=True):
+        r.info["checkpoint"] = c
+    columns = _short_names(args.checkpoint)
+    main = results[0]
+    if args.ensemble:
+        main = evaluate_ensemble(results)
+        main.info["checkpoint"] = "ensemble"
+        columns.append("ensemble")
+    shown = [*results, main] if args.ensemble else results
+    if several:
+        print()
+        print(format_comparison(shown, columns))
+    if not several or args.ensemble:
+        what = "ensemble" if args.ensemble else main.info["model"]
+        print(f"\n{what}: {format_summary(main)}\n")
+        print(format_per_class(main))
+        print(f"\nconfusion matrix ({args.subset}; rows true, columns predicted):")
+        print(format_confusion(main))
+
+    print()
+    paths = _plot_paths(args.checkpoint, args.subset)
+    for i, (r, path) in enumerate(zip(results, paths, strict=True)):
+        if i == 0 and args.plot and not several:
+            path = Path(args.plot)
+        title = (f"{r.info['model']} ({columns[i]}) on {args.subset}: accuracy "
+                 f"{r.accuracy:.4f}, {r.count} clips")
+        print(f"kwspot: confusion heat map: {plot_confusion(r, path, title=title)}")
+    if args.ensemble:
+        path = Path(args.plot) if args.plot else paths[0].with_name(
+            f"confusion_{args.subset}_ensemble.png")
+        title = (f"ensemble of {len(results)} on {args.subset}: accuracy {main.accuracy:.4f}, "
+                 f"{main.count} clips")
+        print(f"kwspot: confusion heat map: {plot_confusion(main, path, title=title)}")
+
+    if args.json:
+        doc: dict[str, Any] = {
+            "subset": args.subset, "clips": len(split), "data": _jsonable(vars(cfg)),
+            "models": [r.to_dict() for r in results],
+        }
+        if args.ensemble:
+            doc["ensemble"] = main.to_dict()
+        try:
+            Path(args.json).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise KwspotError(f"{args.json}: cannot write ({exc.strerror})") from None
+        print(f"kwspot: figures written to {args.json}")
+    return 0
+
+
+def data_defaults(clf: Any) -> dict[str, Any]:
+    """The data settings a model was trained with: a checkpoint's config, or for an ONNX file
+    its labels (and a ``config`` in its metadata when the exporter stored one)."""
+    from dataclasses import fields
+
+    from kwspot.data.dataset import DataConfig
+    from kwspot.data.labels import SILENCE, UNKNOWN
+
+    ckpt = getattr(clf, "ckpt", None)
+    config = (ckpt or {}).get("config") or (getattr(clf, "meta", None) or {}).get("config")
+    out: dict[str, Any] = {}
+    if isinstance(config, dict):
+        known = {f.name for f in fields(DataConfig)}
+        out = {k: v for k, v in config.items() if k in known}
+        if config.get("data"):
+            out["root"] = config["data"]
+    out["words"] = tuple(w for w in clf.labels if w not in (SILENCE, UNKNOWN))
+    return out
+
+
+def _given_data(args: argparse.Namespace) -> dict[str, Any]:
+    opts = given(args, DATA_FIELDS)
+    if "data" in opts:
+        opts["root"] = opts.pop("data")
+    return opts
+
+
+def _short_names(paths: list[str]) -> list[str]:
+    """``run/best.pt`` style names for table columns (whole paths where those collide)."""
+    short = [f"{Path(p).parent.name}/{Path(p).name}" if Path(p).parent.name else Path(p).name
+             for p in paths]
+    return short if len(set(short)) == len(short) else list(paths)
+
+
+def _plot_paths(checkpoints: list[str], subset: str) -> list[Path]:
+    """``<run>/confusion_<subset>.png`` beside each model (``_<stem>`` added where two models
+    share a folder)."""
+    folders = [Path(c) if Path(c).is_dir() else Path(c).parent for c in checkpoints]
+    out = []
+    for c, folder in zip(checkpoints, folders, strict=True):
+        shared = sum(f.resolve() == folder.resolve() for f in folders) > 1
+        stem = f"_{Path(c).stem}" if shared else ""
+        out.append(folder / f"confusion_{subset}{stem}.png")
+    return out
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}

@@ -1,0 +1,57 @@
+"""``kwspot predict``: label audio files with a model and write a Kaggle-style CSV."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="label audio files; write submission.csv",
+                       description="Predict the label of WAV/FLAC files (folders are searched "
+                       "recursively; a Kaggle root means its test/audio folder) and write "
+                       "fname,label rows. Files that cannot be read are reported and skipped "
+                       "(exit code 1).")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders")
+    p.add_argument("--checkpoint", required=True, metavar="MODEL",
+                   help="a .pt checkpoint, a run folder or a .onnx file")
+    p.add_argument("--out", default="submission.csv", help="CSV to write (submission.csv)")
+    p.add_argument("--probs", action="store_true",
+                   help="add one probability column per class (p_yes, p_no, ...)")
+    p.add_argument("--batch-size", type=int, default=256, help="clips per forward pass (256)")
+    p.add_argument("--resample", action="store_true",
+                   help="convert files that are not 16 kHz mono instead of skipping them")
+    p.add_argument("--workers", type=int, default=None,
+                   help="threads reading files (2 per CPU core, at most 8)")
+    p.add_argument("--device", default="cpu", help="device for .pt checkpoints (cpu)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.predict import Skipped, csv_names, find_audio_files, predict_files, write_csv
+
+    files = find_audio_files(args.inputs)
+    clf = load_classifier(args.checkpoint, device=args.device)
+
+    def report(s: Skipped) -> None:
+        print(f"kwspot: skipped {s.problem}", file=sys.stderr, flush=True)
+
+    preds = predict_files(clf, files, batch_size=args.batch_size,
+                          resample=args.resample, workers=args.workers, on_skip=report)
+    names = csv_names(files)
+    if names[0] != files[0].name:
+        print("kwspot: note: file names repeat across folders; the fname column holds paths "
+              "relative to the folder that holds them all", file=sys.stderr)
+    out = write_csv(args.out, names, preds, probs=args.probs)
+    done = int(preds.ok.sum())
+    counts = ", ".join(f"{k} {v:,}" for k, v in preds.counts().items())
+    print(f"kwspot: {done:,} of {len(files):,} files predicted in {preds.seconds:.2f} s "
+          f"({preds.files_per_s:,.0f} files/s) -> {out}")
+    print(f"labels: {counts}")
+    if preds.skipped:
+        print(f"kwspot: skipped {len(preds.skipped):,} file(s) that could not be read "
+              "(listed above); the CSV holds the others", file=sys.stderr)
+        return 1
+    return 0
