@@ -83,11 +83,13 @@ def run(args: argparse.Namespace) -> int:
     cfg = DataConfig(**{**data_defaults(clfs[0]), **_given_data(args)})
     if not cfg.root:
         raise KwspotError("--data ROOT is required (the model does not record its dataset)")
+    first = data_defaults(clfs[0])
     others = [c for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True)
-              if data_defaults(clf) != data_defaults(clfs[0])]
+              if "root" in first and "root" in data_defaults(clf)
+              and data_defaults(clf) != first]
     if others and not _given_data(args):
-        print(f"kwspot: note: {', '.join(others)} were trained with other data settings; "
-              f"all models are evaluated on {args.checkpoint[0]}'s", file=sys.stderr)
+        print(f"kwspot: note: other data settings in {', '.join(others)}; all models are "
+              f"evaluated on the data of {args.checkpoint[0]}", file=sys.stderr)
     data = load_dataset(cfg)
     split = data.splits[args.subset]
     if len(split) == 0:
