@@ -62,13 +62,27 @@ def locate_espeak() -> EspeakPaths:
     return EspeakPaths(library, data)
 
 
+def library_version(library: Path) -> str:
+    """The eSpeak NG version string (``espeak_Info`` needs no initialization)."""
+    try:
+        lib = ctypes.CDLL(str(library))
+    except OSError as exc:
+        raise KwspotError(f"{library}: cannot load the eSpeak NG library ({exc})") from None
+    info = getattr(lib, "espeak_Info", None)
+    if info is None:
+        raise KwspotError(f"{library}: not an eSpeak NG library (no espeak_Info)")
+    info.argtypes = [ctypes.c_void_p]
+    info.restype = ctypes.c_char_p
+    return info(None).decode()
+
+
 def private_library_copy(library: Path, folder: Path) -> Path:
     """Copy the library into ``folder`` so that our ``dlclose`` really unloads it.
 
     A copy has its own inode, so the dynamic loader maps it separately from any
     libespeak-ng that other code in the process has open, and its globals are ours alone.
     """
-    target = folder / "libespeak-ng-kwspot.so"
+    target = folder / f"libespeak-ng-kwspot{library.suffix}"
     shutil.copyfile(library, target)
     return target
 
@@ -156,7 +170,9 @@ class Espeak:
             self._unload()
 
     def _unload(self) -> None:
-        _ctypes.dlclose(self._lib._handle)
+        unload = getattr(_ctypes, "dlclose", None) or getattr(_ctypes, "FreeLibrary", None)
+        if unload is not None:
+            unload(self._lib._handle)
 
 
 def _libc_srand() -> ctypes._CFuncPtr | None:

@@ -31,18 +31,19 @@ _DEFAULT_PITCH = (82, 118)  # Hz, eSpeak's built-in base pitch and range
 
 
 def list_accents(data_dir: Path) -> list[str]:
-    """English accent voice names (``en-us``, ``en-gb-scotland`` …) found under ``lang/``."""
-    names = set()
-    for path in (data_dir / "lang").rglob("en*"):
-        if not path.is_file():
-            continue
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and parts[0] == "language":
-                if parts[1] not in _EXCLUDED_ACCENTS:
-                    names.add(parts[1])
-                break
-    return sorted(names)
+    """English accent voice names (``en``, ``en-us``, ``en-gb-scotland`` …) under ``lang/``.
+
+    eSpeak NG selects a language voice by its file name (case-insensitively), so the name
+    is the file's: ``lang/gmw/en`` is British English, ``lang/gmw/en-US`` American.
+    """
+    return sorted({path.name.lower() for path in _accent_files(data_dir)})
+
+
+def _accent_files(data_dir: Path) -> list[Path]:
+    return sorted(
+        path for path in (data_dir / "lang").rglob("en*")
+        if path.is_file() and path.name.lower() not in _EXCLUDED_ACCENTS
+    )
 
 
 def list_variants(data_dir: Path) -> list[str]:
@@ -115,26 +116,38 @@ def _number(text: str, default: float) -> float:
 
 
 def mirror_data_dir(data_dir: Path, target: Path) -> Path:
-    """A private ``espeak-ng-data`` under ``target``: links to the original, own ``voices/!v``.
+    """A private ``espeak-ng-data`` under ``target``: links to the original, own ``voices/``.
 
-    Everything but the variant folder is a symbolic link (copied where links are not
-    allowed); stock variants are linked into the new variant folder, next to which
-    :func:`write_variant` adds speaker variants.
+    Everything but ``voices/`` is a symbolic link (copied where links are not allowed);
+    stock variants are linked into the new variant folder, next to which
+    :func:`write_variant` adds speaker variants. Each English accent also gets a link
+    ``voices/<accent>`` to its language file: eSpeak NG loads a voice named like a file in
+    ``voices/`` directly, instead of first reading every voice file to build its list.
     """
     mirror = target / "espeak-ng-data"
-    mirror.mkdir(parents=True)
+    (mirror / VARIANT_DIR).mkdir(parents=True)
+    # One link to the original; the others point through it with short relative targets,
+    # which the file system stores inline (cheap to make and to delete).
+    original = target / "original-data"
+    try:
+        os.symlink(data_dir.resolve(), original, target_is_directory=True)
+    except OSError:
+        original = data_dir.resolve()
     for entry in data_dir.iterdir():
         if entry.name != "voices":
-            _link(entry, mirror / entry.name)
-    (mirror / VARIANT_DIR).mkdir(parents=True)
+            _link(original, Path(entry.name), mirror / entry.name)
     voices = data_dir / "voices"
     if voices.is_dir():
         for entry in voices.iterdir():
             if entry.name != "!v":
-                _link(entry, mirror / "voices" / entry.name)
+                _link(original, Path("voices", entry.name), mirror / "voices" / entry.name)
         if (voices / "!v").is_dir():
             for entry in (voices / "!v").iterdir():
-                _link(entry, mirror / VARIANT_DIR / entry.name)
+                _link(original, VARIANT_DIR / entry.name, mirror / VARIANT_DIR / entry.name)
+    for path in _accent_files(data_dir):
+        alias = mirror / "voices" / path.name.lower()
+        if not alias.exists():
+            _link(original, path.relative_to(data_dir), alias)
     return mirror
 
 
@@ -143,9 +156,12 @@ def write_variant(mirror: Path, name: str, text: str) -> None:
     (mirror / VARIANT_DIR / name).write_text(text, encoding="utf-8")
 
 
-def _link(source: Path, dest: Path) -> None:
+def _link(original: Path, relative: Path, dest: Path) -> None:
+    """Make ``dest`` point at ``original / relative`` (a copy where links fail)."""
+    source = original / relative
     try:
-        os.symlink(source, dest, target_is_directory=source.is_dir())
+        target = os.path.relpath(source, dest.parent) if original.is_symlink() else source
+        os.symlink(target, dest, target_is_directory=source.is_dir())
     except OSError:
         if source.is_dir():
             shutil.copytree(source, dest)

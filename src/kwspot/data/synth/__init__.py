@@ -1,0 +1,30 @@
+"""Speech-Commands-style training data spoken by eSpeak NG voices (``kwspot synth``).
+
+>>> from kwspot.data.synth import synthesize
+>>> report = synthesize("/tmp/synth", per_word=50, seed=1)  # doctest: +SKIP
+"""
+
+from kwspot.data.synth.generate import (
+    DEFAULT_UNKNOWN_WORDS,
+    DEFAULT_WORDS,
+    MARKER,
+    NOISE_DIR,
+    SynthReport,
+    synthesize,
+)
+from kwspot.data.synth.speakers import SPLITS, Speaker, hash_split
+from kwspot.data.synth.voices import list_accents, list_variants
+
+__all__ = [
+    "DEFAULT_UNKNOWN_WORDS",
+    "DEFAULT_WORDS",
+    "MARKER",
+    "NOISE_DIR",
+    "SPLITS",
+    "Speaker",
+    "SynthReport",
+    "hash_split",
+    "list_accents",
+    "list_variants",
+    "synthesize",
+]

@@ -1,0 +1,212 @@
+"""One Speech-Commands-style clip: a synthesized word, trimmed, levelled, placed in 1 s."""
+
+from __future__ import annotations
+
+import functools
+import io
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import firwin, lfilter, resample_poly
+
+from kwspot.data.synth.espeak import RATE_MAX, SAMPLE_RATE, Espeak
+from kwspot.data.synth.speakers import SPLITS, Speaker, split_sizes
+from kwspot.errors import KwspotError
+
+CLIP_RATE = 16_000
+CLIP_SAMPLES = CLIP_RATE  # exactly one second
+MAX_WORD_S = 0.92  # longer words are re-spoken faster, then cropped
+# offset_s / duration_s: where the (trimmed) word sits in the clip; level_db: its RMS in
+# dBFS; noise_db: the room-tone floor under it; rate (words/min), pitch and range (0-100)
+# are the eSpeak parameters; voice is accent+stock variant, the speaker's own variant
+# file derives from it.
+META_COLUMNS = (
+    "path", "word", "kind", "split", "speaker", "accent", "variant", "voice", "text",
+    "rate", "pitch", "range", "offset_s", "duration_s", "level_db", "noise_db",
+)
+# Sentence punctuation changes eSpeak's intonation: statement, exclamation, question, list.
+_ENDINGS = (".", "!", "?", ",")
+_ENDING_P = (0.5, 0.2, 0.15, 0.15)
+_FRAME = CLIP_RATE // 100  # 10 ms
+
+EngineFactory = Callable[[], AbstractContextManager[Espeak]]
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """What to render: the ``take``-th utterance of ``word`` by ``speaker``."""
+
+    word: str
+    kind: str  # "keyword" or "unknown"
+    speaker: Speaker
+    take: int
+    seed: int
+
+    @property
+    def path(self) -> str:
+        """Relative path, as list files write it."""
+        return f"{self.word}/{self.speaker.id}_nohash_{self.take}.wav"
+
+
+def stable_hash(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def plan_clips(words: list[str], unknown_words: list[str], per_word: int,
+               speakers: list[Speaker], seed: int) -> list[ClipSpec]:
+    """``per_word`` clips of every word, 10 %/10 % of them by validation/testing speakers.
+
+    Within a split, speakers take turns in a per-word random order, so each says each word
+    about equally often; ``take`` counts a speaker's repeats of a word.
+    """
+    by_split = {s: [sp for sp in speakers if sp.split == s] for s in SPLITS}
+    specs = []
+    for kind, group in (("keyword", words), ("unknown", unknown_words)):
+        for word in group:
+            rng = np.random.default_rng([seed, stable_hash(word)])
+            for split, count in split_sizes(per_word).items():
+                pool = by_split[split]
+                if count and not pool:
+                    raise KwspotError(f"no {split} speakers for {count} {word!r} clip(s)")
+                order = rng.permutation(len(pool)) if pool else []
+                for j in range(count):
+                    speaker = pool[order[j % len(pool)]]
+                    specs.append(ClipSpec(word, kind, speaker, j // len(pool), seed))
+    return specs
+
+
+def render_speaker(specs: list[ClipSpec],
+                   new_engine: EngineFactory) -> Iterator[tuple[ClipSpec, np.ndarray, dict]]:
+    """Render one speaker's clips in order, with one engine (its voice set once).
+
+    eSpeak NG carries some state from one utterance to the next, so a clip depends on the
+    clips its speaker said before it in ``specs``: always render a speaker's whole list,
+    in the same order, to get the same bytes.
+    """
+    if not specs:
+        return
+    with new_engine() as engine:
+        engine.set_voice(specs[0].speaker.voice)
+        for spec in specs:
+            if spec.speaker != specs[0].speaker:
+                raise ValueError("render_speaker: clips of more than one speaker")
+            pcm, row = render_clip(spec, engine)
+            yield spec, pcm, row
+
+
+def render_clip(spec: ClipSpec, engine: Espeak) -> tuple[np.ndarray, dict]:
+    """The int16 clip and its ``meta.csv`` row (``engine`` speaks with the speaker's voice)."""
+    sp = spec.speaker
+    rng = np.random.default_rng(
+        [spec.seed, stable_hash(sp.id), stable_hash(spec.word), spec.take]
+    )
+    rate = sp.rate * float(np.exp(rng.normal(0.0, 0.08)))
+    pitch = round(float(np.clip(sp.pitch + rng.normal(0.0, 6.0), 0, 100)))
+    prange = round(float(np.clip(sp.pitch_range + rng.normal(0.0, 8.0), 0, 100)))
+    text = spec.word + str(rng.choice(_ENDINGS, p=_ENDING_P))
+    espeak_seed = int(rng.integers(1, 2**31 - 1))
+    for _ in range(3):
+        spoken_rate = min(RATE_MAX, round(rate))
+        raw = engine.synth(text, rate=spoken_rate, pitch=pitch, pitch_range=prange,
+                           seed=espeak_seed)
+        word = trim_silence(to_clip_rate(raw))
+        if word.size == 0:
+            raise KwspotError(f"eSpeak NG produced silence for {text!r} ({sp.voice})")
+        if word.size <= MAX_WORD_S * CLIP_RATE or spoken_rate >= RATE_MAX:
+            break
+        rate = rate * word.size / (0.85 * CLIP_RATE)  # too long: say it faster
+    word = fit_length(word, int(MAX_WORD_S * CLIP_RATE))
+    level_target = rng.uniform(-36.0, -14.0)  # real clips: -35 to -16 dBFS (5-95 %)
+    gain = 10 ** (level_target / 20) / max(_rms(word), 1e-9)
+    gain = min(gain, 0.9 / max(float(np.abs(word).max()), 1e-9))
+    word = word * gain
+    offset = int(rng.integers(0, CLIP_SAMPLES - word.size + 1))
+    noise_db = rng.uniform(-78.0, -58.0)
+    clip = room_tone(CLIP_SAMPLES, noise_db, rng)
+    clip[offset:offset + word.size] += word
+    pcm = np.clip(np.round(clip * 32767.0), -32768, 32767).astype(np.int16)
+    row = {
+        "path": spec.path, "word": spec.word, "kind": spec.kind, "split": sp.split,
+        "speaker": sp.id, "accent": sp.accent, "variant": sp.variant,
+        "voice": sp.base_voice, "text": text, "rate": spoken_rate, "pitch": pitch,
+        "range": prange, "offset_s": round(offset / CLIP_RATE, 4),
+        "duration_s": round(word.size / CLIP_RATE, 4),
+        "level_db": round(20 * np.log10(max(_rms(word), 1e-9)), 2),
+        "noise_db": round(noise_db, 2),
+    }
+    return pcm, row
+
+
+def write_wav(path: Path, pcm: np.ndarray, rate: int = CLIP_RATE) -> None:
+    """Write int16 samples as a 16-bit PCM WAV file.
+
+    Encoded in memory by soundfile, then written in one go: ``soundfile.write`` on a path
+    fsyncs every file, which costs milliseconds per clip.
+    """
+    buffer = io.BytesIO()
+    sf.write(buffer, pcm, rate, subtype="PCM_16", format="WAV")
+    path.write_bytes(buffer.getvalue())
+
+
+def to_clip_rate(raw: np.ndarray) -> np.ndarray:
+    """eSpeak's int16 at 22,050 Hz → float64 at 16 kHz (``resample_poly`` 320/441)."""
+    x = raw.astype(np.float64) / 32768.0
+    return resample_poly(x, _UP, _DOWN, window=_resampling_filter())
+
+
+_UP, _DOWN = CLIP_RATE // 50, SAMPLE_RATE // 50
+
+
+@functools.cache
+def _resampling_filter() -> np.ndarray:
+    """The low-pass ``resample_poly`` would design on every call (Kaiser, beta 5)."""
+    half_len = 10 * max(_UP, _DOWN)
+    return firwin(2 * half_len + 1, 1.0 / max(_UP, _DOWN), window=("kaiser", 5.0))
+
+
+def trim_silence(x: np.ndarray, floor_db: float = 40.0) -> np.ndarray:
+    """Cut leading/trailing frames more than ``floor_db`` below the loudest, with margins."""
+    n = x.size // _FRAME
+    if n == 0:
+        return x[:0]
+    energy = np.sqrt(np.mean(x[: n * _FRAME].reshape(n, _FRAME) ** 2, axis=1))
+    peak = float(energy.max())
+    if peak < 1e-5:
+        return x[:0]
+    loud = np.nonzero(energy > peak * 10 ** (-floor_db / 20))[0]
+    start = max(0, (loud[0] - 2) * _FRAME)
+    end = min(x.size, (loud[-1] + 4) * _FRAME)
+    out = x[start:end].copy()
+    _fade(out, int(0.005 * CLIP_RATE), int(0.01 * CLIP_RATE))
+    return out
+
+
+def fit_length(x: np.ndarray, limit: int) -> np.ndarray:
+    """Crop to ``limit`` samples (keeping the start, fading out the cut) if longer."""
+    if x.size <= limit:
+        return x
+    out = x[:limit].copy()
+    _fade(out, 0, int(0.03 * CLIP_RATE))
+    return out
+
+
+def room_tone(n: int, level_db: float, rng: np.random.Generator) -> np.ndarray:
+    """A faint reddish noise floor at ``level_db`` dBFS RMS, so no clip is digital silence."""
+    noise = lfilter([1.0], [1.0, -0.9], rng.standard_normal(n))
+    return noise * (10 ** (level_db / 20) / max(_rms(noise), 1e-12))
+
+
+def _fade(x: np.ndarray, fade_in: int, fade_out: int) -> None:
+    if fade_in and x.size > fade_in:
+        x[:fade_in] *= np.linspace(0.0, 1.0, fade_in)
+    if fade_out and x.size > fade_out:
+        x[-fade_out:] *= np.linspace(1.0, 0.0, fade_out)
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0

@@ -1,0 +1,399 @@
+"""``synthesize``: write a Speech-Commands-style data set spoken by eSpeak NG voices.
+
+Layout under the output folder: ``<word>/<speaker>_nohash_<k>.wav`` (1 s, 16 kHz, mono,
+int16), ``_background_noise_/*.wav``, ``meta.csv``, ``validation_list.txt``,
+``testing_list.txt`` and, written last, ``.kwspot_synth.json`` with the parameters: a
+second call with the same parameters returns at once. Every file is a pure function of
+the parameters, so the same seed gives byte-identical files for any number of workers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kwspot.data.synth import espeak, voices
+from kwspot.data.synth.clips import (
+    META_COLUMNS,
+    ClipSpec,
+    plan_clips,
+    render_speaker,
+    to_clip_rate,
+    trim_silence,
+    write_wav,
+)
+from kwspot.data.synth.noise import NOISE_LEVELS_DB, Speak, make_noise
+from kwspot.data.synth.speakers import SPLITS, Speaker, plan_speakers
+from kwspot.errors import KwspotError
+
+DEFAULT_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+DEFAULT_UNKNOWN_WORDS = (
+    "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
+)
+NOISE_DIR = "_background_noise_"
+MARKER = ".kwspot_synth.json"
+PARTIAL_MARKER = ".kwspot_synth.partial.json"
+_FORMAT_VERSION = 1
+_WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
+_MAX_WORD_LEN = 32
+_CLIPS_PER_STARTUP = 300  # clips that pay for starting one more worker process
+
+
+@dataclass(frozen=True)
+class SynthReport:
+    """What :func:`synthesize` wrote (or found already written)."""
+
+    out_dir: Path
+    clips: int
+    clips_per_split: dict[str, int]
+    words: tuple[str, ...]
+    unknown_words: tuple[str, ...]
+    speakers: int
+    speakers_per_split: dict[str, int]
+    base_voices: int  # distinct accent + stock variant combinations used
+    accents: tuple[str, ...]
+    noise_files: tuple[str, ...]
+    elapsed_s: float
+    reused: bool = False
+    params: dict = field(default_factory=dict, repr=False)
+
+
+def synthesize(
+    out_dir: str | Path,
+    words: Sequence[str] = DEFAULT_WORDS,
+    unknown_words: Sequence[str] = DEFAULT_UNKNOWN_WORDS,
+    per_word: int = 200,
+    seed: int = 0,
+    workers: int | None = None,
+    speakers: int | None = None,
+    noise_seconds: float = 60.0,
+    progress: bool | None = None,
+    force: bool = False,
+) -> SynthReport:
+    """Write ``per_word`` clips of every word (and of every unknown word) to ``out_dir``.
+
+    ``speakers`` defaults to ``max(10, per_word // 2)`` (each says each word about twice);
+    ``workers`` defaults to the usable CPUs (fewer for small jobs); ``progress`` None shows
+    a bar only when stderr is a terminal. An existing complete set with the same parameters
+    is kept unless ``force``. Raises :class:`KwspotError` for bad words or numbers, an
+    unusable folder or a missing eSpeak NG.
+
+    More than one worker means ``spawn``-ed processes: a script that calls this must guard
+    its top level with ``if __name__ == "__main__":``.
+    """
+    start = time.perf_counter()
+    out = Path(out_dir).expanduser()
+    words_t = _check_words(words, "--words")
+    unknown_t = _check_words(unknown_words, "--unknown-words")
+    if not words_t and not unknown_t:
+        raise KwspotError("--words: no words to synthesize")
+    both = sorted(set(words_t) & set(unknown_t))
+    if both:
+        raise KwspotError(f"--unknown-words: {both[0]!r} is also in --words")
+    if per_word < 1:
+        raise KwspotError(f"--per-word {per_word}: must be at least 1")
+    if noise_seconds < 1:
+        raise KwspotError(f"--noise-seconds {noise_seconds}: must be at least 1")
+    if workers is not None and workers < 1:
+        raise KwspotError(f"--workers {workers}: must be at least 1")
+    n_speakers = speakers if speakers is not None else max(10, per_word // 2)
+    if n_speakers < 3:
+        raise KwspotError(f"--speakers {n_speakers}: need at least 3 (one per split)")
+    paths = espeak.locate_espeak()
+    params = {
+        "format": _FORMAT_VERSION, "words": list(words_t), "unknown_words": list(unknown_t),
+        "per_word": per_word, "seed": seed, "speakers": n_speakers,
+        "noise_seconds": noise_seconds, "espeak": espeak.library_version(paths.library),
+    }
+    if not force:
+        kept = _existing_report(out, params, start)
+        if kept is not None:
+            return kept
+    _prepare_out_dir(out, params)
+
+    accents = voices.list_accents(paths.data)
+    variants = voices.list_variants(paths.data)
+    if not accents or not variants:
+        raise KwspotError(f"{paths.data}: no English accents or voice variants found")
+    speaker_list = plan_speakers(n_speakers, accents, variants, seed)
+    specs = plan_clips(list(words_t), list(unknown_t), per_word, speaker_list, seed)
+    for word in (*words_t, *unknown_t, NOISE_DIR):
+        (out / word).mkdir(exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="kwspot-synth-") as tmp:
+        mirror = voices.mirror_data_dir(paths.data, Path(tmp))
+        for sp in speaker_list:
+            base = voices.read_variant(paths.data, sp.variant)
+            rng = np.random.default_rng([seed, int(sp.id[3:], 16)])
+            voices.write_variant(mirror, sp.id, voices.derive_variant(base, sp.id, rng))
+        library = espeak.private_library_copy(paths.library, Path(tmp))
+        context = _WorkerContext(str(library), str(mirror), str(out), seed, noise_seconds,
+                                 [sp for sp in speaker_list if sp.split == "training"])
+        rows = _run_tasks(context, specs, workers, progress)
+
+    rows.sort(key=lambda r: r["path"])
+    speaking = list({spec.speaker.id: spec.speaker for spec in specs}.values())
+    _write_meta(out / "meta.csv", rows)
+    for split, name in (("validation", "validation_list.txt"), ("testing", "testing_list.txt")):
+        lines = [r["path"] for r in rows if r["split"] == split]
+        (out / name).write_text("".join(f"{p}\n" for p in lines), encoding="utf-8")
+    report = SynthReport(
+        out_dir=out,
+        clips=len(rows),
+        clips_per_split=_count(r["split"] for r in rows),
+        words=words_t,
+        unknown_words=unknown_t,
+        speakers=len(speaking),
+        speakers_per_split=_count(sp.split for sp in speaking),
+        base_voices=len({sp.base_voice for sp in speaking}),
+        accents=tuple(sorted({sp.accent for sp in speaking})),
+        noise_files=tuple(f"{NOISE_DIR}/{n}.wav" for n in NOISE_LEVELS_DB),
+        elapsed_s=time.perf_counter() - start,
+        params=params,
+    )
+    marker = {"params": params, "report": _report_json(report)}
+    (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    (out / PARTIAL_MARKER).unlink(missing_ok=True)
+    return report
+
+
+def _check_words(words: Sequence[str] | str, flag: str) -> tuple[str, ...]:
+    if isinstance(words, str):
+        words = words.split(",")
+    out: list[str] = []
+    for raw in words:
+        word = str(raw).strip().lower()
+        if not word:
+            continue
+        if not _WORD.fullmatch(word) or len(word) > _MAX_WORD_LEN:
+            raise KwspotError(f"{flag}: {raw!r} is not a word (letters a-z, inner ' or -, "
+                              f"at most {_MAX_WORD_LEN} characters)")
+        if word in out:
+            raise KwspotError(f"{flag}: {word!r} is listed twice")
+        out.append(word)
+    return tuple(out)
+
+
+def _count(items: Iterator[str]) -> dict[str, int]:
+    counts = Counter(items)
+    return {s: counts.get(s, 0) for s in SPLITS}
+
+
+def _report_json(report: SynthReport) -> dict:
+    """The report's counts for the marker (no path or timing: same seed, same bytes)."""
+    data = asdict(report)
+    for key in ("params", "out_dir", "elapsed_s", "reused"):
+        data.pop(key)
+    return data
+
+
+def _existing_report(out: Path, params: dict, start: float) -> SynthReport | None:
+    """The stored report if ``out`` holds a complete set made with ``params``."""
+    try:
+        stored = json.loads((out / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("params") != params:
+        return None
+    data = stored.get("report", {})
+    try:
+        wavs = sum(len(list((out / w).glob("*.wav"))) for w in data["words"]
+                   + data["unknown_words"])
+        if wavs != data["clips"] or not (out / "meta.csv").is_file():
+            return None
+        if not all((out / name).is_file() for name in data["noise_files"]):
+            return None
+        return SynthReport(
+            out_dir=out, clips=data["clips"], clips_per_split=data["clips_per_split"],
+            words=tuple(data["words"]), unknown_words=tuple(data["unknown_words"]),
+            speakers=data["speakers"], speakers_per_split=data["speakers_per_split"],
+            base_voices=data["base_voices"], accents=tuple(data["accents"]),
+            noise_files=tuple(data["noise_files"]), elapsed_s=time.perf_counter() - start,
+            reused=True, params=params,
+        )
+    except (KeyError, TypeError):
+        return None
+
+
+def _prepare_out_dir(out: Path, params: dict) -> None:
+    """Make ``out`` ready: remove an earlier synth set there, refuse other content."""
+    if out.exists() and not out.is_dir():
+        raise KwspotError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        previous = _previous_params(out)
+        if previous is None:
+            raise KwspotError(f"{out}: folder is not empty and was not written by kwspot "
+                              "synth; choose a new or empty folder")
+        for name in [*previous.get("words", []), *previous.get("unknown_words", []),
+                     NOISE_DIR]:
+            if _WORD.fullmatch(name) or name == NOISE_DIR:
+                shutil.rmtree(out / name, ignore_errors=True)
+        for name in ("meta.csv", "validation_list.txt", "testing_list.txt", MARKER):
+            (out / name).unlink(missing_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / PARTIAL_MARKER).write_text(json.dumps({"params": params}) + "\n",
+                                          encoding="utf-8")
+    except OSError as exc:
+        raise KwspotError(f"{out}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _previous_params(out: Path) -> dict | None:
+    for name in (MARKER, PARTIAL_MARKER):
+        try:
+            stored = json.loads((out / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(stored, dict) and isinstance(stored.get("params"), dict):
+            return stored["params"]
+    return None
+
+
+def _write_meta(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=META_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# --- running the work, in this process or in worker processes ------------------------------
+
+@dataclass(frozen=True)
+class _WorkerContext:
+    library: str
+    data: str
+    out: str
+    seed: int
+    noise_seconds: float
+    babble_speakers: list[Speaker]
+
+    def engine(self) -> AbstractContextManager[espeak.Espeak]:
+        return espeak.fresh_engine(Path(self.library), Path(self.data))
+
+
+_context: _WorkerContext | None = None
+
+Task = tuple[str, list[ClipSpec] | str]
+
+
+def _init_worker(context: _WorkerContext) -> None:
+    global _context
+    _context = context
+
+
+def _run_task(task: Task) -> tuple[int, list[dict]]:
+    """Render one speaker's clips or one noise file; returns (items done, meta rows)."""
+    ctx = _context
+    assert ctx is not None, "worker context not set"
+    kind, payload = task
+    out = Path(ctx.out)
+    if kind == "noise":
+        assert isinstance(payload, str)
+        with ExitStack() as stack:
+            speak = None
+            if payload == "babble":
+                engine = stack.enter_context(ctx.engine())
+                speak = _babble_speech(engine, ctx.babble_speakers)
+            audio = make_noise(payload, ctx.noise_seconds, ctx.seed, speak)
+        write_wav(out / NOISE_DIR / f"{payload}.wav", audio)
+        return 1, []
+    assert isinstance(payload, list)
+    rows = []
+    for spec, pcm, row in render_speaker(payload, ctx.engine):
+        write_wav(out / spec.path, pcm)
+        rows.append(row)
+    return len(rows), rows
+
+
+def _babble_speech(engine: espeak.Espeak, speakers: list[Speaker]) -> Speak:
+    """Phrases spoken by random (training) speakers, for babble noise."""
+
+    def speak(text: str, rng: np.random.Generator) -> np.ndarray:
+        sp = speakers[int(rng.integers(len(speakers)))]
+        engine.set_voice(sp.voice)
+        raw = engine.synth(text, rate=round(sp.rate * rng.uniform(1.0, 1.3)),
+                           pitch=round(sp.pitch), pitch_range=round(sp.pitch_range),
+                           seed=int(rng.integers(1, 2**31 - 1)))
+        return trim_silence(to_clip_rate(raw))
+
+    return speak
+
+
+def _run_tasks(context: _WorkerContext, specs: list[ClipSpec], workers: int | None,
+               progress: bool | None) -> list[dict]:
+    n_workers = _worker_count(workers, len(specs))
+    by_speaker: dict[str, list[ClipSpec]] = {}
+    for spec in specs:
+        by_speaker.setdefault(spec.speaker.id, []).append(spec)
+    tasks: list[Task] = [("noise", name) for name in NOISE_LEVELS_DB]
+    tasks += [("speaker", clips) for clips in by_speaker.values()]
+    total = len(specs) + len(NOISE_LEVELS_DB)
+    show = sys.stderr.isatty() if progress is None else progress
+    rows: list[dict] = []
+    with ExitStack() as stack:
+        bar = stack.enter_context(_ProgressBar(total) if show else nullcontext())
+        if n_workers == 1:
+            _init_worker(context)
+            results: Iterator[tuple[int, list[dict]]] = map(_run_task, tasks)
+        else:
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(
+                min(n_workers, len(tasks)), initializer=_init_worker, initargs=(context,)))
+            results = pool.imap_unordered(_run_task, tasks)
+        for done, task_rows in results:
+            rows.extend(task_rows)
+            if bar is not None:
+                bar[0].advance(bar[1], done)
+    return rows
+
+
+def _worker_count(workers: int | None, clips: int) -> int:
+    """Explicit ``workers``, or one per usable CPU, fewer for small jobs (start-up costs)."""
+    if workers is not None:
+        return workers
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 1 + clips // _CLIPS_PER_STARTUP))
+
+
+class _ProgressBar(AbstractContextManager):
+    """A rich progress bar on stderr; enters as (progress, task id)."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("synthesizing"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+        )
+        self._total = total
+
+    def __enter__(self):
+        self._progress.start()
+        return self._progress, self._progress.add_task("synth", total=self._total)
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
