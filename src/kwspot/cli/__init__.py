@@ -17,7 +17,7 @@ from kwspot import __version__
 from kwspot.errors import KwspotError
 
 # Subcommand modules, in the order `kwspot --help` lists them.
-COMMAND_MODULES = ["data", "models", "train", "synth"]
+COMMAND_MODULES = ["demo", "data", "models", "train", "evaluate", "predict", "report", "synth"]
 
 
 def build_parser() -> argparse.ArgumentParser:
