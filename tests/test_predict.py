@@ -58,7 +58,12 @@ def clips(tmp_path: Path) -> Path:
 @pytest.fixture
 def toy(monkeypatch: pytest.MonkeyPatch) -> LoudnessClassifier:
     clf = LoudnessClassifier()
-    monkeypatch.setattr(backend, "load_classifier", lambda path, **kw: clf)
+
+    def load(path: str, **kw) -> LoudnessClassifier:
+        clf.load_kw = kw
+        return clf
+
+    monkeypatch.setattr(backend, "load_classifier", load)
     return clf
 
 
@@ -108,7 +113,8 @@ def test_predict_command_writes_the_csv(clips: Path, tmp_path: Path, toy, capsys
     assert "loud 3, quiet 2, silence 0, unknown 0" in text
 
     assert main(["predict", "--checkpoint", "m.onnx", str(clips), "--out", str(out),
-                 "--probs"]) == 0
+                 "--probs", "--threads", "1"]) == 0
+    assert toy.load_kw == {"device": "cpu", "threads": 1}
     rows = _rows(out)
     assert list(rows[0]) == ["fname", "label", "p_loud", "p_quiet", "p_silence", "p_unknown"]
     for r in rows:

@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: <run>/confusion_<subset>.png)")
     p.add_argument("--batch-size", type=int, default=256, help="clips per forward pass (256)")
     p.add_argument("--device", default="cpu", help="device for .pt checkpoints (cpu)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads of the model (default: the runtime's; 1 is often faster "
+                        "on a busy machine)")
     p.set_defaults(func=run)
 
 
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                           "--ensemble (other models' maps go beside their checkpoints)")
     if args.ensemble and not several:
         raise KwspotError("--ensemble needs two or more --checkpoint")
-    clfs = [load_classifier(c, device=args.device) for c in args.checkpoint]
+    clfs = [load_classifier(c, device=args.device, threads=args.threads) for c in args.checkpoint]
     for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True):
         if tuple(clf.labels) != tuple(clfs[0].labels):
             raise KwspotError(f"{c}: labels ({','.join(clf.labels)}) differ from "

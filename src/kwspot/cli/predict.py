@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="threads reading files (2 per CPU core, at most 8)")
     p.add_argument("--device", default="cpu", help="device for .pt checkpoints (cpu)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads of the model (default: the runtime's; 1 is often faster "
+                        "on a busy machine)")
     p.set_defaults(func=run)
 
 
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from kwspot.infer.predict import Skipped, csv_names, find_audio_files, predict_files, write_csv
 
     files = find_audio_files(args.inputs)
-    clf = load_classifier(args.checkpoint, device=args.device)
+    clf = load_classifier(args.checkpoint, device=args.device, threads=args.threads)
 
     def report(s: Skipped) -> None:
         print(f"kwspot: skipped {s.problem}", file=sys.stderr, flush=True)
