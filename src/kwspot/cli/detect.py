@@ -1,0 +1,103 @@
+"""``kwspot detect``: find command words in a long recording with the streaming detector."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_detector_args(p: argparse.ArgumentParser) -> None:
+    """Options of :class:`kwspot.infer.stream.DetectorConfig` (shared with ``listen``)."""
+    p.add_argument("--model", "--checkpoint", dest="model", required=True, metavar="MODEL",
+                   help="a .pt checkpoint, a run folder or a .onnx file")
+    g = p.add_argument_group("detection")
+    g.add_argument("--hop-ms", type=float, default=None,
+                   help="classify a 1-s window every this many ms (20)")
+    g.add_argument("--smooth-ms", type=float, default=None,
+                   help="moving average of posteriors over this span (200)")
+    g.add_argument("--threshold", type=float, default=None,
+                   help="smoothed posterior a word must reach (0.8)")
+    g.add_argument("--thresholds", default=None, metavar="W=P,...",
+                   help="per-word thresholds overriding --threshold, e.g. yes=0.9,no=0.7")
+    g.add_argument("--refractory-ms", type=float, default=None,
+                   help="no new detection this long after one (1000)")
+    g.add_argument("--words", default=None, metavar="W1,W2",
+                   help="detect only these command words (default: all of the model's)")
+    g.add_argument("--threads", type=int, default=None, help="CPU threads for the model")
+
+
+def detector_config(args: argparse.Namespace):  # -> DetectorConfig (import kept lazy)
+    from kwspot.infer.stream import DetectorConfig, parse_thresholds
+
+    opts = {k: getattr(args, k) for k in ("hop_ms", "smooth_ms", "threshold", "refractory_ms")
+            if getattr(args, k) is not None}
+    if args.thresholds:
+        opts["thresholds"] = parse_thresholds(args.thresholds)
+    if args.words:
+        opts["words"] = tuple(w.strip() for w in args.words.split(",") if w.strip())
+    return DetectorConfig(**opts)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detect", help="find command words in a long recording",
+                       description="Stream an audio file of any length through the detector: "
+                       "a 1-s window classified every hop, posteriors smoothed, per-word "
+                       "thresholds and a refractory period. Prints one line per detection: "
+                       "time_s word confidence.")
+    p.add_argument("audio", metavar="AUDIO", help="WAV/FLAC file (other rates are resampled)")
+    add_detector_args(p)
+    p.add_argument("--csv", default=None, metavar="FILE",
+                   help="also write the detections as CSV (time_s,word,confidence,decided_s)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.stream import detect_file, write_detections_csv
+
+    config = detector_config(args)
+    clf = load_classifier(args.model, threads=args.threads)
+
+    def show(d) -> None:
+        print(d.line(), flush=True)
+
+    def note(msg: str) -> None:
+        print(f"kwspot: note: {msg}", file=sys.stderr, flush=True)
+
+    with _progress(args.audio) as progress:
+        result = detect_file(clf, args.audio, config, on_detection=show, on_note=note,
+                             on_progress=progress)
+    if args.csv:
+        write_detections_csv(args.csv, result.detections)
+    print(f"kwspot: {len(result.detections)} detection(s) in {result.audio_s:.1f} s of audio; "
+          f"{result.elapsed_s:.2f} s (real-time factor {result.rtf:.3f})", file=sys.stderr)
+    return 0
+
+
+class _progress:
+    """A rich progress bar on a terminal (stderr), nothing in a pipe."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.bar = None
+
+    def __enter__(self):
+        import sys
+
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task(f"detect {self.name}", total=None)
+        return self
+
+    def __call__(self, done_s: float, total_s: float) -> None:
+        self.bar.update(self.task, completed=done_s, total=total_s)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -1,0 +1,56 @@
+"""``kwspot export``: write a checkpoint as an ONNX file that takes raw audio."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (front-end included)",
+                       description="Export a model to ONNX: input `audio` [batch, 16000] raw "
+                       "16 kHz audio, output `probs` [batch, classes]; the front-end is part of "
+                       "the graph and a `kwspot` metadata property describes labels and "
+                       "front-end, so `kwspot predict/evaluate/detect` accept the file.")
+    p.add_argument("--checkpoint", required=True, metavar="CKPT",
+                   help="a .pt checkpoint or a run folder (its best.pt)")
+    p.add_argument("--out", required=True, metavar="FILE", help="ONNX file to write")
+    p.add_argument("--quantize", choices=["int8"], default=None,
+                   help="int8 classifier (the front-end stays float); static quantization "
+                   "when --calibrate is given, dynamic otherwise")
+    p.add_argument("--calibrate", default=None, metavar="DIR",
+                   help="folder of audio clips (searched recursively) to calibrate int8 "
+                   "activations on")
+    p.add_argument("--calibrate-clips", type=int, default=256,
+                   help="clips drawn from --calibrate (256)")
+    p.add_argument("--input", dest="input_dtype", choices=["float", "int16"], default="float",
+                   help="input type: float32 in [-1, 1] (default) or int16 PCM")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (17)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from kwspot.errors import KwspotError
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.export import calibration_clips, export_checkpoint
+
+    if args.calibrate and not args.quantize:
+        raise KwspotError("--calibrate only applies with --quantize int8")
+    calib = calibration_clips(args.calibrate, args.calibrate_clips) if args.calibrate else None
+    result = export_checkpoint(args.checkpoint, args.out, quantize=args.quantize,
+                               input_dtype=args.input_dtype, opset=args.opset,
+                               calibration=calib)
+    # Check the file against PyTorch on a few signals (noise at several levels and silence).
+    rng = np.random.default_rng(0)
+    probe = (rng.standard_normal((4, result.metadata["clip_samples"]))
+             * np.array([[0.0], [0.01], [0.1], [0.3]])).astype(np.float32)
+    diff = np.abs(load_classifier(args.checkpoint).predict_proba(probe)
+                  - load_classifier(result.path).predict_proba(probe)).max()
+    m = result.metadata
+    kind = f"int8 ({'static, calibrated' if calib is not None else 'dynamic'})" \
+        if args.quantize else "float32"
+    print(f"kwspot: wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, {m['model']}, "
+          f"{kind} weights, {args.input_dtype} input, opset {args.opset}); "
+          f"onnxruntime vs PyTorch max |Δp| = {diff:.2e} on 4 test signals")
+    return 0

@@ -1,0 +1,251 @@
+"""Export a trained model to ONNX with its front-end inside the graph.
+
+The exported graph takes raw audio ``audio`` ``[batch, clip_samples]`` (float32 in [-1, 1], or
+int16 PCM) and returns softmax probabilities ``probs`` ``[batch, classes]``; a metadata
+property ``kwspot`` (JSON) describes labels, sample rate, clip length, model and front-end
+(the contract of :mod:`kwspot.infer.backend`).
+
+The STFT is written as a ``Conv1d`` with a fixed DFT kernel (window taps that are zero and
+frequency bins the mel filterbank ignores are left out), which every ONNX runtime supports and
+onnxruntime runs faster than its ``STFT`` operator; the numbers match :class:`Frontend`'s
+``torch.stft`` within float32 rounding. ``quantize="int8"`` quantizes the classifier's
+weights and activations (static QDQ quantization calibrated on clips you provide, or dynamic
+weight-only quantization without them); the front-end stays in float.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from kwspot import __version__
+from kwspot.errors import KwspotError
+from kwspot.features import Frontend
+from kwspot.network import KwsNet
+
+INPUTS = ("float", "int16")
+QUANTIZE = (None, "int8")
+FRONTEND_SCOPE = "/frontend/"  # ONNX node-name prefix of the front-end (kept in float)
+
+
+class OnnxFrontend(nn.Module):
+    """:class:`Frontend` with the STFT as a strided convolution (export-friendly, same numbers).
+
+    Reuses the front-end's buffers (window, filterbank, DCT, normalisation statistics).
+    """
+
+    def __init__(self, fe: Frontend) -> None:
+        super().__init__()
+        self.cfg = cfg = fe.cfg
+        self.normalize = cfg.normalize
+        if cfg.normalize:
+            self.register_buffer("norm_mean", fe.norm_mean.detach().clone())
+            self.register_buffer("norm_std", fe.norm_std.detach().clone())
+        if cfg.kind == "raw":
+            return
+        window = fe.window.detach().double()
+        taps = torch.nonzero(window).flatten()
+        # The kernel spans the non-zero window taps, widened to be symmetric about the frame
+        # centre so that centring becomes the convolution's own (symmetric) zero padding.
+        lo = min(int(taps[0]), cfg.n_fft - int(taps[-1]) - 1)
+        self.lo, self.hi = lo, cfg.n_fft - lo
+        self.padding = cfg.n_fft // 2 - lo
+        bins = torch.nonzero(fe.mel_fb.detach().abs().sum(1) > 0).flatten()
+        b0, b1 = int(bins[0]), int(bins[-1]) + 1  # frequency bins the filterbank uses
+        self.n_bins = b1 - b0
+        k = torch.arange(b0, b1, dtype=torch.float64)[:, None]
+        n = torch.arange(self.lo, self.hi, dtype=torch.float64)[None, :]
+        angle = 2.0 * torch.pi * k * n / cfg.n_fft
+        win = window[self.lo:self.hi]
+        kernel = torch.cat([torch.cos(angle) * win, -torch.sin(angle) * win])  # [2K, taps]
+        self.register_buffer("dft", kernel.float()[:, None, :])
+        self.register_buffer("mel_fb", fe.mel_fb.detach()[b0:b1].clone())
+        if cfg.kind == "mfcc":
+            self.register_buffer("dct", fe.dct.detach().clone())
+
+    def forward(self, wave: Tensor) -> Tensor:
+        """``[B, T]`` float → ``[B, 1, T]`` (raw) or ``[B, 1, F, 1 + T // hop]``."""
+        cfg = self.cfg
+        if cfg.kind == "raw":
+            out = wave[:, None, :]
+            if self.normalize:
+                out = (out - self.norm_mean.view(1, 1, 1)) / self.norm_std.view(1, 1, 1)
+            return out
+        spec = F.conv1d(wave[:, None, :], self.dft, stride=cfg.hop_length,
+                        padding=self.padding)  # [B, 2K, frames]
+        power = spec[:, :self.n_bins].square() + spec[:, self.n_bins:].square()
+        feats = torch.log(torch.matmul(power.transpose(1, 2), self.mel_fb) + cfg.log_floor)
+        if cfg.kind == "mfcc":
+            feats = torch.matmul(feats, self.dct)
+        out = feats.transpose(1, 2)[:, None]
+        if self.normalize:
+            out = (out - self.norm_mean.view(1, 1, -1, 1)) / self.norm_std.view(1, 1, -1, 1)
+        return out
+
+
+class ExportGraph(nn.Module):
+    """What the ONNX file computes: audio → front-end → classifier → softmax."""
+
+    def __init__(self, net: KwsNet, input_dtype: str = "float") -> None:
+        super().__init__()
+        if input_dtype not in INPUTS:
+            raise KwspotError(f"--input must be float or int16, got {input_dtype!r}")
+        self.int16_input = input_dtype == "int16"
+        self.frontend = OnnxFrontend(net.frontend)
+        self.classifier = net.classifier
+
+    def forward(self, audio: Tensor) -> Tensor:
+        """``[B, T]`` float32 in [-1, 1] (or int16) → probabilities ``[B, classes]``."""
+        x = audio.float() / 32768.0 if self.int16_input else audio
+        return torch.softmax(self.classifier(self.frontend(x)), dim=1)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    metadata: dict[str, Any]
+    size_bytes: int
+
+
+def export_checkpoint(checkpoint: Path | str, out: Path | str, *, quantize: str | None = None,
+                      input_dtype: str = "float", opset: int = 17,
+                      calibration: np.ndarray | None = None) -> ExportResult:
+    """Export a kwspot checkpoint (or run folder) to ``out`` (see :func:`export_net`)."""
+    from kwspot.checkpoint import load_checkpoint, net_from_checkpoint
+
+    ckpt = load_checkpoint(checkpoint)
+    net = net_from_checkpoint(ckpt)
+    extra = {"checkpoint": Path(ckpt["path"]).name, "iteration": ckpt.get("iteration"),
+             "best_acc": ckpt.get("best_acc")}
+    if ckpt.get("config"):
+        extra["config"] = ckpt["config"]  # the training run's settings (data options included)
+    return export_net(net, tuple(ckpt["labels"]), out, model_name=ckpt["model"],
+                      quantize=quantize, input_dtype=input_dtype, opset=opset,
+                      calibration=calibration, extra_meta=extra)
+
+
+def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_name: str,
+               quantize: str | None = None, input_dtype: str = "float", opset: int = 17,
+               clip_samples: int = 16000, calibration: np.ndarray | None = None,
+               extra_meta: dict[str, Any] | None = None) -> ExportResult:
+    """Write ``net`` (front-end included) as an ONNX file with a dynamic batch axis.
+
+    ``calibration``: float32 clips ``[N, clip_samples]`` for static int8 quantization
+    (without them ``quantize="int8"`` falls back to dynamic weight quantization).
+    """
+    import onnx
+
+    if quantize not in QUANTIZE:
+        raise KwspotError(f"--quantize must be int8 (or left out), got {quantize!r}")
+    if not 13 <= opset <= 21:
+        raise KwspotError(f"--opset must be between 13 and 21, got {opset}")
+    if len(labels) != _num_outputs(net, clip_samples):
+        raise KwspotError(f"{model_name}: {len(labels)} labels but the model has "
+                          f"{_num_outputs(net, clip_samples)} outputs")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    graph = ExportGraph(net.eval(), input_dtype).eval()
+    dtype = torch.int16 if input_dtype == "int16" else torch.float32
+    example = torch.zeros(2, clip_samples, dtype=dtype)
+    meta = {
+        "labels": list(labels), "sample_rate": net.frontend.cfg.sample_rate,
+        "clip_samples": clip_samples, "model": model_name, "frontend": net.frontend.cfg.to_dict(),
+        "input": input_dtype, "quantize": quantize, "opset": opset, "kwspot_version": __version__,
+        **(extra_meta or {}),
+    }
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        with torch.no_grad(), warnings.catch_warnings():
+            # The TorchScript exporter is deprecated in favour of torch.export, which does not
+            # yet handle every model here; its notice is not for kwspot's users.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message="Constant folding")
+            torch.onnx.export(graph, (example,), str(fp32), input_names=["audio"],
+                              output_names=["probs"], opset_version=opset, dynamo=False,
+                              dynamic_axes={"audio": {0: "batch"}, "probs": {0: "batch"}})
+        model_path = fp32
+        if quantize == "int8":
+            model_path = Path(tmp) / "int8.onnx"
+            _quantize_int8(fp32, model_path, calibration, input_dtype)
+        model = onnx.load(str(model_path))
+        del model.metadata_props[:]
+        onnx.helper.set_model_props(model, {"kwspot": json.dumps(meta, default=str)})
+        model.producer_name = "kwspot"
+        model.producer_version = __version__
+        onnx.checker.check_model(model, full_check=True)
+        tmp_out = Path(tmp) / "final.onnx"
+        onnx.save(model, str(tmp_out))
+        tmp_out.replace(out)
+    return ExportResult(out, meta, out.stat().st_size)
+
+
+def _num_outputs(net: KwsNet, clip_samples: int) -> int:
+    with torch.no_grad():
+        return int(net.eval()(torch.zeros(1, clip_samples)).shape[1])
+
+
+def _quantize_int8(src: Path, dst: Path, calibration: np.ndarray | None,
+                   input_dtype: str) -> None:
+    """int8 weights (and activations when calibrated) for the classifier; front-end in float."""
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pre = dst.with_name("pre.onnx")
+    quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+    frontend_nodes = [n.name for n in onnx.load(str(pre)).graph.node
+                      if n.name.startswith(FRONTEND_SCOPE) or not n.name.startswith("/classifier/")]
+    if calibration is None:
+        quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8,
+                         nodes_to_exclude=frontend_nodes)
+        return
+
+    clips = np.asarray(calibration, dtype=np.float32)
+    if input_dtype == "int16":
+        clips = np.clip(np.round(clips * 32768.0), -32768, 32767).astype(np.int16)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter([{"audio": clips[i:i + 32]} for i in range(0, len(clips), 32)])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.batches, None)
+
+    quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    per_channel=True, nodes_to_exclude=frontend_nodes)
+
+
+def calibration_clips(folder: Path | str, count: int = 256, seed: int = 0) -> np.ndarray:
+    """``count`` clips drawn reproducibly from the audio files under ``folder`` (float32
+    ``[N, 16000]``) for static int8 calibration."""
+    from kwspot.data.audio import is_audio_file, read_clip
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise KwspotError(f"{folder}: --calibrate needs a folder of audio clips")
+    files = sorted(p for p in folder.rglob("*") if is_audio_file(p))
+    if not files:
+        raise KwspotError(f"{folder}: no .wav/.flac files to calibrate on")
+    if count < 1:
+        raise KwspotError(f"--calibrate-clips must be >= 1, got {count}")
+    pick = np.random.default_rng(seed).choice(len(files), size=min(count, len(files)),
+                                              replace=False)
+    clips = [read_clip(files[i], resample=True) for i in sorted(pick)]
+    return np.stack(clips).astype(np.float32) / 32768.0

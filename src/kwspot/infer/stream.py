@@ -1,0 +1,354 @@
+"""Streaming keyword detection over audio of any length.
+
+:class:`StreamingDetector` keeps the last second of audio in a ring buffer, is fed chunks of
+any size, and every hop (20 ms by default) classifies the window that ends there with any
+:class:`~kwspot.infer.backend.Classifier` (``.pt`` or ``.onnx``). Posteriors are smoothed by a
+moving average over ``smooth_ms``; a command word whose smoothed posterior reaches its
+threshold is reported, then every detection is suppressed for ``refractory_ms`` and the same
+word cannot fire again until its score has fallen below its threshold (one detection per
+crossing). Silence and unknown are never reported.
+
+Decisions depend only on the samples, never on how they were chunked: windows end at fixed
+multiples of the hop from the first sample, and the buffer starts filled with one window of
+zeros (so a word in the first second is heard). When a large chunk arrives, the windows it
+completes are classified together in batches of up to ``batch`` windows.
+
+Every :class:`Detection` carries two times: ``time_s``, the estimated time of the word (the
+centre of the analysis windows averaged into the triggering score), and ``decided_s``, the
+stream position at which it was reported (``decided_s - time_s`` is the latency).
+
+:class:`StreamResampler` converts a stream from another sample rate chunk by chunk with the
+same polyphase filter as :func:`scipy.signal.resample_poly`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from math import gcd
+
+import numpy as np
+
+from kwspot.errors import KwspotError
+from kwspot.infer.backend import Classifier
+
+NON_COMMANDS = ("silence", "unknown")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Streaming detection settings (times in milliseconds)."""
+
+    hop_ms: float = 20.0  # a window is classified every hop
+    smooth_ms: float = 200.0  # moving average of posteriors over this span (hop = none)
+    threshold: float = 0.8  # smoothed posterior a word must reach
+    thresholds: dict[str, float] = field(default_factory=dict)  # per-word overrides
+    refractory_ms: float = 1000.0  # no detection this long after one
+    words: tuple[str, ...] | None = None  # detect only these command words (default: all)
+    batch: int = 32  # windows classified together when a large chunk arrives
+
+    def __post_init__(self) -> None:
+        if not self.hop_ms > 0:
+            raise KwspotError(f"--hop-ms must be positive, got {self.hop_ms}")
+        if self.smooth_ms < 0:
+            raise KwspotError(f"--smooth-ms must be >= 0, got {self.smooth_ms}")
+        if self.refractory_ms < 0:
+            raise KwspotError(f"--refractory-ms must be >= 0, got {self.refractory_ms}")
+        for name, value in [("--threshold", self.threshold), *self.thresholds.items()]:
+            if not 0 < value <= 1:
+                raise KwspotError(f"threshold {name}={value}: must be in (0, 1]")
+        if self.batch < 1:
+            raise KwspotError(f"batch must be >= 1, got {self.batch}")
+
+
+@dataclass(frozen=True)
+class Detection:
+    time_s: float  # estimated time of the word in the stream
+    word: str
+    confidence: float  # smoothed posterior that triggered the detection
+    decided_s: float  # stream position when the detection was made
+
+    def line(self) -> str:
+        """``time_s word confidence``, the format ``kwspot detect`` prints."""
+        return f"{self.time_s:.2f} {self.word} {self.confidence:.3f}"
+
+
+def parse_thresholds(text: str | None) -> dict[str, float]:
+    """``"yes=0.9,no=0.7"`` → ``{"yes": 0.9, "no": 0.7}``."""
+    out: dict[str, float] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        word, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[word.strip()] = float(value)
+        except ValueError:
+            raise KwspotError(f"--thresholds {text!r}: expected WORD=VALUE,... "
+                              f"(bad item {item.strip()!r})") from None
+    return out
+
+
+class StreamingDetector:
+    """Feed audio chunks, get :class:`Detection`s (see the module docstring)."""
+
+    def __init__(self, classifier: Classifier, config: DetectorConfig | None = None) -> None:
+        self.clf = classifier
+        self.cfg = cfg = config or DetectorConfig()
+        self.sample_rate = int(classifier.sample_rate)
+        self.clip = int(classifier.clip_samples)
+        self.hop = round(cfg.hop_ms * self.sample_rate / 1000)
+        if not 1 <= self.hop <= self.clip:
+            sr = self.sample_rate
+            raise KwspotError(f"--hop-ms {cfg.hop_ms}: must be between {1000 / sr:g} and "
+                              f"{self.clip * 1000 / sr:g}")
+        self.n_smooth = max(1, round(cfg.smooth_ms / cfg.hop_ms))
+        self.refractory = round(cfg.refractory_ms * self.sample_rate / 1000)
+        labels = tuple(classifier.labels)
+        commands = [w for w in labels if w not in NON_COMMANDS]
+        chosen = list(cfg.words) if cfg.words else commands
+        unknown = [w for w in [*chosen, *cfg.thresholds] if w not in commands]
+        if unknown:
+            raise KwspotError(f"word(s) {', '.join(sorted(set(unknown)))} not among the "
+                              f"model's command words ({', '.join(commands)})")
+        self.words = tuple(chosen)
+        self.word_index = np.array([labels.index(w) for w in self.words], dtype=np.int64)
+        self.word_threshold = np.array([cfg.thresholds.get(w, cfg.threshold)
+                                        for w in self.words], dtype=np.float32)
+        self._capacity = self.clip + cfg.batch * self.hop
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream: the next sample is time 0 again."""
+        self._buf = np.zeros(self._capacity, dtype=np.float32)
+        self._len = self.clip  # valid samples in the buffer (a window of zeros to start)
+        self._received = 0  # samples fed so far
+        self._next_end = self.hop  # stream position where the next window ends
+        self._history = np.zeros((0, len(self.clf.labels)), dtype=np.float64)  # last posteriors
+        self._quiet_until = 0  # no detection for windows ending before this position
+        self._armed = np.ones(len(self.words), dtype=bool)  # words that may fire again
+        self.windows = 0  # windows classified so far
+
+    @property
+    def position_s(self) -> float:
+        """Seconds of audio fed so far."""
+        return self._received / self.sample_rate
+
+    def feed(self, samples: np.ndarray) -> list[Detection]:
+        """Append float samples in [-1, 1] (1-D); detections completed by them, in order."""
+        x = np.asarray(samples, dtype=np.float32).reshape(-1)
+        found: list[Detection] = []
+        i = 0
+        while i < len(x):
+            n = min(len(x) - i, self._capacity - self._len)
+            self._buf[self._len:self._len + n] = x[i:i + n]
+            self._len += n
+            self._received += n
+            i += n
+            found += self._classify_ready()
+            keep_from = self._next_end - self.clip - (self._received - self._len)
+            if keep_from > 0:  # drop samples no future window needs
+                self._buf[:self._len - keep_from] = self._buf[keep_from:self._len]
+                self._len -= keep_from
+        return found
+
+    def flush(self) -> list[Detection]:
+        """End of stream: feed enough zeros for a word at the very end to be centred and
+        smoothed, and return what that finds."""
+        pad = self.clip // 2 + self.n_smooth * self.hop
+        return self.feed(np.zeros(pad, dtype=np.float32))
+
+    def _classify_ready(self) -> list[Detection]:
+        n_ready = (self._received - self._next_end) // self.hop + 1
+        if n_ready <= 0:
+            return []
+        base = self._received - self._len  # stream position of buffer index 0
+        first = self._next_end - self.clip - base
+        views = np.lib.stride_tricks.sliding_window_view(self._buf[:self._len], self.clip)
+        ends = self._next_end + self.hop * np.arange(n_ready)
+        found: list[Detection] = []
+        for k in range(0, n_ready, self.cfg.batch):
+            idx = first + self.hop * np.arange(k, min(n_ready, k + self.cfg.batch))
+            probs = np.asarray(self.clf.predict_proba(np.ascontiguousarray(views[idx])),
+                               dtype=np.float64)
+            found += self._decide(probs, ends[k:k + len(idx)])
+        self.windows += n_ready
+        self._next_end += n_ready * self.hop
+        return found
+
+    def _decide(self, probs: np.ndarray, ends: np.ndarray) -> list[Detection]:
+        """Smooth a batch of posteriors (rows in time order) and apply thresholds."""
+        seq = np.concatenate([self._history, probs])
+        csum = np.concatenate([np.zeros((1, seq.shape[1])), np.cumsum(seq, axis=0)])
+        h = len(self._history)
+        rows = np.arange(h, len(seq))
+        lo = np.maximum(0, rows + 1 - self.n_smooth)
+        # Windows before the first have no posterior yet: average what there is.
+        smooth = (csum[rows + 1] - csum[lo]) / (rows + 1 - lo)[:, None]
+        self._history = seq[-(self.n_smooth - 1):] if self.n_smooth > 1 else seq[:0]
+        scores = smooth[:, self.word_index]
+        over = scores >= self.word_threshold
+        any_over = over.any(axis=1)
+        found: list[Detection] = []
+        for r in range(len(scores)):
+            if self._armed.all() and not any_over[r]:
+                continue
+            self._armed |= ~over[r]  # a word re-arms once its score drops below threshold
+            end = int(ends[r])
+            cand = over[r] & self._armed
+            if end < self._quiet_until or not cand.any():
+                continue
+            j = int(np.argmax(np.where(cand, scores[r], -1.0)))
+            centre = end - self.clip / 2 - (self.n_smooth - 1) * self.hop / 2
+            found.append(Detection(max(0.0, centre / self.sample_rate), self.words[j],
+                                   float(scores[r, j]), end / self.sample_rate))
+            self._armed[j] = False
+            self._quiet_until = end + self.refractory
+        return found
+
+
+def detect_array(classifier: Classifier, audio: np.ndarray,
+                 config: DetectorConfig | None = None) -> list[Detection]:
+    """All detections in a whole float signal (feed + flush)."""
+    det = StreamingDetector(classifier, config)
+    return det.feed(audio) + det.flush()
+
+
+class StreamResampler:
+    """Chunk-by-chunk polyphase resampling, equal to :func:`scipy.signal.resample_poly` on
+    the whole signal (same Kaiser-windowed FIR, same delay compensation)."""
+
+    def __init__(self, rate_in: int, rate_out: int) -> None:
+        from scipy.signal import firwin
+
+        g = gcd(rate_in, rate_out)
+        self.up, self.down = rate_out // g, rate_in // g
+        max_rate = max(self.up, self.down)
+        half_len = 10 * max_rate  # scipy's default filter half-length
+        h = firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * self.up
+        self.taps = int(np.ceil(len(h) / self.up))
+        h = np.concatenate([h, np.zeros(self.taps * self.up - len(h))])
+        # poly[p, t] multiplies x[i0 - t] for outputs whose upsampled index is i0*up + p.
+        self.poly = h.reshape(self.taps, self.up).T.copy()
+        self.delay = half_len  # in upsampled samples
+        self._x = np.zeros(0, dtype=np.float64)  # input samples kept (history + pending)
+        self._x0 = 0  # input index of self._x[0]
+        self._n_in = 0
+        self._n_out = 0  # outputs produced
+
+    def _outputs(self, last_input: int) -> np.ndarray:
+        """Outputs that need inputs only up to index ``last_input`` (exclusive)."""
+        # output m reads inputs up to floor((m*down + delay) / up)
+        m_end = (last_input * self.up - self.delay - 1) // self.down + 1
+        m = np.arange(self._n_out, max(self._n_out, m_end))
+        if len(m) == 0:
+            return np.zeros(0, dtype=np.float32)
+        pos = m * self.down + self.delay
+        i0, phase = pos // self.up, pos % self.up
+        idx = i0[:, None] - np.arange(self.taps)[None, :] - self._x0
+        vals = np.where(idx >= 0, self._x[np.clip(idx, 0, len(self._x) - 1)], 0.0)
+        self._n_out += len(m)
+        keep = max(0, (self._n_out * self.down + self.delay) // self.up - self.taps + 1 - self._x0)
+        self._x, self._x0 = self._x[keep:], self._x0 + keep
+        return np.einsum("mt,mt->m", vals, self.poly[phase]).astype(np.float32)
+
+    def feed(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        self._x = np.concatenate([self._x, x])
+        self._n_in += len(x)
+        return self._outputs(self._n_in)
+
+    def flush(self) -> np.ndarray:
+        """The remaining outputs (``ceil(n_in * up / down)`` in all), zeros assumed after."""
+        total = -(-self._n_in * self.up // self.down)
+        pad = self.taps + (self.delay // self.up) + 2
+        self._x = np.concatenate([self._x, np.zeros(pad)])
+        out = self._outputs(self._n_in + pad)
+        return out[:max(0, total - (self._n_out - len(out)))]
+
+
+@dataclass
+class FileRun:
+    """What :func:`detect_file` found and how fast."""
+
+    detections: list[Detection]
+    audio_s: float  # duration of the file
+    elapsed_s: float  # wall-clock processing time
+    windows: int  # windows classified
+    resampled_from: int | None  # the file's sample rate when it was not the model's
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: processing time / audio duration (< 1 is faster than real time)."""
+        return self.elapsed_s / self.audio_s if self.audio_s else float("nan")
+
+
+def detect_file(classifier: Classifier, path: str, config: DetectorConfig | None = None, *,
+                block_s: float = 4.0,
+                on_detection: Callable[[Detection], None] | None = None,
+                on_progress: Callable[[float, float], None] | None = None,
+                on_note: Callable[[str], None] | None = None) -> FileRun:
+    """Stream an audio file through a :class:`StreamingDetector`, reading it in blocks.
+
+    Multi-channel audio is averaged to mono; another sample rate is resampled (``on_note``
+    is told). ``on_detection`` is called as each detection is made, ``on_progress`` with
+    (seconds read, total seconds).
+    """
+    import time
+
+    import soundfile as sf
+
+    det = StreamingDetector(classifier, config)
+    t0 = time.perf_counter()
+    try:
+        f = sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        msg = str(exc).strip().splitlines()
+        raise KwspotError(f"{path}: cannot read audio ({msg[-1] if msg else 'unknown format'})"
+                          ) from None
+    found: list[Detection] = []
+
+    def emit(ds: list[Detection]) -> None:
+        for d in ds:
+            found.append(d)
+            if on_detection:
+                on_detection(d)
+
+    with f:
+        if f.frames == 0:
+            raise KwspotError(f"{path}: the file holds no audio samples")
+        rate = f.samplerate
+        resampler = None
+        if rate != det.sample_rate:
+            resampler = StreamResampler(rate, det.sample_rate)
+            if on_note:
+                on_note(f"{path}: {rate} Hz audio resampled to the model's {det.sample_rate} Hz")
+        total_s = f.frames / rate
+        block = max(1, round(block_s * rate))
+        read = 0
+        for chunk in f.blocks(blocksize=block, dtype="float32", always_2d=True):
+            read += len(chunk)
+            mono = chunk[:, 0] if chunk.shape[1] == 1 else chunk.mean(axis=1)
+            emit(det.feed(resampler.feed(mono) if resampler else mono))
+            if on_progress:
+                on_progress(read / rate, total_s)
+        if read == 0:
+            raise KwspotError(f"{path}: the file holds no audio samples")
+        if resampler:
+            emit(det.feed(resampler.flush()))
+        audio_s = det.position_s
+        emit(det.flush())
+    return FileRun(found, audio_s, time.perf_counter() - t0, det.windows,
+                   rate if resampler else None)
+
+
+def write_detections_csv(path: str, detections: list[Detection]) -> None:
+    """``time_s,word,confidence,decided_s`` rows."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["time_s", "word", "confidence", "decided_s"])
+        for d in detections:
+            w.writerow([f"{d.time_s:.3f}", d.word, f"{d.confidence:.4f}", f"{d.decided_s:.3f}"])
