@@ -17,7 +17,8 @@ from kwspot import __version__
 from kwspot.errors import KwspotError
 
 # Subcommand modules, in the order `kwspot --help` lists them.
-COMMAND_MODULES = ["demo", "data", "models", "train", "evaluate", "predict", "report", "synth"]
+COMMAND_MODULES = ["demo", "data", "models", "train", "evaluate", "predict", "report", "synth",
+                   "export", "detect", "listen"]
 
 
 def build_parser() -> argparse.ArgumentParser:
