@@ -23,9 +23,15 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 FRONTENDS = ("raw", "mel", "mfcc")
+# A single-threaded CPU front-end works through a batch in chunks of about this many frame
+# samples (≈2 MB, one core's L2 cache), 3-5× faster than one pass over a large batch. With
+# several threads every op on a chunk is a parallel region whose synchronisation costs more
+# than the cache saves (measured on a busy 2-core machine), so the batch goes in one pass.
+_CPU_CHUNK_FLOATS = 1 << 19
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,16 @@ class Frontend(nn.Module):
             self.register_buffer("window", win.float())
             fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)
             self.register_buffer("mel_fb", torch.from_numpy(fb.T.copy()).float())  # [bins, mels]
+            # The filterbank for the interleaved (re, im) spectrum: squaring [re, im] pairs and
+            # one matmul give mel(|X|²) directly. Cut after the last bin the filters use when
+            # that drops a quarter of the bins or more (slicing costs a strided copy).
+            used = np.flatnonzero(fb.sum(0) > 0)
+            n_bins = fb.shape[1]
+            self._bins = int(used[-1]) + 1 if len(used) else 1
+            if self._bins > 0.75 * n_bins:
+                self._bins = n_bins
+            fb_ri = np.repeat(fb.T[:self._bins], 2, axis=0)  # [2 * bins, mels]
+            self.register_buffer("mel_fb_ri", torch.from_numpy(fb_ri).float(), persistent=False)
             if cfg.kind == "mfcc":
                 dct = dct_matrix(cfg.n_mfcc, cfg.n_mels)
                 self.register_buffer("dct", torch.from_numpy(dct.T.copy()).float())  # [mels, k]
@@ -154,13 +170,39 @@ class Frontend(nn.Module):
         return out
 
     def log_mel(self, wave: Tensor) -> Tensor:
-        """``[B, T]`` → log mel ``[B, frames, n_mels]``."""
-        spec = torch.stft(wave, n_fft=self.cfg.n_fft, hop_length=self.cfg.hop_length,
-                          window=self.window, center=True, pad_mode="constant",
-                          return_complex=True)  # [B, bins, frames]
-        power = spec.real.square() + spec.imag.square()
-        mel = torch.matmul(power.transpose(1, 2), self.mel_fb)
-        return torch.log(mel + self.cfg.log_floor)
+        """``[B, T]`` → log mel ``[B, frames, n_mels]``.
+
+        Centred frames (``unfold`` of the zero-padded wave) times the window, a real FFT, the
+        interleaved (re, im) spectrum squared and one matmul with :attr:`mel_fb_ri`. On one CPU
+        thread the batch goes through in cache-sized chunks; otherwise in one pass.
+        """
+        b = wave.shape[0]
+        frames = 1 + wave.shape[1] // self.cfg.hop_length
+        chunk = b
+        if (wave.device.type == "cpu" and torch.get_num_threads() == 1
+                and not torch.jit.is_tracing()):
+            chunk = max(1, _CPU_CHUNK_FLOATS // (frames * self.cfg.n_fft))
+        if chunk >= b:
+            return self._log_mel_chunk(wave)
+        out = wave.new_empty(b, frames, self.cfg.n_mels)
+        for i in range(0, b, chunk):
+            out[i:i + chunk] = self._log_mel_chunk(wave[i:i + chunk])
+        return out
+
+    def _log_mel_chunk(self, wave: Tensor) -> Tensor:
+        cfg = self.cfg
+        half = cfg.n_fft // 2
+        frames = F.pad(wave, (half, half)).unfold(1, cfg.n_fft, cfg.hop_length) * self.window
+        spec = torch.view_as_real(torch.fft.rfft(frames))  # [B, frames, n_fft//2 + 1, 2]
+        inplace = not (torch.is_grad_enabled() and wave.requires_grad)
+        if self._bins < spec.shape[2]:
+            power = spec[:, :, :self._bins].square()
+        else:
+            power = spec.square_() if inplace else spec.square()
+        mel = torch.matmul(power.flatten(2), self.mel_fb_ri)  # [B, frames, n_mels]
+        if inplace:
+            return mel.add_(cfg.log_floor).log_()
+        return torch.log(mel + cfg.log_floor)
 
     @torch.no_grad()
     def fit_normalization(self, waves: Tensor, batch_size: int = 512) -> None:
