@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import signal
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -31,7 +32,15 @@ from kwspot.checkpoint import check_compatible, load_checkpoint, save_atomic
 from kwspot.config import TrainConfig
 from kwspot.data.augment import WaveAugment, spec_augment
 from kwspot.data.dataset import DataConfig, KwsData, load_dataset
-from kwspot.distributed import DistInfo, all_reduce_sum, init_from_env, shutdown
+from kwspot.distributed import (
+    DistInfo,
+    ShardRecorder,
+    all_reduce_sum,
+    broadcast_buffers,
+    init_from_env,
+    local_main_first,
+    shutdown,
+)
 from kwspot.errors import KwspotError
 from kwspot.features import int16_to_float
 from kwspot.models.profile import count_params
@@ -156,6 +165,12 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> TrainResult:
 def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
     out = Path(cfg.out)
     device = pick_device(cfg.device, dist.local_rank)
+    if dist.enabled and cfg.device.startswith("cuda:"):
+        raise KwspotError(f"--device {cfg.device}: under torchrun each process takes the GPU of "
+                          "its LOCAL_RANK; use --device cuda (pick GPUs with CUDA_VISIBLE_DEVICES)")
+    if dist.enabled and cfg.sync_bn and device.type != "cuda":
+        raise KwspotError("--sync-bn: torch's SyncBatchNorm runs on GPUs only; "
+                          "leave it out when training on the CPU")
     ckpt: dict[str, Any] | None = None
     if resume:
         ckpt = load_checkpoint(out / "last.pt")
@@ -164,7 +179,8 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
     torch.manual_seed(cfg.seed)
 
     # --- data: decoded once, kept on the device as int16 ----------------------------------
-    data, train_np, train_lab_np = _load_data(cfg, verbose=main)
+    # (under torchrun one process per machine decodes, the others then read the cache)
+    data, train_np, train_lab_np = local_main_first(lambda: _load_data(cfg, verbose=main), dist)
     labels = data.labels
     val = data.splits["validation"]
     if len(val) == 0:
@@ -263,6 +279,9 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
 
     def log_row(it: int, elapsed: float, clips_per_s: float) -> LogRow:
         nonlocal best_acc, best_it
+        for m in (net, ema):  # every rank validates (and rank 0 saves) rank 0's BN statistics
+            if m is not None:
+                broadcast_buffers(m, dist)
         v_loss, v_acc = evaluate_split(eval_net(), val_waves, val_labels, cfg.eval_batch, dist)
         count = max(1, interval["count"])
         row = LogRow(lr=lr_at(cfg, max(0, it - 1)) if it else 0.0, iter=it,
@@ -284,7 +303,10 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
     t_start = time.perf_counter() - elapsed0
     last_row = log_row(0, elapsed0, 0.0) if start_it == 0 else None
     progress = _Progress(cfg.log_every, enabled=main and sys.stdout.isatty())
-    previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt) if main else None
+    # SIGTERM (torchrun, schedulers) and, under torchrun, SIGINT stop the run after the current
+    # step on every rank at once (the request is summed with the step statistics); rank 0 saves.
+    stop = _StopRequest(signal.SIGTERM, *((signal.SIGINT,) if dist.enabled else ()))
+    shards = ShardRecorder.from_env(dist)  # test hook, off unless $KWSPOT_DEBUG_SHARDS is set
     it = start_it
     t_interval, clips_interval, clips_per_s = time.perf_counter(), 0, 0.0
     net.train()
@@ -297,6 +319,7 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
             for g in opt.param_groups:
                 g["lr"] = lr
             idx = batches.indices(it).to(device)
+            shards.add(it, idx)
             y = train_labels[idx]
             with torch.no_grad():
                 x = augment(int16_to_float(train_waves[idx]), gen)
@@ -324,11 +347,11 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
             if ema is not None:
                 ema.update_parameters(net)
             it += 1
-            # statistics (this rank's share of the batch; averaged over ranks at log time)
+            # statistics of the global batch (each rank's share summed over ranks), stop votes
             stats = torch.stack([loss.detach() * len(y), (logits.argmax(1) == y).sum().float(),
-                                 torch.tensor(float(len(y)), device=device)])
-            all_reduce_sum(stats, dist) if dist.enabled else None
-            b_loss, b_correct, b_n = stats.tolist()
+                                 torch.tensor(float(len(y)), device=device),
+                                 torch.tensor(float(stop.requested), device=device)])
+            b_loss, b_correct, b_n, stop_votes = all_reduce_sum(stats, dist).tolist()
             interval["loss"] += b_loss
             interval["correct"] += b_correct
             interval["count"] += int(b_n)
@@ -340,6 +363,8 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
                 progress.clear()
                 last_row = log_row(it, time.perf_counter() - t_start, clips_per_s)
                 t_interval, clips_interval = time.perf_counter(), 0
+            if stop_votes and it < cfg.iters:
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         progress.clear()
         if main:
@@ -349,10 +374,10 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
         raise
     finally:
         progress.close()
-        if previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, previous_sigterm)
+        stop.restore()
         if log is not None:
             log.close()
+    shards.write(net)
     if last_row is None:  # resumed a run that had already finished
         last_row = LogRow(**load_checkpoint(out / "last.pt")["row"])
     if main:
@@ -361,8 +386,21 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
     return TrainResult(out, best_acc, best_it, last_row, clips_per_s)
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+class _StopRequest:
+    """Turns the given signals into a flag the loop polls once per step (main thread only)."""
+
+    def __init__(self, *signums: int) -> None:
+        self.requested = False
+        self.previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {s: signal.signal(s, self._handle) for s in signums}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+    def restore(self) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
 
 
 class _Progress:
