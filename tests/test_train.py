@@ -155,3 +155,10 @@ def test_recipe_options_run(tone_data: Path, tmp_path: Path) -> None:
     ckpt = load_checkpoint(tmp_path / "r" / "last.pt")
     assert ckpt["ema_state"] is not None and res.last.iter == 6
     assert json.dumps(ckpt["config"])  # config is plain data
+
+
+def test_unwritable_run_folder_is_one_line(tone_data: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(KwspotError, match="cannot write the run folder"):
+        train(_cfg(tone_data, blocker / "run", iters=1, log_every=1))

@@ -66,6 +66,7 @@ class TrainConfig:
     eval_batch: int = 512  # batch size for validation
     seed: int = 0  # everything random derives from it
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # CPU threads for torch (0 = torch's default; 1 is fastest on a busy CPU)
     amp: bool = True  # bfloat16 autocast on GPU
     sync_bn: bool = False  # SyncBatchNorm across ranks under torchrun
 

@@ -177,6 +177,8 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
         check_compatible(ckpt, cfg.model, (*cfg.words, "silence", "unknown"))
     main = dist.is_main
     torch.manual_seed(cfg.seed)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
 
     # --- data: decoded once, kept on the device as int16 ----------------------------------
     # (under torchrun one process per machine decodes, the others then read the cache)

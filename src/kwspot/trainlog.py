@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
+from kwspot.errors import KwspotError
+
 HEADER = ("rate     iter_k    epoch   num_m | valid_loss/acc  | train_loss/acc  | "
           "batch_loss/acc  | time")
 
@@ -50,10 +52,13 @@ class TrainLog:
                  ) -> None:
         self.fine = fine
         self.stream = stream or sys.stdout
-        out.mkdir(parents=True, exist_ok=True)
         mode = "a" if resume else "w"
-        self.text = open(out / "log.txt", mode, encoding="utf-8")  # noqa: SIM115
-        self.jsonl = open(out / "metrics.jsonl", mode, encoding="utf-8")  # noqa: SIM115
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            self.text = open(out / "log.txt", mode, encoding="utf-8")  # noqa: SIM115
+            self.jsonl = open(out / "metrics.jsonl", mode, encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise KwspotError(f"{out}: cannot write the run folder ({exc.strerror})") from None
 
     def line(self, text: str) -> None:
         """A free-form line (header, notes) on screen and in log.txt."""

@@ -9,7 +9,7 @@ from kwspot.cli.common import add_data_args, given
 from kwspot.errors import KwspotError
 
 # Options that may change when resuming (anything else must match the checkpoint).
-_RESUMABLE = {"iters", "log_every", "device", "eval_batch", "out", "cache_dir", "amp"}
+_RESUMABLE = {"iters", "log_every", "device", "eval_batch", "out", "cache_dir", "amp", "threads"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--eval-batch", type=int, default=None)
     r.add_argument("--seed", type=int, default=None)
     r.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    r.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's choice; 1 is fastest when "
+                   "other jobs share the CPU)")
     r.add_argument("--no-amp", dest="amp", action="store_false", default=None,
                    help="no bfloat16 autocast on GPU")
     r.add_argument("--sync-bn", action="store_true", default=None,
