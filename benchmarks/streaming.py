@@ -116,8 +116,11 @@ def latency_ms(clf, clip: np.ndarray, runs: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def tune(clf, rec_cfg, work: Path, base, tolerance: float) -> tuple[object, str]:
-    """Best (hits - false alarms) setting on a validation-split recording, and the grid."""
+def tune(clf, rec_cfg, work: Path, base, tolerance: float,
+         slack: int = 2) -> tuple[object, str]:
+    """The setting for a validation-split recording: among those within ``slack`` of the
+    most (hits - false alarms), the shortest smoothing (lowest latency), then the fewest
+    false alarms. Returns it and the grid as text."""
     from kwspot.infer.longaudio import build_recording
     from kwspot.infer.scoring import score_detections
     from kwspot.infer.stream import detect_file
@@ -126,27 +129,29 @@ def tune(clf, rec_cfg, work: Path, base, tolerance: float) -> tuple[object, str]
     truth = build_recording(val_cfg, work / "val.wav", work / "val.csv")
     rec = Recorder(clf)
     run = detect_file(rec, str(work / "val.wav"), base)
+    words = [w for w in clf.labels if w not in ("silence", "unknown")]
     lines = [f"tuning on {work / 'val.wav'} ({run.audio_s / 60:.1f} min, validation split): "
-             "hits-false alarms (FA/h)"]
-    smooths = [base.hop_ms, 100.0, 200.0, 300.0, 500.0]
+             "hits - false alarms (FA/h)"]
+    smooths = [base.hop_ms, 100.0, 200.0, 300.0, 500.0, 750.0, 1000.0]
     thresholds = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
     lines.append("smooth_ms \\ threshold " + " ".join(f"{t:>11}" for t in thresholds))
-    best, best_key = base, None
+    grid = []
     for sm in smooths:
         cells = []
         for th in thresholds:
             cfg = replace(base, smooth_ms=sm, threshold=th)
             dets = detect_file(Replay(rec), str(work / "val.wav"), cfg).detections
-            s = score_detections([(d.time_s, d.word) for d in dets], truth,
-                                 [w for w in clf.labels if w not in ("silence", "unknown")],
-                                 run.audio_s, tolerance)
-            t = s.total
-            key = (t.hits - t.false_alarms, t.hits)
-            if best_key is None or key > best_key:
-                best, best_key = cfg, key
-            cells.append(f"{t.hits - t.false_alarms:>4} ({s.fa_per_hour():>4.0f})")
+            t = score_detections([(d.time_s, d.word) for d in dets], truth, words,
+                                 run.audio_s, tolerance).total
+            grid.append((t.hits - t.false_alarms, t.false_alarms, cfg))
+            fa_h = t.false_alarms * 3600 / run.audio_s
+            cells.append(f"{t.hits - t.false_alarms:>4} ({fa_h:>4.0f})")
         lines.append(f"{sm:>21g} " + " ".join(f"{c:>11}" for c in cells))
-    lines.append(f"chosen: smooth_ms {best.smooth_ms:g}, threshold {best.threshold:g}")
+    top = max(g[0] for g in grid)
+    best = min((g for g in grid if g[0] >= top - slack),
+               key=lambda g: (g[2].smooth_ms, g[1]))[2]
+    lines.append(f"chosen (within {slack} of the best {top}, shortest smoothing): "
+                 f"smooth_ms {best.smooth_ms:g}, threshold {best.threshold:g}")
     return best, "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ from kwspot.data.labels import LabelSet
 from kwspot.errors import KwspotError
 from kwspot.features import Frontend, FrontendConfig
 from kwspot.infer.backend import load_classifier
-from kwspot.infer.export import OnnxFrontend, export_checkpoint, export_net
+from kwspot.infer.export import OnnxFrontend, export_checkpoint, export_net, training_clips
 from kwspot.network import KwsNet, build_net, frontend_for
 
 LABELS = LabelSet().names
@@ -147,8 +147,9 @@ def tone_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarr
 def test_int8_costs_little_accuracy(tone_model: tuple[Path, np.ndarray, np.ndarray],
                                     tmp_path: Path, calibrated: bool) -> None:
     ckpt, waves, labels = tone_model
-    res = export_checkpoint(ckpt, tmp_path / "q.onnx", quantize="int8",
-                            calibration=waves[::3] if calibrated else None)
+    calib = training_clips(ckpt, count=40) if calibrated else None
+    assert calib is None or calib.shape == (40, 16000)
+    res = export_checkpoint(ckpt, tmp_path / "q.onnx", quantize="int8", calibration=calib)
     model = onnx.load(str(res.path))
     ops = {n.op_type for n in model.graph.node}
     assert ops & {"QuantizeLinear", "DynamicQuantizeLinear", "ConvInteger", "MatMulInteger"}

@@ -13,9 +13,9 @@ def add_detector_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hop-ms", type=float, default=None,
                    help="classify a 1-s window every this many ms (20)")
     g.add_argument("--smooth-ms", type=float, default=None,
-                   help="moving average of posteriors over this span (200)")
+                   help="moving average of posteriors over this span (500)")
     g.add_argument("--threshold", type=float, default=None,
-                   help="smoothed posterior a word must reach (0.8)")
+                   help="smoothed posterior a word must reach (0.7)")
     g.add_argument("--thresholds", default=None, metavar="W=P,...",
                    help="per-word thresholds overriding --threshold, e.g. yes=0.9,no=0.7")
     g.add_argument("--refractory-ms", type=float, default=None,

@@ -15,8 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a .pt checkpoint or a run folder (its best.pt)")
     p.add_argument("--out", required=True, metavar="FILE", help="ONNX file to write")
     p.add_argument("--quantize", choices=["int8"], default=None,
-                   help="int8 classifier (the front-end stays float); static quantization "
-                   "when --calibrate is given, dynamic otherwise")
+                   help="int8 classifier (the front-end stays float): static quantization "
+                   "calibrated on --calibrate clips, else on the checkpoint's training data "
+                   "when it is on this machine, else dynamic (weights only; slow for "
+                   "convolutions)")
     p.add_argument("--calibrate", default=None, metavar="DIR",
                    help="folder of audio clips (searched recursively) to calibrate int8 "
                    "activations on")
@@ -29,15 +31,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     import numpy as np
 
     from kwspot.errors import KwspotError
     from kwspot.infer.backend import load_classifier
-    from kwspot.infer.export import calibration_clips, export_checkpoint
+    from kwspot.infer.export import calibration_clips, export_checkpoint, training_clips
 
     if args.calibrate and not args.quantize:
         raise KwspotError("--calibrate only applies with --quantize int8")
-    calib = calibration_clips(args.calibrate, args.calibrate_clips) if args.calibrate else None
+    calib, source = None, ""
+    if args.calibrate:
+        calib, source = calibration_clips(args.calibrate, args.calibrate_clips), args.calibrate
+    elif args.quantize:
+        calib, source = training_clips(args.checkpoint, args.calibrate_clips), "training data"
+        if calib is None:
+            print("kwspot: note: the checkpoint's training data is not here: dynamic int8 "
+                  "quantization (give --calibrate DIR for static, faster int8)", file=sys.stderr)
     result = export_checkpoint(args.checkpoint, args.out, quantize=args.quantize,
                                input_dtype=args.input_dtype, opset=args.opset,
                                calibration=calib)
@@ -48,9 +59,11 @@ def run(args: argparse.Namespace) -> int:
     diff = np.abs(load_classifier(args.checkpoint).predict_proba(probe)
                   - load_classifier(result.path).predict_proba(probe)).max()
     m = result.metadata
-    kind = f"int8 ({'static, calibrated' if calib is not None else 'dynamic'})" \
-        if args.quantize else "float32"
+    kind = "float32"
+    if args.quantize:
+        kind = (f"int8 (static, calibrated on {len(calib)} clips of {source})"
+                if calib is not None else "int8 (dynamic)")
     print(f"kwspot: wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, {m['model']}, "
-          f"{kind} weights, {args.input_dtype} input, opset {args.opset}); "
+          f"{kind}, {args.input_dtype} input, opset {args.opset}); "
           f"onnxruntime vs PyTorch max |Δp| = {diff:.2e} on 4 test signals")
     return 0

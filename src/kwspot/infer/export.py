@@ -249,3 +249,23 @@ def calibration_clips(folder: Path | str, count: int = 256, seed: int = 0) -> np
                                               replace=False)
     clips = [read_clip(files[i], resample=True) for i in sorted(pick)]
     return np.stack(clips).astype(np.float32) / 32768.0
+
+
+def training_clips(checkpoint: Path | str, count: int = 256, seed: int = 0) -> np.ndarray | None:
+    """``count`` clips of the training split the checkpoint was trained on (float32), or None
+    when that dataset is not on this machine (or the checkpoint does not record it)."""
+    from kwspot.checkpoint import load_checkpoint
+    from kwspot.config import TrainConfig
+    from kwspot.data.dataset import load_dataset
+
+    config = load_checkpoint(checkpoint).get("config")
+    if not config or not config.get("data") or not Path(config["data"]).is_dir():
+        return None
+    try:
+        data = load_dataset(TrainConfig.resolve(config).data_config(), verbose=False)
+    except KwspotError:
+        return None
+    waves = data.splits["training"].waves
+    pick = np.random.default_rng(seed).choice(len(waves), size=min(count, len(waves)),
+                                              replace=False)
+    return waves[np.sort(pick)].astype(np.float32) / 32768.0
