@@ -247,7 +247,11 @@ def kwspot(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, 
     """Run the CLI in this process: (exit code, stdout, stderr)."""
     from kwspot.cli import main
 
-    code = main([str(a) for a in args])
+    threads = torch.get_num_threads()  # --threads sets it process-wide: put it back
+    try:
+        code = main([str(a) for a in args])
+    finally:
+        torch.set_num_threads(threads)
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -306,6 +310,12 @@ def test_detect_bad_inputs(models: dict[str, Path], tmp_path: Path,
         assert len(lines) == 1 and message in lines[0], err
     code, _, err = kwspot(capsys, "detect", "--model", models["onnx"], good, "--words", "maybe")
     assert code == 2 and "not among" in err
+    # Another sample rate is not an error: it is resampled, with a note on stderr.
+    low = tmp_path / "8k.wav"
+    sf.write(str(low), np.zeros(8000, dtype=np.int16), 8000, subtype="PCM_16")
+    code, out, err = kwspot(capsys, "detect", "--model", models["onnx"], low)
+    assert code == 0 and out.split() == ["0.00", "yes", "1.000"]
+    assert "note: " in err and "8000 Hz audio resampled to the model's 16000 Hz" in err
 
 
 def test_long_recording_truth_and_detection(shared_data: Path, models: dict[str, Path],

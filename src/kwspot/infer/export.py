@@ -35,7 +35,7 @@ from kwspot.network import KwsNet
 
 INPUTS = ("float", "int16")
 QUANTIZE = (None, "int8")
-FRONTEND_SCOPE = "/frontend/"  # ONNX node-name prefix of the front-end (kept in float)
+CLASSIFIER_SCOPE = "/classifier/"  # ONNX node-name prefix of the classifier (int8-quantized)
 
 
 class OnnxFrontend(nn.Module):
@@ -209,11 +209,12 @@ def _quantize_int8(src: Path, dst: Path, calibration: np.ndarray | None,
 
     pre = dst.with_name("pre.onnx")
     quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-    frontend_nodes = [n.name for n in onnx.load(str(pre)).graph.node
-                      if n.name.startswith(FRONTEND_SCOPE) or not n.name.startswith("/classifier/")]
+    # Only the classifier is quantized: the front-end (and the final softmax) stay float.
+    keep_float = [n.name for n in onnx.load(str(pre)).graph.node
+                  if not n.name.startswith(CLASSIFIER_SCOPE)]
     if calibration is None:
         quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8,
-                         nodes_to_exclude=frontend_nodes)
+                         nodes_to_exclude=keep_float)
         return
 
     clips = np.asarray(calibration, dtype=np.float32)
@@ -229,7 +230,7 @@ def _quantize_int8(src: Path, dst: Path, calibration: np.ndarray | None,
 
     quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                    per_channel=True, nodes_to_exclude=frontend_nodes)
+                    per_channel=True, nodes_to_exclude=keep_float)
 
 
 def calibration_clips(folder: Path | str, count: int = 256, seed: int = 0) -> np.ndarray:
