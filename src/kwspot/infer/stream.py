@@ -126,7 +126,8 @@ class StreamingDetector:
         self._len = self.clip  # valid samples in the buffer (a window of zeros to start)
         self._received = 0  # samples fed so far
         self._next_end = self.hop  # stream position where the next window ends
-        self._history = np.zeros((0, len(self.clf.labels)), dtype=np.float64)  # last posteriors
+        # The last n_smooth - 1 posteriors (NaN: none yet).
+        self._history = np.full((self.n_smooth - 1, len(self.clf.labels)), np.nan)
         self._quiet_until = 0  # no detection for windows ending before this position
         self._armed = np.ones(len(self.words), dtype=bool)  # words that may fire again
         self.windows = 0  # windows classified so far
@@ -181,13 +182,12 @@ class StreamingDetector:
     def _decide(self, probs: np.ndarray, ends: np.ndarray) -> list[Detection]:
         """Smooth a batch of posteriors (rows in time order) and apply thresholds."""
         seq = np.concatenate([self._history, probs])
-        csum = np.concatenate([np.zeros((1, seq.shape[1])), np.cumsum(seq, axis=0)])
-        h = len(self._history)
-        rows = np.arange(h, len(seq))
-        lo = np.maximum(0, rows + 1 - self.n_smooth)
-        # Windows before the first have no posterior yet: average what there is.
-        smooth = (csum[rows + 1] - csum[lo]) / (rows + 1 - lo)[:, None]
-        self._history = seq[-(self.n_smooth - 1):] if self.n_smooth > 1 else seq[:0]
+        # Each row's average is summed in the same order however the stream was batched, so
+        # decisions do not depend on chunk sizes. Before the first window the history is NaN:
+        # average what there is.
+        windows = np.lib.stride_tricks.sliding_window_view(seq, self.n_smooth, axis=0)
+        smooth = np.nanmean(windows, axis=2)
+        self._history = seq[len(seq) - (self.n_smooth - 1):]
         scores = smooth[:, self.word_index]
         over = scores >= self.word_threshold
         any_over = over.any(axis=1)
