@@ -43,6 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help=f"comma-separated subset of {','.join(SCRIPTS)}")
     p.add_argument("--write", action="store_true",
                    help="regenerate BENCHMARKS.md (full mode only)")
+    p.add_argument("--output", default=str(OUTPUT), help="file --write regenerates")
     a = p.parse_args(argv)
     a.only = a.only.split(",") if a.only else list(SCRIPTS)
     unknown = [s for s in a.only if s not in SCRIPTS]
@@ -121,6 +122,16 @@ def document(sections: dict[str, str], info: dict) -> str:
     return "\n".join(parts)
 
 
+def write(path: Path, new: dict[str, str], info: dict) -> None:
+    """Replace the sections in ``new`` in ``path`` (creating it), keeping the others."""
+    text = path.read_text() if path.is_file() else ""
+    sections = {**old_sections(text), **new}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(document(sections, info))
+    os.replace(tmp, path)
+    print(f"\nwrote {path} ({', '.join(new) or 'no new sections'})")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = []
@@ -143,12 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     print(C.table(["script", "exit code", "seconds"], results))
     failed = [r[0] for r in results if r[1] not in ("0", "missing")]
     if args.write:
-        text = OUTPUT.read_text() if OUTPUT.is_file() else ""
-        sections = {**old_sections(text), **new}
-        tmp = OUTPUT.with_suffix(".md.tmp")
-        tmp.write_text(document(sections, info))
-        os.replace(tmp, OUTPUT)
-        print(f"\nwrote {OUTPUT} ({', '.join(new) or 'no new sections'})")
+        write(Path(args.output), new, info)
     if failed:
         print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
         return 1
