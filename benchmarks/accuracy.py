@@ -11,7 +11,7 @@ shorter run), then evaluate ``best.pt`` (chosen on the validation speakers) on t
 split: 20% of the speakers, never seen in training or model selection. Also prints params,
 MACs and CPU latency at batch 1, the table issue 7 asks for.
 
-    python benchmarks/accuracy.py                     # ~60 min on 2 cores: 9 models x 5 min
+    python benchmarks/accuracy.py                     # ~60 min on 2 cores: 9 models x 4 min
     python benchmarks/accuracy.py --models vggnet1,bcresnet3 --minutes 2
     python benchmarks/accuracy.py --quick             # CI: 2 models, a few iterations
 """
@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="2 models, 2 iterations, 1 thread (CI)")
     p.add_argument("--models", default=None, help=f"comma-separated ({','.join(MODELS)})")
-    p.add_argument("--minutes", type=float, default=5.0, help="training budget per model")
+    p.add_argument("--minutes", type=float, default=4.0, help="training budget per model")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads per training run (1: fastest when the CPU is shared)")
     p.add_argument("--batch-size", type=int, default=64,
@@ -62,7 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def measure_clips_per_s(model: str, batch: int, waves, labels, noise) -> float:
-    """Clips/s of kwspot's training step (1 warm-up + up to 10 timed iterations or 30 s)."""
+    """Clips/s of kwspot's training step: 3 warm-up iterations, then the mean over up to 20
+    iterations or 30 s."""
     import torch
     from _kws import KwspotStep, recipe
 
@@ -73,12 +74,21 @@ def measure_clips_per_s(model: str, batch: int, waves, labels, noise) -> float:
         idx = torch.randint(0, len(labels), (batch,), generator=g)
         step.step(waves[idx], labels[idx])
 
-    one()
+    for _ in range(3):
+        one()
     t0, n = time.perf_counter(), 0
-    while n < 10 and time.perf_counter() - t0 < 30:
+    while n < 20 and (n < 2 or time.perf_counter() - t0 < 30):
         one()
         n += 1
     return n * batch / (time.perf_counter() - t0)
+
+
+def iterations(minutes: float, clips_per_s: float, batch: int, val_clips: int) -> int:
+    """Iterations that make ``kwspot train`` take about ``minutes``: the budget less ~15 s of
+    start-up, less 8 validation passes (a forward pass costs about a third of a training
+    step)."""
+    clips = (minutes * 60 - 15) * clips_per_s - 8 * val_clips / 3
+    return max(16, round(clips / batch))
 
 
 def train_command(root: Path, model: str, iters: int, log_every: int, batch: int,
@@ -179,7 +189,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
             cps, iters = float("nan"), 2
         else:
             cps = measure_clips_per_s(model, batch, waves, labels, noise)
-            iters = max(16, round(args.minutes * 60 * cps / batch))
+            iters = iterations(args.minutes, cps, batch, sizes["validation"])
         log_every = iters if args.quick else max(1, round(iters / 8))
         rec_iters = rec.get("iters", 0) or 1
         warmup = round(rec.get("warmup_iters", 0) * iters / rec_iters)

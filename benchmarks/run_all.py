@@ -113,9 +113,15 @@ def document(sections: dict[str, str], info: dict) -> str:
         "",
         f"Machine of the latest run ({info['date']}, commit `{info['commit']}`):",
         "",
-        C.table(["", ""], rows, "ll"),
+        C.table(["", "value"], rows, "ll"),
         "",
     ]
+    goals = [f"- {SCRIPTS[name][0]}: {line[len('Goal '):]}" for name in SCRIPTS
+             if name in sections for line in sections[name].splitlines()
+             if line.startswith("Goal (")]
+    if goals:
+        parts += ["Goals, as each section's script judged them from its own figures:", "",
+                  *goals, ""]
     for name in SCRIPTS:
         if name in sections:
             parts += [sections[name], ""]
