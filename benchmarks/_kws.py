@@ -157,6 +157,12 @@ def plain_loader(ds: PlainClips, batch_size: int, workers: int,
         generator=torch.Generator().manual_seed(seed), persistent_workers=workers > 0)
 
 
+def forever(loader: torch.utils.data.DataLoader):
+    """Batches of ``loader``, epoch after epoch."""
+    while True:
+        yield from loader
+
+
 def training_files(root: Path) -> tuple[list[Path], np.ndarray, np.ndarray]:
     """Files, labels and the noise bank of the training split of ``root`` (real files only)."""
     from kwspot.data.dataset import DataConfig, load_dataset

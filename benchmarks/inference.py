@@ -15,6 +15,7 @@ Both frameworks get the same number of CPU threads (``--threads``, default 1).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 import warnings
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         print("note: onnxruntime is not installed: PyTorch columns only\n")
 
     torch.set_num_threads(args.threads)
+    # onnxruntime's quantizer logs a warning per normalisation weight it leaves per-tensor
+    logging.getLogger().setLevel(logging.ERROR)
     root = C.speech_commands()
     if root is not None:
         clips = C.load_all_clips(root)

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped: the pipeline comparison reads the real WAV files")
         return 0
     import torch
-    from _kws import PlainAugment, PlainClips, plain_loader, training_files
+    from _kws import PlainAugment, PlainClips, forever, plain_loader, training_files
     from threadpoolctl import threadpool_limits
 
     from kwspot.data.augment import AugmentConfig, WaveAugment
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             if workers:
                 loader.worker_init_fn = _limit_blas
             with threadpool_limits(limits=1, user_api="blas"):
-                it = iter(loader)
+                it = forever(loader)
                 next(it)  # worker start-up and the first batch are not timed
                 tm = C.timed(lambda it=it: next(it), k, warmup=0)
             cpu = "–" if workers else C.median(tm.cpu) / b * 1e3

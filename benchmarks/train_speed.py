@@ -84,7 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     C.header("Training throughput", [sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
     import torch
-    from _kws import KwspotStep, PlainAugment, PlainClips, plain_loader, recipe, training_files
+    from _kws import (
+        KwspotStep,
+        PlainAugment,
+        PlainClips,
+        forever,
+        plain_loader,
+        recipe,
+        training_files,
+    )
     from threadpoolctl import threadpool_limits
 
     from kwspot import models
@@ -164,14 +172,14 @@ def main(argv: list[str] | None = None) -> int:
                 if workers:
                     loader.worker_init_fn = _limit_blas
                 with threadpool_limits(limits=1, user_api="blas"):
-                    it = iter(loader)
+                    it = forever(loader)
 
                     def plain_step(it=it, step: KwspotStep = step) -> None:
                         x, yy = next(it)
                         step.train_on(x.to(device), yy.to(device))
 
-                    steps = min(args.steps, len(ds) // b - 1)
-                    plain[workers] = rate(plain_step, b, steps, args.seconds, sync, warmup=1)
+                    plain[workers] = rate(plain_step, b, args.steps, args.seconds, sync,
+                                          warmup=1)
                 del it, loader
             best = max(plain[0][0], plain[2][0])
             e2e_rows.append([name, f"{kw_cps:,.1f}", f"{kw_cpu:.2f}", f"{plain[0][0]:,.1f}",
