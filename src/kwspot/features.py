@@ -29,8 +29,10 @@ from torch import Tensor, nn
 FRONTENDS = ("raw", "mel", "mfcc")
 # A single-threaded CPU front-end works through a batch in chunks of about this many frame
 # samples (≈2 MB, one core's L2 cache), 3-5× faster than one pass over a large batch. With
-# several threads every op on a chunk is a parallel region whose synchronisation costs more
-# than the cache saves (measured on a busy 2-core machine), so the batch goes in one pass.
+# several threads every op on a chunk is a parallel region: on an idle 2-core machine chunks of
+# ~20 clips were 2-4× faster than one pass, but with other processes on the cores (load ≥ 3)
+# each region waits for a descheduled thread and chunks were 8-10× slower than one pass (4 vs
+# 0.4 ms per clip), so several threads take the batch in one pass. Fastest everywhere: 1 thread.
 _CPU_CHUNK_FLOATS = 1 << 19
 
 
