@@ -31,6 +31,14 @@ def add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
                    help="decoded-audio cache (default $KWSPOT_CACHE or ~/.cache/kwspot)")
 
 
+def add_runtime_args(p: argparse.ArgumentParser) -> None:
+    """Where and how a model runs: ``--device`` (for .pt checkpoints) and ``--threads``."""
+    p.add_argument("--device", default="cpu", help="device for .pt checkpoints (cpu)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads of the model (default: the runtime's; 1 is often faster "
+                        "on a busy machine)")
+
+
 def _words(text: str) -> tuple[str, ...]:
     return LabelSet.parse(text).words
 

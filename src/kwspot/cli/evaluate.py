@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from kwspot.cli.common import DATA_FIELDS, add_data_args, given
+from kwspot.cli.common import DATA_FIELDS, add_data_args, add_runtime_args, given
 from kwspot.errors import KwspotError
 
 SUBSETS = ("testing", "validation", "training")
@@ -45,10 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="confusion heat map of the model (or ensemble) "
                         "(default: <run>/confusion_<subset>.png)")
     p.add_argument("--batch-size", type=int, default=256, help="clips per forward pass (256)")
-    p.add_argument("--device", default="cpu", help="device for .pt checkpoints (cpu)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads of the model (default: the runtime's; 1 is often faster "
-                        "on a busy machine)")
+    add_runtime_args(p)
     p.set_defaults(func=run)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from kwspot.cli.common import add_runtime_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="label audio files; write submission.csv",
@@ -22,10 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="convert files that are not 16 kHz mono instead of skipping them")
     p.add_argument("--workers", type=int, default=None,
                    help="threads reading files (2 per CPU core, at most 8)")
-    p.add_argument("--device", default="cpu", help="device for .pt checkpoints (cpu)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads of the model (default: the runtime's; 1 is often faster "
-                        "on a busy machine)")
+    add_runtime_args(p)
     p.set_defaults(func=run)
 
 
