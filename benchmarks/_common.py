@@ -130,7 +130,7 @@ def cpu_model() -> str:
 def git(*args: str) -> str:
     try:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
+                              check=True).stdout.rstrip()
     except (OSError, subprocess.CalledProcessError):
         return ""
 
