@@ -150,11 +150,20 @@ def librosa_features(x: np.ndarray, fe: FrontendConfig) -> np.ndarray:
     return logmel.astype(np.float32)
 
 
+def limit_blas(_worker_id: int = 0) -> None:
+    """One BLAS thread (librosa's numpy maths) in this process or DataLoader worker."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def plain_loader(ds: PlainClips, batch_size: int, workers: int,
                  seed: int = 0) -> torch.utils.data.DataLoader:
+    """The usual DataLoader over per-item WAV reading + librosa; workers use one BLAS thread."""
     return torch.utils.data.DataLoader(
         ds, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True,
-        generator=torch.Generator().manual_seed(seed), persistent_workers=workers > 0)
+        generator=torch.Generator().manual_seed(seed), persistent_workers=workers > 0,
+        worker_init_fn=limit_blas if workers else None)
 
 
 def forever(loader: torch.utils.data.DataLoader):

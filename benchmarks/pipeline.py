@@ -35,12 +35,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return a
 
 
-def _limit_blas(_worker_id: int = 0) -> None:
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     C.header("Input pipeline: clips/s into the model",
@@ -98,8 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         ds = PlainClips(files, labels, fe_cfg, noise_np, PlainAugment())
         for workers in (0, 2):
             loader = plain_loader(ds, b, workers)
-            if workers:
-                loader.worker_init_fn = _limit_blas
             with threadpool_limits(limits=1, user_api="blas"):
                 it = forever(loader)
                 next(it)  # worker start-up and the first batch are not timed

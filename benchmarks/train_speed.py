@@ -169,8 +169,6 @@ def main(argv: list[str] | None = None) -> int:
             plain = {}
             for workers in (0, 2):
                 loader = plain_loader(ds, b, workers)
-                if workers:
-                    loader.worker_init_fn = _limit_blas
                 with threadpool_limits(limits=1, user_api="blas"):
                     it = forever(loader)
 
@@ -213,12 +211,6 @@ def main(argv: list[str] | None = None) -> int:
               f"0 workers ({', '.join(f'{r[0]} {r[-1]}' for r in e2e_rows)}).")
     print(f"\nload average {C.load()} at the end; torch {torch.__version__}.")
     return 0
-
-
-def _limit_blas(_worker_id: int = 0) -> None:
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
 
 
 if __name__ == "__main__":
