@@ -117,8 +117,13 @@ def _any_rank(flag: bool, info: DistInfo) -> bool:
     return bool(t.item() > 0)
 
 
-def shutdown(info: DistInfo) -> None:
+def shutdown(info: DistInfo, clean: bool = False) -> None:
+    """Leave the process group. After a clean finish all ranks meet at a barrier first, so
+    no rank tears gloo down while a peer still uses it (that aborted a rank now and then);
+    after an error there is no barrier, which could wait forever on a rank that is gone."""
     if info.enabled and dist.is_initialized():
+        if clean:
+            dist.barrier()
         dist.destroy_process_group()
 
 

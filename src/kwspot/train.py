@@ -156,10 +156,13 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> TrainResult:
     device_kind = "cuda" if cfg.device.startswith("cuda") or (
         cfg.device == "auto" and torch.cuda.is_available()) else "cpu"
     dist = init_from_env(device_kind)
+    clean = False
     try:
-        return _train(cfg, resume, dist)
+        result = _train(cfg, resume, dist)
+        clean = True
+        return result
     finally:
-        shutdown(dist)
+        shutdown(dist, clean=clean)
 
 
 def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
