@@ -191,8 +191,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
             cps = measure_clips_per_s(model, batch, waves, labels, noise)
             iters = iterations(args.minutes, cps, batch, sizes["validation"])
         log_every = iters if args.quick else max(1, round(iters / 8))
-        rec_iters = rec.get("iters", 0) or 1
-        warmup = round(rec.get("warmup_iters", 0) * iters / rec_iters)
+        warmup = round(rec.get("warmup", 0.0) * iters)  # the recipe's share of the run
         run = out / model
         cmd = train_command(root, model, iters, log_every, batch, warmup, run)
         print(f"{model}: {C.fmt(cps)} clips/s measured → `{shlex.join(cmd)}`", flush=True)

@@ -99,7 +99,7 @@ def train_small(out: Path, data: str, quick: bool) -> Path:
                                    if quick else 128, log_every=iters if quick else 250,
                                    out=str(out / "model"), device="cpu"))
     print(f"training vggnet1 for {iters} iterations ...", flush=True)
-    train(cfg)
+    train(cfg, overwrite=True)
     return out / "model" / "best.pt"
 
 

@@ -197,19 +197,27 @@ def save_atomic(obj: Any, path: Path | str) -> None:
 
     An OSError (disk full, read-only folder …) becomes one KwspotError line; the file that was
     at ``path`` stays as it was and the temporary file is removed."""
-    path = Path(path)
+    _write_atomic(Path(path), lambda f: torch.save(obj, f), "the checkpoint")
+
+
+def write_text_atomic(path: Path | str, text: str) -> None:
+    """Like :func:`save_atomic`, for a UTF-8 text file."""
+    _write_atomic(Path(path), lambda f: f.write(text.encode("utf-8")), "the file")
+
+
+def _write_atomic(path: Path, write: Callable[[Any], Any], what: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         reason = exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-        raise KwspotError(f"{path}: cannot write the checkpoint ({reason}); the last complete "
-                          "checkpoint is kept") from None
+        raise KwspotError(f"{path}: cannot write {what} ({reason}); what was there is "
+                          "kept") from None
     finally:
         if tmp.exists():
             tmp.unlink()

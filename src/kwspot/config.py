@@ -11,8 +11,8 @@ from typing import Any
 
 from kwspot.data.augment import AugmentConfig
 from kwspot.data.dataset import DataConfig
-from kwspot.data.labels import DEFAULT_WORDS
-from kwspot.errors import KwspotError
+from kwspot.data.labels import DEFAULT_WORDS, LabelSet
+from kwspot.errors import KwspotError, SettingError
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class TrainConfig:
     feature_norm: bool = False  # per-band mean/std normalisation fitted on training clips
     # optimisation (the seed: SGD, lr 0.01, momentum 0.9, batch 256)
     iters: int = 10000  # training iterations (batches)
+    epochs: float = 0.0  # run length in passes over the training split (> 0: overrides iters)
     batch_size: int = 256  # global batch (split over ranks under torchrun)
     lr: float = 0.01  # peak learning rate
     optimizer: str = "sgd"  # sgd | adamw
@@ -46,6 +47,7 @@ class TrainConfig:
     weight_decay: float = 1e-4  # L2 (sgd) or decoupled (adamw) weight decay
     schedule: str = "cosine"  # cosine | step | constant (after warm-up)
     warmup_iters: int = 0  # linear warm-up from 0 to lr
+    warmup: float = 0.0  # warm-up as a share of the run (> 0: overrides warmup_iters)
     label_smoothing: float = 0.0  # cross-entropy label smoothing
     mixup: float = 0.0  # mixup Beta(alpha, alpha) on features; 0 = off
     ema: float = 0.0  # exponential moving average of weights (decay, e.g. 0.999); 0 = off
@@ -72,21 +74,29 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.iters > 0, f"--iters must be positive, got {self.iters}"),
-            (self.batch_size > 0, f"--batch-size must be positive, got {self.batch_size}"),
-            (self.lr > 0, f"--lr must be positive, got {self.lr}"),
-            (self.log_every > 0, f"--log-every must be positive, got {self.log_every}"),
-            (self.optimizer in ("sgd", "adamw"), f"--optimizer must be sgd or adamw, "
-                                                  f"got {self.optimizer!r}"),
-            (self.schedule in ("cosine", "step", "constant"),
-             f"--schedule must be cosine, step or constant, got {self.schedule!r}"),
-            (0 <= self.ema < 1, f"--ema must be in [0, 1), got {self.ema}"),
-            (self.features in (None, "raw", "mel", "mfcc"),
-             f"--features must be raw, mel or mfcc, got {self.features!r}"),
+            ("iters", self.iters > 0, f"must be positive, got {self.iters}"),
+            ("batch_size", self.batch_size > 0, f"must be positive, got {self.batch_size}"),
+            ("lr", self.lr > 0, f"must be positive, got {self.lr}"),
+            ("log_every", self.log_every > 0, f"must be positive, got {self.log_every}"),
+            ("eval_batch", self.eval_batch > 0, f"must be positive, got {self.eval_batch}"),
+            ("threads", self.threads >= 0,
+             f"must be 0 (torch's default) or more, got {self.threads}"),
+            ("optimizer", self.optimizer in ("sgd", "adamw"),
+             f"must be sgd or adamw, got {self.optimizer!r}"),
+            ("schedule", self.schedule in ("cosine", "step", "constant"),
+             f"must be cosine, step or constant, got {self.schedule!r}"),
+            ("ema", 0 <= self.ema < 1, f"must be in [0, 1), got {self.ema}"),
+            ("epochs", self.epochs >= 0, f"must be 0 (use iters) or more, got {self.epochs}"),
+            ("warmup", 0 <= self.warmup < 1, f"must be a share in [0, 1), got {self.warmup}"),
+            ("warmup_iters", self.warmup_iters >= 0,
+             f"must be 0 or more, got {self.warmup_iters}"),
+            ("features", self.features in (None, "raw", "mel", "mfcc"),
+             f"must be raw, mel or mfcc, got {self.features!r}"),
         ]
-        for ok, msg in checks:
+        for setting, ok, problem in checks:
             if not ok:
-                raise KwspotError(msg)
+                raise SettingError(setting, problem)
+        LabelSet(tuple(self.words))  # a word list it can train on
 
     @classmethod
     def resolve(cls, explicit: dict[str, Any], recommended: dict[str, Any] | None = None
@@ -97,10 +107,24 @@ class TrainConfig:
             bad = sorted(set(d) - known)
             if bad:
                 raise KwspotError(f"unknown training {source}(s): {', '.join(bad)}")
-        merged = {**(recommended or {}), **explicit}
+        recommended = dict(recommended or {})
+        if "iters" in explicit:  # a length given in iterations beats a recipe's epochs
+            recommended.pop("epochs", None)
+        if "warmup_iters" in explicit:
+            recommended.pop("warmup", None)
+        merged = {**recommended, **explicit}
         if "words" in merged:
             merged["words"] = tuple(merged["words"])
         return cls(**merged)
+
+    def sized(self, n_train: int) -> TrainConfig:
+        """Lengths stated in epochs and shares of the run turned into iterations for a
+        training split of ``n_train`` examples (what a run and its checkpoints record)."""
+        iters = self.iters
+        if self.epochs:
+            iters = max(1, round(self.epochs * n_train / self.batch_size))
+        warmup_iters = round(self.warmup * iters) if self.warmup else self.warmup_iters
+        return replace(self, iters=iters, epochs=0.0, warmup_iters=warmup_iters, warmup=0.0)
 
     def replace(self, **kw: Any) -> TrainConfig:
         return replace(self, **kw)

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kwspot.data.cache import default_cache_dir
+
+if TYPE_CHECKING:
+    from kwspot.train.report import TrainReport
 
 DEFAULT_REAL = Path("../shared/data/sc_v2_test_part")
 
@@ -40,7 +44,7 @@ class DemoResult:
     rows: list[tuple[str, int, float, Path]]  # (what, clips, accuracy, confusion PNG)
 
 
-def run_demo(cfg: DemoConfig) -> DemoResult:
+def run_demo(cfg: DemoConfig, report: TrainReport | None = None) -> DemoResult:
     from kwspot.config import TrainConfig
     from kwspot.data.dataset import DataConfig, load_dataset
     from kwspot.data.synth import synthesize
@@ -61,7 +65,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
          "batch_size": cfg.batch_size, "log_every": cfg.log_every, "seed": cfg.seed,
          "out": cfg.out, "warmup_iters": min(100, cfg.iters // 10)},
         get_spec(cfg.model).recommended)
-    result = train(tcfg)
+    result = train(tcfg, overwrite=True, report=report)  # a demo run replaces the last one
 
     print("kwspot demo: 3/3 evaluating the best checkpoint", flush=True)
     clf = load_classifier(result.out / "best.pt")

@@ -11,7 +11,7 @@ how a pre-labeled folder such as the official test set is split by percentage.
 from __future__ import annotations
 
 import hashlib
-import sys
+import logging
 from pathlib import Path
 
 from kwspot.data.layouts import Clip, Layout, hash_name
@@ -20,6 +20,8 @@ from kwspot.errors import KwspotError
 SPLITS = ("training", "validation", "testing")
 _MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
 PRELABELED_SALT = "kwspot:"
+
+log = logging.getLogger("kwspot")
 
 
 def hash_percentage(name: str) -> float:
@@ -98,9 +100,8 @@ def _listed(layout: Layout, strict: bool) -> dict[str, str] | None:
             if strict:
                 raise KwspotError(f"{path}: names {len(missing)} file(s) that do not exist "
                                   f"under {layout.root} (first: {missing[0]})")
-            print(f"kwspot: note: {path.name} names {len(missing)} file(s) not under "
-                  f"{layout.root}; splitting by the dataset's hash rule instead",
-                  file=sys.stderr)
+            log.warning(f"kwspot: note: {path.name} names {len(missing)} file(s) not under "
+                        f"{layout.root}; splitting by the dataset's hash rule instead")
             return None
         table.update(dict.fromkeys(entries, split))
     return table

@@ -23,7 +23,7 @@ import numpy as np
 
 from kwspot.data.audio import is_audio_file, read_clip
 from kwspot.data.layouts import NOISE_DIR
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 from kwspot.evaluate.progress import progress_bar
 from kwspot.infer.backend import Classifier
 
@@ -121,6 +121,8 @@ def predict_files(clf: Classifier, paths: Sequence[Path], *, batch_size: int = 2
     ok = np.zeros(n, dtype=bool)
     skipped: list[Skipped] = []
     t0 = time.perf_counter()
+    if workers is not None and workers < 0:
+        raise SettingError("workers", f"must be 1 or more (0: automatic), got {workers}")
     workers = workers or min(8, 2 * (os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             progress_bar(n, "predicting", enabled=progress) as advance:

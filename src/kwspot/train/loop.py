@@ -12,7 +12,6 @@ by DistributedDataParallel; only rank 0 prints and writes files.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +41,7 @@ from kwspot.network import KwsNet, build_net, frontend_for
 from kwspot.train.batches import IndexSampler, WaveBatches
 from kwspot.train.data import TrainingData, load_training_data
 from kwspot.train.device import check_distributed, device_kind, pick_device
-from kwspot.train.progress import StepProgress
+from kwspot.train.report import Quiet, TrainReport
 from kwspot.train.rundir import RunFolder
 from kwspot.train.signals import StopRequest, stop_signals
 from kwspot.train.step import StepResult, TrainStep, lr_at, step_seed
@@ -84,23 +83,32 @@ class RunState:
         return self.interval["loss"] / max(1, self.interval["count"])
 
 
-def train(cfg: TrainConfig, *, resume: bool = False) -> TrainResult:
-    """Run (or resume) one training run described by ``cfg``; see the module docstring."""
+def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False,
+          report: TrainReport | None = None) -> TrainResult:
+    """Run one training run described by ``cfg`` into the folder ``cfg.out``; see the module
+    docstring. ``resume`` continues the run saved there (or starts it when nothing was saved);
+    otherwise a folder that holds a run is refused unless ``overwrite``."""
     dist = init_from_env(device_kind(cfg.device))
     clean = False
     try:
-        result = _train(cfg, resume, dist)
+        result = _train(cfg, resume, overwrite, report or Quiet(), dist)
         clean = True
         return result
     finally:
         shutdown(dist, clean=clean)
 
 
-def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
+def _train(cfg: TrainConfig, resume: bool, overwrite: bool, report: TrainReport,
+           dist: DistInfo) -> TrainResult:
     device = pick_device(cfg.device, dist.local_rank)
     check_distributed(cfg.device, cfg.sync_bn, device, dist)
     folder = RunFolder(cfg.out)
     saved = folder.saved() if resume else None
+    if not resume:
+        folder.check_new(overwrite)
+    elif saved is None:  # killed before its first checkpoint
+        report.note(f"kwspot: {folder.path}: nothing was saved yet; starting the run")
+        resume = False
     torch.manual_seed(cfg.seed)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -108,6 +116,7 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
     # data: decoded once (under torchrun once per machine, the others read the cache) and
     # kept on the device as int16
     data = local_main_first(lambda: load_training_data(cfg, verbose=dist.is_main), dist)
+    cfg = cfg.sized(len(data.labels))  # epochs and shares of the run → iterations
     names = tuple(data.dataset.labels.names)
     if saved is not None:
         saved.check_compatible(cfg.model, names)
@@ -122,9 +131,13 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
 
     step = _build_step(cfg, data, source.waves, device, dist, fit_norm=saved is None)
     state = _restore(saved, step) if saved is not None else RunState()
-    run = _Run(cfg, step, data, device, dist, folder, state, resume)
-    run.log_header(resume, source.size)
+    if dist.is_main:
+        folder.clean()
+        if not resume:
+            folder.start(config_dict(cfg))
+    run = _Run(cfg, step, data, device, dist, folder, state, resume, report)
     try:
+        run.log_header(resume, source.size)
         run.loop(source)
     finally:
         run.close()
@@ -159,6 +172,9 @@ def _restore(saved: Checkpoint, step: TrainStep) -> RunState:
     """Training weights, optimizer and EMA state from ``last.pt``; where the run stood."""
     state = saved.resume_state()
     where = saved.path
+    missing = [k for k in ("train_weights", "optimizer") if not isinstance(state.get(k), dict)]
+    if missing:
+        raise KwspotError(f"{where}: the resume state lacks {', '.join(missing)}")
     load_weights(step.net, state["train_weights"], where, saved.model)
     try:
         step.opt.load_state_dict(state["optimizer"])
@@ -178,9 +194,9 @@ class _Run:
 
     def __init__(self, cfg: TrainConfig, step: TrainStep, data: TrainingData,
                  device: torch.device, dist: DistInfo, folder: RunFolder, state: RunState,
-                 resume: bool) -> None:
+                 resume: bool, report: TrainReport) -> None:
         self.cfg, self.step, self.device, self.dist = cfg, step, device, dist
-        self.folder, self.state = folder, state
+        self.folder, self.state, self.report = folder, state, report
         self.labels = list(data.dataset.labels.names)
         self.n_train = len(data.labels)
         self.splits = {s: len(v) for s, v in data.dataset.splits.items()}
@@ -189,7 +205,7 @@ class _Run:
         self.val_labels = torch.from_numpy(val.labels).to(device)
         self.main = dist.is_main
         self.log = (TrainLog(folder.path, fine=cfg.log_every % 100 != 0,
-                             resume=resume)
+                             resume=resume, echo=report.line)
                     if self.main else None)
         self.last_row: LogRow | None = None
         self.clips_per_s = 0.0
@@ -220,7 +236,6 @@ class _Run:
         t_start = time.perf_counter() - state.elapsed_s
         if state.iteration == 0:
             self.log_row(0, state.elapsed_s)
-        progress = StepProgress(cfg.log_every, enabled=self.main and sys.stdout.isatty())
         stop = StopRequest(*stop_signals(self.dist.enabled))
         t_interval, clips_interval = time.perf_counter(), 0
         self.step.net.train()
@@ -231,21 +246,20 @@ class _Run:
                 stop_votes = self.add_stats(result, stop.requested)
                 state.iteration = it = it + 1
                 clips_interval += cfg.batch_size
-                progress.advance(it, state.mean_loss())
+                if self.main:
+                    self.report.step(it, (it - 1) % cfg.log_every + 1, cfg.log_every,
+                                     state.mean_loss())
                 if it % cfg.log_every == 0 or it == cfg.iters:
                     self.clips_per_s = clips_interval / max(1e-9,
                                                             time.perf_counter() - t_interval)
-                    progress.clear()
                     self.log_row(it, time.perf_counter() - t_start)
                     t_interval, clips_interval = time.perf_counter(), 0
                 if stop_votes and it < cfg.iters:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
-            progress.clear()
             self.interrupted(time.perf_counter() - t_start)
             raise
         finally:
-            progress.close()
             stop.restore()
 
     def add_stats(self, r: StepResult, stop_requested: bool) -> float:
@@ -306,12 +320,13 @@ class _Run:
 
     def interrupted(self, elapsed: float) -> None:
         if self.main:
+            self.report.close()
             self.save(elapsed, None, False)
-            print(f"kwspot: interrupted at iteration {self.state.iteration}; saved "
-                  f"{self.folder.last} (continue with --resume {self.folder.path})",
-                  file=sys.stderr)
+            self.report.note(f"kwspot: interrupted at iteration {self.state.iteration}; saved "
+                             f"{self.folder.last} (continue with --resume {self.folder.path})")
 
     def close(self) -> None:
+        self.report.close()
         if self.log is not None:
             self.log.close()
 
@@ -321,7 +336,7 @@ class _Run:
             row = saved.row if saved is not None else None
             last = LogRow(**row) if row else LogRow(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         if self.main:
-            print(f"kwspot: best valid_acc {self.state.best_acc:.4f} at iteration "
-                  f"{self.state.best_iter:,}; checkpoints in {self.folder.path}", file=sys.stderr)
+            self.report.note(f"kwspot: best valid_acc {self.state.best_acc:.4f} at iteration "
+                             f"{self.state.best_iter:,}; checkpoints in {self.folder.path}")
         return TrainResult(self.folder.path, self.state.best_acc, self.state.best_iter, last,
                            self.clips_per_s)
