@@ -6,7 +6,7 @@ import argparse
 
 
 def add_detector_args(p: argparse.ArgumentParser) -> None:
-    """Options of :class:`kwspot.infer.stream.DetectorConfig` (shared with ``listen``)."""
+    """Options of :class:`kwspot.infer.detector.DetectorConfig` (shared with ``listen``)."""
     p.add_argument("--model", "--checkpoint", dest="model", required=True, metavar="MODEL",
                    help="a .pt checkpoint, a run folder or a .onnx file")
     g = p.add_argument_group("detection")
@@ -28,7 +28,8 @@ def add_detector_args(p: argparse.ArgumentParser) -> None:
 
 
 def detector_config(args: argparse.Namespace):  # -> DetectorConfig (import kept lazy)
-    from kwspot.infer.stream import DetectorConfig, parse_thresholds
+    from kwspot.infer.detector import DetectorConfig
+    from kwspot.infer.thresholds import parse_thresholds
 
     opts = {k: getattr(args, k) for k in ("hop_ms", "smooth_ms", "threshold", "refractory_ms")
             if getattr(args, k) is not None}
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from kwspot.infer.backend import load_classifier
-    from kwspot.infer.stream import detect_file, write_detections_csv
+    from kwspot.infer.detections_csv import write_detections_csv
+    from kwspot.infer.filedetect import detect_file
 
     config = detector_config(args)
     clf = load_classifier(args.model, threads=args.threads)
