@@ -94,7 +94,7 @@ class StreamingDetector:
         self.words = tuple(chosen)
         self.word_index = np.array([labels.index(w) for w in self.words], dtype=np.int64)
         self.word_threshold = np.array([cfg.thresholds.get(w, cfg.threshold)
-                                        for w in self.words], dtype=np.float32)
+                                        for w in self.words], dtype=np.float64)
         self._capacity = self.clip + cfg.batch * self.hop
         self.reset()
 
@@ -184,6 +184,20 @@ class StreamingDetector:
                                    float(scores[r, j]), end / self.sample_rate))
             self._armed[j] = False
             self._quiet_until = end + self.refractory
+        return found
+
+
+    def replay(self, probs: np.ndarray) -> list[Detection]:
+        """Decisions on posteriors classified before (rows: one window per hop from the
+        start of a stream, as :meth:`feed` and :meth:`flush` classify them): every setting
+        but the hop can be tried again without running the model."""
+        self.reset()
+        probs = np.asarray(probs, dtype=np.float64)
+        ends = self.hop * (1 + np.arange(len(probs)))
+        found: list[Detection] = []
+        for k in range(0, len(probs), 4096):
+            found += self._decide(probs[k:k + 4096], ends[k:k + 4096])
+        self.windows = len(probs)
         return found
 
 

@@ -127,6 +127,8 @@ def export_checkpoint(checkpoint: Path | str, out: Path | str, *, quantize: str 
     net = net_from_checkpoint(ckpt)
     extra = {"checkpoint": Path(ckpt["path"]).name, "iteration": ckpt.get("iteration"),
              "best_acc": ckpt.get("best_acc")}
+    if ckpt.get("operating_point"):
+        extra["operating_point"] = ckpt["operating_point"]  # calibrated thresholds travel along
     if ckpt.get("config"):
         extra["config"] = ckpt["config"]  # the training run's settings (data options included)
     return export_net(net, tuple(ckpt["labels"]), out, model_name=ckpt["model"],
