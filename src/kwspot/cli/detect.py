@@ -85,15 +85,28 @@ def run(args: argparse.Namespace) -> int:
 
     clf = load_classifier(args.model, threads=args.threads)
     config = detector_config(args, clf)
-    print(f"kwspot: {describe_operating_point(args, clf, config)}", file=sys.stderr, flush=True)
+    announced: list[bool] = []
+
+    def announce() -> None:  # once the audio is readable: a bad file still gets one line
+        if not announced:
+            announced.append(True)
+            print(f"kwspot: {describe_operating_point(args, clf, config)}", file=sys.stderr,
+                  flush=True)
 
     def show(d) -> None:
+        announce()
         print(d.line(), flush=True)
 
     def note(msg: str) -> None:
+        announce()
         print(f"kwspot: note: {msg}", file=sys.stderr, flush=True)
 
-    with _progress(args.audio) as progress:
+    with _progress(args.audio) as bar:
+        def progress(done_s: float, total_s: float) -> None:
+            announce()
+            if bar is not None:
+                bar(done_s, total_s)
+
         result = detect_file(clf, args.audio, config, on_detection=show, on_note=note,
                              on_progress=progress)
     if args.csv:
