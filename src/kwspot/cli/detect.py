@@ -57,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
 
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.stream import detect_file, write_detections_csv
+    from kwspot.outputs import output_path
 
     config = detector_config(args)
+    if args.csv:
+        output_path(args.csv)  # refuse an unwritable path before the (long) detection run
     clf = load_classifier(args.model, threads=args.threads)
 
     def show(d) -> None:

@@ -29,6 +29,7 @@ from math import gcd
 
 import numpy as np
 
+from kwspot.data.audio import require_finite
 from kwspot.errors import KwspotError
 from kwspot.infer.backend import Classifier
 
@@ -296,6 +297,7 @@ def detect_file(classifier: Classifier, path: str, config: DetectorConfig | None
     is told). ``on_detection`` is called as each detection is made, ``on_progress`` with
     (seconds read, total seconds).
     """
+    import os
     import time
 
     import soundfile as sf
@@ -303,7 +305,7 @@ def detect_file(classifier: Classifier, path: str, config: DetectorConfig | None
     det = StreamingDetector(classifier, config)
     t0 = time.perf_counter()
     try:
-        f = sf.SoundFile(path)
+        f = sf.SoundFile(os.fsencode(path))  # bytes: the name need not be UTF-8
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         msg = str(exc).strip().splitlines()
         raise KwspotError(f"{path}: cannot read audio ({msg[-1] if msg else 'unknown format'})"
@@ -329,6 +331,7 @@ def detect_file(classifier: Classifier, path: str, config: DetectorConfig | None
         block = max(1, round(block_s * rate))
         read = 0
         for chunk in f.blocks(blocksize=block, dtype="float32", always_2d=True):
+            require_finite(chunk, path, start=read)
             read += len(chunk)
             mono = chunk[:, 0] if chunk.shape[1] == 1 else chunk.mean(axis=1)
             emit(det.feed(resampler.feed(mono) if resampler else mono))
@@ -345,10 +348,12 @@ def detect_file(classifier: Classifier, path: str, config: DetectorConfig | None
 
 
 def write_detections_csv(path: str, detections: list[Detection]) -> None:
-    """``time_s,word,confidence,decided_s`` rows."""
+    """``time_s,word,confidence,decided_s`` rows, written atomically."""
     import csv
 
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    from kwspot.outputs import atomic_open
+
+    with atomic_open(path, newline="") as f:
         w = csv.writer(f)
         w.writerow(["time_s", "word", "confidence", "decided_s"])
         for d in detections:
