@@ -39,6 +39,11 @@ def ms_to_samples(ms: float) -> int:
     return int(round(ms * SAMPLE_RATE / 1000))
 
 
+def embedding_output_frames(num_samples: int, pad: int) -> int:
+    """Embeddings of a clip of ``num_samples`` padded by ``pad`` samples on each side."""
+    return embedding_frames(mel_frames(num_samples + 2 * pad) // EMB_STEP * EMB_STEP)
+
+
 class EmbeddingFrontend(nn.Module):
     """Float waveforms ``[B, T]`` in [-1, 1] → embeddings ``[B, 1, 96, E]``.
 
@@ -64,7 +69,7 @@ class EmbeddingFrontend(nn.Module):
 
     def num_frames(self, num_samples: int) -> int:
         """Embeddings of one clip of ``num_samples`` samples."""
-        return embedding_frames(mel_frames(num_samples + 2 * self.pad) // EMB_STEP * EMB_STEP)
+        return embedding_output_frames(num_samples, self.pad)
 
     def forward(self, wave: Tensor) -> Tensor:
         x = wave * INT16_SCALE
