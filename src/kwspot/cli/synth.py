@@ -36,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="length of each background-noise file (default: %(default)s)")
     p.add_argument("--force", action="store_true",
                    help="regenerate even if OUT already holds this set")
+    p.add_argument("--negatives-for", default="", metavar="P1,P2",
+                   help="also speak words and phrases that sound like these (e.g. 'hey "
+                   "computer' -> 'hey', 'computer', 'hey commuter'), as unknown words")
+    p.add_argument("--negatives", type=int, default=20, metavar="N",
+                   help="sound-alikes per --negatives-for phrase (default: %(default)s)")
     p.add_argument("--clip-seconds", type=float, default=None, metavar="S",
                    help="clip length (default: 1 s, or what the longest phrase needs)")
     _perturbation_options(p)
@@ -90,17 +95,27 @@ def perturbations(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from kwspot.data.synth import synthesize
 
+    confusables: list[str] = []
+    if args.negatives_for.strip():
+        from kwspot.data.synth.confusable import confusable_phrases
+
+        for phrase in args.negatives_for.split(","):
+            if phrase.strip():
+                confusables += [c for c in confusable_phrases(phrase, args.negatives)
+                                if c not in confusables]
     report = synthesize(
         args.out, words=args.words.split(","), unknown_words=args.unknown_words.split(","),
         per_word=args.per_word, seed=args.seed, workers=args.workers, speakers=args.speakers,
         noise_seconds=args.noise_seconds, force=args.force, perturb=perturbations(args),
         tract_spread=args.tract_spread, rate_spread=args.rate_spread,
-        clip_seconds=args.clip_seconds,
+        clip_seconds=args.clip_seconds, confusables=confusables,
     )
     split = report.clips_per_split
     counts = (f"{report.clips} clips ({split['training']} training / {split['validation']} "
               f"validation / {split['testing']} testing) of {len(report.words)} words + "
-              f"{len(report.unknown_words)} unknown words by {report.speakers} speakers")
+              f"{len(report.unknown_words)} unknown words"
+              + (f" + {len(report.confusables)} sound-alikes" if report.confusables else "")
+              + f" by {report.speakers} speakers")
     if report.reused:
         print(f"{report.out_dir}: already holds {counts}; nothing to do (--force redoes it)")
     else:

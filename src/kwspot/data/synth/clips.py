@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import io
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +54,7 @@ class ClipSpec:
     """What to render: the ``take``-th utterance of ``word`` by ``speaker``."""
 
     word: str
-    kind: str  # "keyword" or "unknown"
+    kind: str  # "keyword", "unknown" or "confusable"
     speaker: Speaker
     take: int
     seed: int
@@ -80,15 +80,20 @@ def stable_hash(text: str) -> int:
 
 
 def plan_clips(words: list[str], unknown_words: list[str], per_word: int,
-               speakers: list[Speaker], seed: int) -> list[ClipSpec]:
+               speakers: list[Speaker], seed: int,
+               confusables: Sequence[str] = ()) -> list[ClipSpec]:
     """``per_word`` clips of every word, 10 %/10 % of them by validation/testing speakers.
+
+    Kinds: ``keyword`` for ``words``, ``unknown`` for ``unknown_words`` and ``confusable``
+    for ``confusables`` (sound-alikes of a keyword; unknown words too, to a classifier).
 
     Within a split, speakers take turns in a per-word random order, so each says each word
     about equally often; ``take`` counts a speaker's repeats of a word.
     """
     by_split = {s: [sp for sp in speakers if sp.split == s] for s in SPLITS}
     specs = []
-    for kind, group in (("keyword", words), ("unknown", unknown_words)):
+    for kind, group in (("keyword", words), ("unknown", unknown_words),
+                        ("confusable", confusables)):
         for word in group:
             rng = np.random.default_rng([seed, stable_hash(word)])
             for split, count in split_sizes(per_word).items():

@@ -78,6 +78,7 @@ class SynthReport:
     noise_files: tuple[str, ...]
     elapsed_s: float
     clip_seconds: float = 1.0
+    confusables: tuple[str, ...] = ()
     reused: bool = False
     params: dict = field(default_factory=dict, repr=False)
 
@@ -97,6 +98,7 @@ def synthesize(
     tract_spread: float = 0.05,
     rate_spread: float = 0.08,
     clip_seconds: float | None = None,
+    confusables: Sequence[str] = (),
 ) -> SynthReport:
     """Write ``per_word`` clips of every word (and of every unknown word) to ``out_dir``.
 
@@ -106,7 +108,10 @@ def synthesize(
     often clips are reverberated, coloured by a device, sent through a telephone line or
     mixed with real noise; ``tract_spread`` is the spread of the speakers' vocal-tract
     lengths and ``rate_spread`` of a speaker's speaking rate from clip to clip (log scale).
-    ``perturb`` None means :data:`DEFAULT_PERTURBATIONS`.
+    ``perturb`` None means :data:`DEFAULT_PERTURBATIONS`. ``confusables`` (e.g. from
+    :func:`~kwspot.data.synth.confusable.confusable_phrases`) are spoken like unknown words
+    and marked ``confusable`` in ``meta.csv``; any that are also keywords or unknown words
+    are dropped.
 
     ``speakers`` defaults to ``max(10, per_word // 2)`` (each says each word about twice);
     ``workers`` defaults to the usable CPUs (fewer for small jobs); ``progress`` None shows
@@ -126,6 +131,8 @@ def synthesize(
     both = sorted(set(words_t) & set(unknown_t))
     if both:
         raise KwspotError(f"--unknown-words: {both[0]!r} is also in --words")
+    confusable_t = tuple(c for c in _check_words(confusables, "confusables")
+                         if c not in words_t and c not in unknown_t)
     if per_word < 1:
         raise KwspotError(f"--per-word {per_word}: must be at least 1")
     if noise_seconds < 1:
@@ -143,7 +150,8 @@ def synthesize(
     paths = espeak.locate_espeak()
     params = json.loads(json.dumps({
         "format": _FORMAT_VERSION, "words": list(words_t), "unknown_words": list(unknown_t),
-        "per_word": per_word, "seed": seed, "speakers": n_speakers,
+        "confusables": list(confusable_t), "per_word": per_word, "seed": seed,
+        "speakers": n_speakers,
         "noise_seconds": noise_seconds, "espeak": espeak.library_version(paths.library),
         "perturb": asdict(perturb), "tract_spread": tract_spread, "rate_spread": rate_spread,
         "clip_seconds": clip_seconds,
@@ -160,8 +168,9 @@ def synthesize(
     if not accents or not variants:
         raise KwspotError(f"{paths.data}: no English accents or voice variants found")
     speaker_list = plan_speakers(n_speakers, accents, variants, seed)
-    specs = plan_clips(list(words_t), list(unknown_t), per_word, speaker_list, seed)
-    for word in (*words_t, *unknown_t, NOISE_DIR):
+    specs = plan_clips(list(words_t), list(unknown_t), per_word, speaker_list, seed,
+                       confusable_t)
+    for word in (*words_t, *unknown_t, *confusable_t, NOISE_DIR):
         (out / phrase_label(word)).mkdir(exist_ok=True)
 
     with tempfile.TemporaryDirectory(prefix="kwspot-synth-") as tmp:
@@ -172,7 +181,7 @@ def synthesize(
             voices.write_variant(mirror, sp.id,
                                  voices.derive_variant(base, sp.id, rng, tract_spread))
         library = espeak.private_library_copy(paths.library, Path(tmp))
-        samples = clip_samples([*words_t, *unknown_t], clip_seconds,
+        samples = clip_samples([*words_t, *unknown_t, *confusable_t], clip_seconds,
                                lambda: espeak.fresh_engine(library, mirror))
         style = ClipStyle(samples=samples, rate_spread=rate_spread, perturb=perturb)
         context = _WorkerContext(str(library), str(mirror), str(out), seed, noise_seconds,
@@ -198,6 +207,7 @@ def synthesize(
         noise_files=tuple(f"{NOISE_DIR}/{n}.wav" for n in NOISE_LEVELS_DB),
         elapsed_s=time.perf_counter() - start,
         clip_seconds=samples / CLIP_RATE,
+        confusables=confusable_t,
         params=params,
     )
     marker = {"params": params, "report": _report_json(report)}
@@ -283,7 +293,7 @@ def _existing_report(out: Path, params: dict, start: float) -> SynthReport | Non
     data = stored.get("report", {})
     try:
         wavs = sum(len(list((out / phrase_label(w)).glob("*.wav"))) for w in data["words"]
-                   + data["unknown_words"])
+                   + data["unknown_words"] + data["confusables"])
         if wavs != data["clips"] or not (out / "meta.csv").is_file():
             return None
         if not all((out / name).is_file() for name in data["noise_files"]):
@@ -294,7 +304,8 @@ def _existing_report(out: Path, params: dict, start: float) -> SynthReport | Non
             speakers=data["speakers"], speakers_per_split=data["speakers_per_split"],
             base_voices=data["base_voices"], accents=tuple(data["accents"]),
             noise_files=tuple(data["noise_files"]), elapsed_s=time.perf_counter() - start,
-            clip_seconds=data["clip_seconds"], reused=True, params=params,
+            clip_seconds=data["clip_seconds"], confusables=tuple(data["confusables"]),
+            reused=True, params=params,
         )
     except (KeyError, TypeError):
         return None
@@ -310,7 +321,7 @@ def _prepare_out_dir(out: Path, params: dict) -> None:
             raise KwspotError(f"{out}: folder is not empty and was not written by kwspot "
                               "synth; choose a new or empty folder")
         for name in [*previous.get("words", []), *previous.get("unknown_words", []),
-                     NOISE_DIR]:
+                     *previous.get("confusables", []), NOISE_DIR]:
             if _PHRASE.fullmatch(name) or name == NOISE_DIR:
                 shutil.rmtree(out / phrase_label(name), ignore_errors=True)
         for name in ("meta.csv", "validation_list.txt", "testing_list.txt", MARKER):
