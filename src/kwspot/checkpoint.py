@@ -134,7 +134,7 @@ class Checkpoint:
         state = self.weights if weights == "weights" else self.resume_state()[weights]
         try:
             fe = FrontendConfig.from_dict(self.frontend)
-            net = build_net(self.model, len(self.labels), fe, self.model_kwargs)
+            net = build_net(self.model, len(self.labels), fe, self.model_kwargs, pretrained=False)
         except (ValueError, TypeError) as exc:
             raise KwspotError(f"{self.path}: cannot rebuild model {self.model!r} "
                               f"({str(exc).splitlines()[0]})") from None

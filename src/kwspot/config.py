@@ -13,6 +13,7 @@ from kwspot.data.augment import AugmentConfig
 from kwspot.data.dataset import DataConfig
 from kwspot.data.labels import DEFAULT_WORDS, LabelSet
 from kwspot.errors import KwspotError, SettingError
+from kwspot.features import FRONTENDS
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,8 @@ class TrainConfig:
             ("warmup", 0 <= self.warmup < 1, f"must be a share in [0, 1), got {self.warmup}"),
             ("warmup_iters", self.warmup_iters >= 0,
              f"must be 0 or more, got {self.warmup_iters}"),
-            ("features", self.features in (None, "raw", "mel", "mfcc"),
-             f"must be raw, mel or mfcc, got {self.features!r}"),
+            ("features", self.features is None or self.features in FRONTENDS,
+             f"must be one of {', '.join(FRONTENDS)}, got {self.features!r}"),
         ]
         for setting, ok, problem in checks:
             if not ok:

@@ -67,6 +67,7 @@ class TorchClassifier:
         self.sample_rate = self.ckpt.sample_rate
         self.clip_samples = self.ckpt.clip_samples
         self.model_name = self.ckpt.model
+        self.operating_point = self.ckpt.operating_point  # calibrated thresholds
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         import torch
@@ -103,6 +104,7 @@ class OnnxClassifier:
         self.sample_rate = int(self.meta["sample_rate"])
         self.clip_samples = int(self.meta["clip_samples"])
         self.model_name = self.meta.get("model", path.stem)
+        self.operating_point = self.meta.get("operating_point")  # calibrated thresholds
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.int16_input = inp.type == "tensor(int16)"
