@@ -109,7 +109,7 @@ def held_out_accuracy(run: Path) -> tuple[float, int, int, int]:
     from kwspot.infer.backend import load_classifier
 
     clf = load_classifier(run / "best.pt")
-    cfg = TrainConfig.resolve(clf.ckpt.config)  # type: ignore[attr-defined]
+    cfg = TrainConfig.from_saved(clf.ckpt.config)  # type: ignore[attr-defined]
     data = load_dataset(cfg.data_config(), verbose=False)
     test, train = data.splits["testing"], data.splits["training"]
     real = _speakers(test, data.labels.silence_index)

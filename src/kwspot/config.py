@@ -17,8 +17,11 @@ from kwspot.features import FRONTENDS
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything a training run depends on (saved in every checkpoint)."""
+class TrainConfig(AugmentConfig):
+    """Everything a training run depends on (saved in every checkpoint).
+
+    The augmentation settings (SpecAugment included) are :class:`AugmentConfig`'s, inherited;
+    the data settings mirror :class:`DataConfig`'s (``data`` is its ``root``)."""
 
     # data
     data: str = ""  # dataset root (any layout kwspot reads)
@@ -30,6 +33,7 @@ class TrainConfig:
     split_salt: str = ""  # draw another speaker split with the same percentages
     silence_share: float = 0.1  # silence clips per split, share of command clips
     unknown_share: float = 0.1  # unknown clips per split, share of command clips
+    zero_silence: float = 0.1  # share of the generated silence clips that are pure zeros
     resample: bool = False  # convert non-16-kHz / stereo clips instead of refusing them
     cache_dir: str | None = None  # decoded-audio cache folder
     synth: str | None = None  # folder of `kwspot synth` clips mixed into the training split
@@ -53,16 +57,6 @@ class TrainConfig:
     mixup: float = 0.0  # mixup Beta(alpha, alpha) on features; 0 = off
     ema: float = 0.0  # exponential moving average of weights (decay, e.g. 0.999); 0 = off
     grad_clip: float = 0.0  # max gradient norm; 0 = off
-    # augmentation (training batches only)
-    shift_ms: float = 100.0  # random time shift ±ms
-    noise_prob: float = 0.8  # chance of mixing in background noise
-    noise_volume: float = 0.1  # max noise volume
-    gain_db: float = 0.0  # random gain ±dB
-    speed: float = 0.0  # speed/pitch perturbation ±fraction
-    spec_time_masks: int = 0  # SpecAugment time masks per clip
-    spec_time_width: int = 25  # max width of a time mask (frames)
-    spec_freq_masks: int = 0  # SpecAugment frequency masks per clip
-    spec_freq_width: int = 7  # max width of a frequency mask (bands)
     # run
     out: str = "runs/default"  # run folder: log.txt, metrics.jsonl, last.pt, best.pt
     log_every: int = 500  # iterations between log rows (and validation, checkpoints)
@@ -134,13 +128,30 @@ class TrainConfig:
         return asdict(self)
 
     def data_config(self) -> DataConfig:
-        return DataConfig(root=self.data, words=self.words, noise_dir=self.noise_dir,
-                          split=self.split, val_pct=self.val_pct, test_pct=self.test_pct,
-                          split_salt=self.split_salt, silence_share=self.silence_share,
-                          unknown_share=self.unknown_share, resample=self.resample,
-                          cache_dir=self.cache_dir, seed=self.seed)
+        """The data settings, as :mod:`kwspot.data` takes them."""
+        return DataConfig(**{f.name: getattr(self, TRAIN_NAME.get(f.name, f.name))
+                             for f in fields(DataConfig)})
 
     def augment_config(self) -> AugmentConfig:
-        return AugmentConfig(shift_ms=self.shift_ms, noise_prob=self.noise_prob,
-                             noise_volume=self.noise_volume, gain_db=self.gain_db,
-                             speed=self.speed)
+        """The augmentation settings, as :mod:`kwspot.data.augment` takes them."""
+        return AugmentConfig(**{f.name: getattr(self, f.name) for f in fields(AugmentConfig)})
+
+    @classmethod
+    def from_saved(cls, saved: dict[str, Any]) -> TrainConfig:
+        """The settings a run saved (its checkpoint's ``config``), written by any version:
+        renamed settings take their new names, settings that no longer exist are dropped."""
+        known = {f.name for f in fields(cls)}
+        renamed = {RENAMED.get(k, k): v for k, v in saved.items()}
+        return cls.resolve({k: v for k, v in renamed.items() if k in known})
+
+
+TRAIN_NAME = {"root": "data"}
+"""DataConfig field → the TrainConfig setting that holds it (where the names differ)."""
+
+RESUMABLE = frozenset({"iters", "log_every", "device", "eval_batch", "out", "cache_dir", "amp",
+                       "threads"})
+"""The settings a resumed run may change; every other one must match what the run saved."""
+
+RENAMED: dict[str, str] = {}
+"""Old setting name → new one. Renaming a setting adds an entry here, so runs saved before
+still resume and evaluate (:meth:`TrainConfig.from_saved`)."""

@@ -7,7 +7,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from kwspot.cli.common import DATA_FIELDS, add_data_args, add_runtime_args, given
+from kwspot.cli.common import (
+    DATA_FIELDS,
+    add_data_args,
+    add_runtime_args,
+    given,
+    settings_help,
+)
 from kwspot.errors import KwspotError
 
 SUBSETS = ("testing", "validation", "training", "all")
@@ -25,6 +31,7 @@ class _SplitAction(argparse.Action):
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="accuracy, per-class figures and confusion matrix",
+                       formatter_class=settings_help(dict),
                        description="Evaluate checkpoints (.pt) or exported models (.onnx) on a "
                        "split of a dataset. Data options default to the ones the (first) model "
                        "was trained with. A pre-labeled 12-class folder (the layout of the "
@@ -54,47 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import sys
+    from kwspot.data.dataset import load_dataset
+    from kwspot.evaluate import evaluate_classifier, evaluate_ensemble
 
-    from kwspot.data.dataset import DataConfig, load_dataset
-    from kwspot.evaluate import (
-        evaluate_classifier,
-        evaluate_ensemble,
-        format_comparison,
-        format_confusion,
-        format_per_class,
-        format_summary,
-        plot_confusion,
-    )
-    from kwspot.infer.backend import load_classifier
-    from kwspot.outputs import atomic_open
-
-    if args.batch_size < 1:
-        raise KwspotError(f"--batch-size must be positive, got {args.batch_size}")
-    several = len(args.checkpoint) > 1
-    if args.plot and several and not args.ensemble:
-        raise KwspotError("--plot names one file: use it with one --checkpoint or with "
-                          "--ensemble (other models' maps go beside their checkpoints)")
-    if args.ensemble and not several:
-        raise KwspotError("--ensemble needs two or more --checkpoint")
-    clfs = [load_classifier(c, device=args.device, threads=args.threads) for c in args.checkpoint]
-    for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True):
-        if tuple(clf.labels) != tuple(clfs[0].labels):
-            raise KwspotError(f"{c}: labels ({','.join(clf.labels)}) differ from "
-                              f"{args.checkpoint[0]}'s ({','.join(clfs[0].labels)}); models "
-                              "compared or ensembled must share the label list")
-
-    cfg = DataConfig(**{**data_defaults(clfs[0]), **_given_data(args)})
-    if not cfg.root:
-        raise KwspotError("--data ROOT is required (the model does not record its dataset)")
-    first = data_defaults(clfs[0])
-    others = [c for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True)
-              if "root" in first and "root" in data_defaults(clf)
-              and data_defaults(clf) != first]
-    if others and not _given_data(args):
-        print(f"kwspot: note: other data settings in {', '.join(others)}; all models are "
-              f"evaluated on the data of {args.checkpoint[0]}", file=sys.stderr)
+    _check_request(args)
+    clfs = _load_models(args)
+    cfg, first = _data_config(args, clfs)
     data = load_dataset(cfg, for_training=False)
     subset = args.subset or default_subset(data, first.get("root"))
     split = data.whole() if subset == "all" else data.splits[subset]
@@ -114,18 +86,84 @@ def run(args: argparse.Namespace) -> int:
         main = evaluate_ensemble(results)
         main.info["checkpoint"] = "ensemble"
         columns.append("ensemble")
-    shown = [*results, main] if args.ensemble else results
+    _print_tables(args, results, main, columns, subset)
+    _plot_maps(args, results, main, columns, subset)
+    if args.json:
+        _write_json(args, subset, split, data, cfg, results, main)
+    return 0
+
+
+def _check_request(args: argparse.Namespace) -> None:
+    if args.batch_size < 1:
+        raise KwspotError(f"--batch-size must be positive, got {args.batch_size}")
+    several = len(args.checkpoint) > 1
+    if args.plot and several and not args.ensemble:
+        raise KwspotError("--plot names one file: use it with one --checkpoint or with "
+                          "--ensemble (other models' maps go beside their checkpoints)")
+    if args.ensemble and not several:
+        raise KwspotError("--ensemble needs two or more --checkpoint")
+
+
+def _load_models(args: argparse.Namespace) -> list[Any]:
+    """The models to evaluate; they must share one label list."""
+    from kwspot.infer.backend import load_classifier
+
+    clfs = [load_classifier(c, device=args.device, threads=args.threads) for c in args.checkpoint]
+    for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True):
+        if tuple(clf.labels) != tuple(clfs[0].labels):
+            raise KwspotError(f"{c}: labels ({','.join(clf.labels)}) differ from "
+                              f"{args.checkpoint[0]}'s ({','.join(clfs[0].labels)}); models "
+                              "compared or ensembled must share the label list")
+    return clfs
+
+
+def _data_config(args: argparse.Namespace, clfs: list[Any]) -> tuple[Any, dict[str, Any]]:
+    """The data settings: the first model's, overridden by the flags given; and the first
+    model's own settings."""
+    import sys
+
+    from kwspot.data.dataset import DataConfig
+
+    first = data_defaults(clfs[0])
+    cfg = DataConfig(**{**first, **_given_data(args)})
+    if not cfg.root:
+        raise KwspotError("--data ROOT is required (the model does not record its dataset)")
+    others = [c for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True)
+              if "root" in first and "root" in data_defaults(clf)
+              and data_defaults(clf) != first]
+    if others and not _given_data(args):
+        print(f"kwspot: note: other data settings in {', '.join(others)}; all models are "
+              f"evaluated on the data of {args.checkpoint[0]}", file=sys.stderr)
+    return cfg, first
+
+
+def _print_tables(args: argparse.Namespace, results: list[Any], main: Any,
+                  columns: list[str], subset: str) -> None:
+    from kwspot.evaluate import (
+        format_comparison,
+        format_confusion,
+        format_per_class,
+        format_summary,
+    )
+
+    several = len(results) > 1
     if several:
         print()
-        print(format_comparison(shown, columns))
+        print(format_comparison([*results, main] if args.ensemble else results, columns))
     if not several or args.ensemble:
         what = "ensemble" if args.ensemble else main.info["model"]
         print(f"\n{what}: {format_summary(main)}\n")
         print(format_per_class(main))
         print(f"\nconfusion matrix ({subset}; rows true, columns predicted):")
         print(format_confusion(main))
-
     print()
+
+
+def _plot_maps(args: argparse.Namespace, results: list[Any], main: Any, columns: list[str],
+               subset: str) -> None:
+    from kwspot.evaluate import plot_confusion
+
+    several = len(results) > 1
     paths = _plot_paths(args.checkpoint, subset)
     for i, (r, path) in enumerate(zip(results, paths, strict=True)):
         if i == 0 and args.plot and not several:
@@ -140,18 +178,23 @@ def run(args: argparse.Namespace) -> int:
                  f"{main.count} clips")
         print(f"kwspot: confusion heat map: {plot_confusion(main, path, title=title)}")
 
-    if args.json:
-        doc: dict[str, Any] = {
-            "subset": subset, "clips": len(split), "files_found": len(data.layout.clips),
-            "data": _jsonable(vars(cfg)),
-            "models": [r.to_dict() for r in results],
-        }
-        if args.ensemble:
-            doc["ensemble"] = main.to_dict()
-        with atomic_open(args.json) as f:
-            f.write(json.dumps(doc, indent=1) + "\n")
-        print(f"kwspot: figures written to {args.json}")
-    return 0
+
+def _write_json(args: argparse.Namespace, subset: str, split: Any, data: Any, cfg: Any,
+                results: list[Any], main: Any) -> None:
+    import json
+
+    from kwspot.outputs import atomic_open
+
+    doc: dict[str, Any] = {
+        "subset": subset, "clips": len(split), "files_found": len(data.layout.clips),
+        "data": _jsonable(vars(cfg)),
+        "models": [r.to_dict() for r in results],
+    }
+    if args.ensemble:
+        doc["ensemble"] = main.to_dict()
+    with atomic_open(args.json) as f:
+        f.write(json.dumps(doc, indent=1) + "\n")
+    print(f"kwspot: figures written to {args.json}")
 
 
 def default_subset(data: Any, trained_on: str | None) -> str:
@@ -179,21 +222,11 @@ def describe_scored(data: Any, split: Any) -> str:
 def data_defaults(clf: Any) -> dict[str, Any]:
     """The data settings a model was trained with: a checkpoint's config, or for an ONNX file
     its labels (and a ``config`` in its metadata when the exporter stored one)."""
-    from dataclasses import fields
-
-    from kwspot.data.dataset import DataConfig
-    from kwspot.data.labels import SILENCE, UNKNOWN
+    from kwspot.data.dataset import recorded_data_settings
 
     ckpt = getattr(clf, "ckpt", None)
     config = ckpt.config if ckpt is not None else (getattr(clf, "meta", None) or {}).get("config")
-    out: dict[str, Any] = {}
-    if isinstance(config, dict):
-        known = {f.name for f in fields(DataConfig)}
-        out = {k: v for k, v in config.items() if k in known}
-        if config.get("data"):
-            out["root"] = config["data"]
-    out["words"] = tuple(w for w in clf.labels if w not in (SILENCE, UNKNOWN))
-    return out
+    return recorded_data_settings(config if isinstance(config, dict) else None, clf.labels)
 
 
 def _given_data(args: argparse.Namespace) -> dict[str, Any]:

@@ -6,14 +6,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from kwspot.data.audio import CLIP_SAMPLES, read_audio
 from kwspot.data.cache import load_waves
-from kwspot.data.labels import DEFAULT_WORDS, LabelSet
+from kwspot.data.labels import DEFAULT_WORDS, SILENCE, UNKNOWN, LabelSet
 from kwspot.data.layouts import SILENCE_DIR, UNKNOWN_DIR, Layout, discover
 from kwspot.data.splits import SPLITS, assign_splits
 from kwspot.errors import KwspotError
@@ -39,6 +41,23 @@ class DataConfig:
     resample: bool = False  # convert clips that are not 16 kHz mono instead of refusing them
     cache_dir: str | None = None  # decoded-audio cache (default $KWSPOT_CACHE or ~/.cache/kwspot)
     seed: int = 0  # draws of unknown clips and silence crops
+
+
+def recorded_data_settings(config: dict[str, Any] | None,
+                           labels: Sequence[str] | None = None) -> dict[str, Any]:
+    """The :class:`DataConfig` settings a model recorded: those in a run's saved settings
+    (a checkpoint's ``config``, or an exported model's metadata; its dataset folder is
+    ``data`` there), with the command words of ``labels`` when given."""
+    config = config or {}
+    known = {f.name for f in fields(DataConfig)}
+    out = {k: v for k, v in config.items() if k in known}
+    if config.get("data"):
+        out["root"] = config["data"]
+    if "words" in out:
+        out["words"] = tuple(out["words"])
+    if labels is not None:
+        out["words"] = tuple(w for w in labels if w not in (SILENCE, UNKNOWN))
+    return out
 
 
 @dataclass
