@@ -87,7 +87,7 @@ def test_batches_split_each_global_batch_into_disjoint_shares(world: int) -> Non
 
 
 def test_batches_reject_a_global_batch_the_processes_cannot_share() -> None:
-    with pytest.raises(KwspotError, match=r"--batch-size 30 must be divisible .*\(4\)"):
+    with pytest.raises(KwspotError, match=r"batch_size: 30 must be divisible .*\(4\)"):
         IndexSampler(100, 30, 0, DistInfo(1, 4, 1))
 
 

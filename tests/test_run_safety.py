@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from kwspot import checkpoint as ckpt_module
+from kwspot import tensorfile
 from kwspot.checkpoint import Checkpoint, load_checkpoint
 from kwspot.cli import main
 from kwspot.config import TrainConfig
@@ -111,12 +111,12 @@ def test_disk_full_is_one_line_and_keeps_the_last_checkpoint(
             raise OSError(errno.ENOSPC, "No space left on device")
         real_save(obj, f)
 
-    monkeypatch.setattr(ckpt_module.torch, "save", full_disk)
+    monkeypatch.setattr(tensorfile.torch, "save", full_disk)
     run = tmp_path / "run"
     assert main(_args(tone_data, run, iters=6)) == 2
     err = _one_line(capsys)
     assert "No space left on device" in err and "kept" in err
-    monkeypatch.setattr(ckpt_module.torch, "save", real_save)
+    monkeypatch.setattr(tensorfile.torch, "save", real_save)
     assert load_checkpoint(run / "last.pt").iteration == 2  # the last complete one
     assert not list(run.glob(".*.tmp"))
 

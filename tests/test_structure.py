@@ -80,9 +80,12 @@ def test_cycle_finder_finds_a_cycle() -> None:
 
 
 def test_exactly_one_module_writes_checkpoints() -> None:
-    writers = sorted(_module_name(p) for p in (SRC / "kwspot").rglob("*.py")
-                     if "torch.save(" in p.read_text(encoding="utf-8"))
-    assert writers == ["kwspot.checkpoint"]
+    def holding(text: str) -> list[str]:
+        return sorted(_module_name(p) for p in (SRC / "kwspot").rglob("*.py")
+                      if text in p.read_text(encoding="utf-8"))
+
+    assert holding("torch.save(") == ["kwspot.tensorfile"]  # the one writer of tensor files
+    assert holding('"kwspot-checkpoint"') == ["kwspot.checkpoint"]  # the one format
 
 
 def test_benchmarks_time_the_library_training_step() -> None:

@@ -14,7 +14,8 @@ class SettingError(KwspotError):
 
     The command line words it with the flag that sets it (``--threads``) instead."""
 
-    def __init__(self, setting: str, problem: str) -> None:
+    def __init__(self, setting: str, problem: str, *, mentions: tuple[str, ...] = ()) -> None:
         super().__init__(f"{setting}: {problem}")
         self.setting = setting
         self.problem = problem
+        self.mentions = mentions  # other settings named in ``problem``

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 
 from kwspot import __version__
@@ -59,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SettingError as exc:  # the library names settings; the user gave flags
-        print(f"kwspot: error: {flag_of(parser, args.command, exc.setting)}: {exc.problem}",
+        problem = exc.problem
+        for name in exc.mentions:
+            problem = re.sub(rf"\b{name}\b", flag_of(parser, args.command, name), problem)
+        print(f"kwspot: error: {flag_of(parser, args.command, exc.setting)}: {problem}",
               file=sys.stderr)
         return 2
     except KwspotError as exc:

@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from kwspot.data.layouts import Clip, Layout, hash_name
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 
 SPLITS = ("training", "validation", "testing")
 _MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
@@ -69,7 +69,7 @@ def assign_splits(layout: Layout, mode: str = "auto", val_pct: float = 10.0,
     with a note on stderr — the rule reproduces the official lists exactly).
     """
     if mode not in ("auto", "lists", "hash"):
-        raise KwspotError(f"--split must be auto, lists or hash, got {mode!r}")
+        raise SettingError("split", f"must be auto, lists or hash, got {mode!r}")
     if not 0 <= val_pct <= 100 or not 0 <= test_pct <= 100 or val_pct + test_pct > 100:
         raise KwspotError(f"bad split percentages: validation {val_pct}%, testing {test_pct}%")
     have_lists = layout.validation_list is not None or layout.testing_list is not None

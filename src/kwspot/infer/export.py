@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from kwspot import __version__
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 from kwspot.network import KwsNet
 from kwspot.outputs import output_path, write_error
 
@@ -41,7 +41,7 @@ class ExportGraph(nn.Module):
     def __init__(self, net: KwsNet, input_dtype: str = "float") -> None:
         super().__init__()
         if input_dtype not in INPUTS:
-            raise KwspotError(f"--input must be float or int16, got {input_dtype!r}")
+            raise SettingError("input_dtype", f"must be float or int16, got {input_dtype!r}")
         self.int16_input = input_dtype == "int16"
         self.frontend = net.frontend  # exports its ONNX form (see kwspot.features)
         self.classifier = net.classifier
@@ -110,9 +110,9 @@ def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_nam
     (without them ``quantize="int8"`` falls back to dynamic weight quantization).
     """
     if quantize not in QUANTIZE:
-        raise KwspotError(f"--quantize must be int8 (or left out), got {quantize!r}")
+        raise SettingError("quantize", f"must be int8 (or left out), got {quantize!r}")
     if not 13 <= opset <= 21:
-        raise KwspotError(f"--opset must be between 13 and 21, got {opset}")
+        raise SettingError("opset", f"must be between 13 and 21, got {opset}")
     if len(labels) != _num_outputs(net, clip_samples):
         raise KwspotError(f"{model_name}: {len(labels)} labels but the model has "
                           f"{_num_outputs(net, clip_samples)} outputs")
@@ -217,12 +217,12 @@ def calibration_clips(folder: Path | str, count: int = 256, seed: int = 0) -> np
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise KwspotError(f"{folder}: --calibrate needs a folder of audio clips")
+        raise SettingError("calibrate", f"{folder} is not a folder of audio clips")
     files = sorted(p for p in folder.rglob("*") if is_audio_file(p))
     if not files:
         raise KwspotError(f"{folder}: no .wav/.flac files to calibrate on")
     if count < 1:
-        raise KwspotError(f"--calibrate-clips must be >= 1, got {count}")
+        raise SettingError("calibrate_clips", f"must be >= 1, got {count}")
     pick = np.random.default_rng(seed).choice(len(files), size=min(count, len(files)),
                                               replace=False)
     clips = [read_clip(files[i], resample=True) for i in sorted(pick)]

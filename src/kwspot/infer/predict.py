@@ -115,7 +115,7 @@ def predict_files(clf: Classifier, paths: Sequence[Path], *, batch_size: int = 2
     ``resample`` converts other rates and stereo instead of skipping them.
     """
     if batch_size < 1:
-        raise KwspotError(f"--batch-size must be positive, got {batch_size}")
+        raise SettingError("batch_size", f"must be positive, got {batch_size}")
     paths = list(paths)
     n = len(paths)
     probs = np.zeros((n, len(clf.labels)), dtype=np.float32)

@@ -34,7 +34,7 @@ from kwspot.distributed import (
     local_main_first,
     shutdown,
 )
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 from kwspot.features import int16_to_float
 from kwspot.models.profile import count_params
 from kwspot.network import KwsNet, build_net, frontend_for
@@ -122,7 +122,7 @@ def _train(cfg: TrainConfig, resume: bool, overwrite: bool, report: TrainReport,
         saved.check_compatible(cfg.model, names)
     val = data.dataset.splits["validation"]
     if len(val) == 0:
-        raise KwspotError(f"{cfg.data}: the validation split is empty (raise --val-pct)")
+        raise SettingError("val_pct", f"the validation split of {cfg.data} is empty (raise it)")
     shards = ShardRecorder.from_env(dist)  # test hook, off unless $KWSPOT_DEBUG_SHARDS is set
     source = WaveBatches(torch.from_numpy(np.array(data.waves)).to(device),  # a writable copy
                          torch.from_numpy(data.labels).to(device),

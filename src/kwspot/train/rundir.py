@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kwspot.checkpoint import Checkpoint, remove_stale_tmp, write_text_atomic
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 
 RUN_FILES = ("last.pt", "best.pt", "log.txt", "metrics.jsonl", "config.json")
 
@@ -34,8 +34,8 @@ class RunFolder:
     def check_new(self, overwrite: bool) -> None:
         """Refuse to start a new run over an existing one unless ``overwrite``."""
         if self.holds_run() and not overwrite:
-            raise KwspotError(f"{self.path}: already holds a run (continue it with --resume "
-                              f"{self.path}, or replace it with --overwrite)")
+            raise SettingError("out", f"{self.path} already holds a run (continue it with resume, "
+                               "or replace it with overwrite)", mentions=("resume", "overwrite"))
 
     def start(self, config: dict[str, Any]) -> None:
         """A new run: old run files go (``check_new`` allowed it); ``config.json`` records
