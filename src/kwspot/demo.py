@@ -52,14 +52,18 @@ def run_demo(cfg: DemoConfig, report: TrainReport | None = None) -> DemoResult:
     from kwspot.infer.backend import load_classifier
     from kwspot.models import get_spec
     from kwspot.train import train
+    from kwspot.train.report import Quiet
+
+    report = report or Quiet()
+    say = report.line  # the demo's own lines go where the training log goes
 
     synth_dir = Path(cfg.synth_dir or default_cache_dir() / f"synth-demo-{cfg.per_word}")
-    print(f"kwspot demo: 1/3 synthesizing speech with eSpeak NG into {synth_dir}", flush=True)
+    say(f"kwspot demo: 1/3 synthesizing speech with eSpeak NG into {synth_dir}")
     rep = synthesize(synth_dir, per_word=cfg.per_word, seed=cfg.seed, workers=cfg.workers)
     how = "reused" if rep.reused else f"made in {rep.elapsed_s:.1f} s"
-    print(f"  {rep.clips:,} clips from {rep.speakers} synthetic speakers ({how})", flush=True)
+    say(f"  {rep.clips:,} clips from {rep.speakers} synthetic speakers ({how})")
 
-    print(f"kwspot demo: 2/3 training {cfg.model} on the synthetic training voices", flush=True)
+    say(f"kwspot demo: 2/3 training {cfg.model} on the synthetic training voices")
     tcfg = TrainConfig.resolve(
         {"data": str(synth_dir), "model": cfg.model, "iters": cfg.iters,
          "batch_size": cfg.batch_size, "log_every": cfg.log_every, "seed": cfg.seed,
@@ -67,7 +71,7 @@ def run_demo(cfg: DemoConfig, report: TrainReport | None = None) -> DemoResult:
         get_spec(cfg.model).recommended)
     result = train(tcfg, overwrite=True, report=report)  # a demo run replaces the last one
 
-    print("kwspot demo: 3/3 evaluating the best checkpoint", flush=True)
+    say("kwspot demo: 3/3 evaluating the best checkpoint")
     clf = load_classifier(result.out / "best.pt")
     rows = []
     held = load_dataset(tcfg.data_config(), verbose=False).splits["testing"]
@@ -83,11 +87,11 @@ def run_demo(cfg: DemoConfig, report: TrainReport | None = None) -> DemoResult:
         png = plot_confusion(rres, result.out / "confusion_real.png",
                              title=f"real recordings: {real.name}")
         rows.append((f"real recordings ({real.name})", len(tr), rres.accuracy, Path(png)))
-        print(format_per_class(rres))
+        say(format_per_class(rres))
     elif cfg.real:
-        print(f"kwspot demo: note: {real} not found; skipping real recordings")
-    print()
-    print(f"{'test set':<44} {'clips':>6} {'accuracy':>9}  confusion matrix")
+        say(f"kwspot demo: note: {real} not found; skipping real recordings")
+    say("")
+    say(f"{'test set':<44} {'clips':>6} {'accuracy':>9}  confusion matrix")
     for what, n, acc, path in rows:
-        print(f"{what:<44} {n:>6,} {acc:>9.2%}  {path}")
+        say(f"{what:<44} {n:>6,} {acc:>9.2%}  {path}")
     return DemoResult(synth_dir, result.out, rows)
