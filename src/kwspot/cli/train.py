@@ -140,7 +140,7 @@ class TerminalReport:
     """Log lines on stdout, notes on stderr, a progress bar between rows on a terminal."""
 
     def __init__(self) -> None:
-        from kwspot.cli.progress import Bar
+        from kwspot.progress import Bar
 
         self.bar = Bar(sys.stdout)
 
