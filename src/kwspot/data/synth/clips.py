@@ -14,11 +14,11 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import firwin, lfilter, resample_poly
 
+from kwspot.data.audio import SAMPLE_RATE as CLIP_RATE
 from kwspot.data.synth.espeak import RATE_MAX, SAMPLE_RATE, Espeak
 from kwspot.data.synth.speakers import SPLITS, Speaker, split_sizes
 from kwspot.errors import KwspotError
 
-CLIP_RATE = 16_000
 CLIP_SAMPLES = CLIP_RATE  # exactly one second
 MAX_WORD_S = 0.92  # longer words are re-spoken faster, then cropped
 # offset_s / duration_s: where the (trimmed) word sits in the clip; level_db: its RMS in
@@ -120,7 +120,7 @@ def render_clip(spec: ClipSpec, engine: Espeak) -> tuple[np.ndarray, dict]:
         if word.size <= MAX_WORD_S * CLIP_RATE or spoken_rate >= RATE_MAX:
             break
         rate = rate * word.size / (0.85 * CLIP_RATE)  # too long: say it faster
-    word = fit_length(word, int(MAX_WORD_S * CLIP_RATE))
+    word = crop_with_fade(word, int(MAX_WORD_S * CLIP_RATE))
     level_target = rng.uniform(-36.0, -14.0)  # real clips: -35 to -16 dBFS (5-95 %)
     gain = 10 ** (level_target / 20) / max(_rms(word), 1e-9)
     gain = min(gain, 0.9 / max(float(np.abs(word).max()), 1e-9))
@@ -186,7 +186,7 @@ def trim_silence(x: np.ndarray, floor_db: float = 40.0) -> np.ndarray:
     return out
 
 
-def fit_length(x: np.ndarray, limit: int) -> np.ndarray:
+def crop_with_fade(x: np.ndarray, limit: int) -> np.ndarray:
     """Crop to ``limit`` samples (keeping the start, fading out the cut) if longer."""
     if x.size <= limit:
         return x
