@@ -24,9 +24,9 @@ import numpy as np
 from kwspot.data.audio import is_audio_file, read_clip
 from kwspot.data.layouts import NOISE_DIR
 from kwspot.errors import KwspotError
-from kwspot.evaluate.progress import progress_bar
 from kwspot.infer.backend import Classifier
 from kwspot.outputs import atomic_open
+from kwspot.progress import progress_bar
 
 
 @dataclass(frozen=True)
