@@ -162,6 +162,11 @@ def test_predict_and_evaluate_refuse_nan_audio(files: dict[str, Path], tmp_path:
     code, _, err = kwspot(capsys, "evaluate", "--checkpoint", files["onnx"], "--data", data,
                           "--split", "all")
     assert_one_line_error(code, err, f"{bad}: audio holds non-finite samples")
+    # kwspot score names and skips a broken negative file, and scores the others
+    code, out, err = kwspot(capsys, "score", "--model", files["onnx"], "--negatives",
+                            files["nan"], data / "no", "--out", tmp_path / "score")
+    assert code == 0 and "Traceback" not in err
+    assert f"skipped {files['nan']}: audio holds non-finite samples" in err
 
 
 # --- fuzz of the option parser -------------------------------------------------------------
