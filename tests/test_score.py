@@ -197,3 +197,40 @@ def test_exported_onnx_keeps_the_operating_point(models: dict[str, Path],  # noq
     assert model_operating_point(load_classifier(models["onnx"])) is None
     with pytest.raises(KwspotError, match="must be a .onnx"):
         write_calibrated_model(models["onnx"], op, tmp_path / "x.pt")
+
+
+def test_negative_windows_label_running_audio_unknown(tmp_path: Path) -> None:
+    from conftest import make_tone_dataset
+
+    from kwspot.data.dataset import DataConfig, load_dataset
+    from kwspot.data.negatives import cut_windows, negative_windows
+
+    x = np.arange(50, dtype=np.int16)
+    assert cut_windows(x, 3, 10).tolist() == [list(range(3 + 10 * i, 13 + 10 * i))
+                                              for i in range(4)]
+    assert cut_windows(x[:7], 3, 10).shape == (1, 10)
+    speech = tmp_path / "speech"
+    write(speech / "a.flac", np.random.default_rng(0).standard_normal(8000 * 5) * 0.1, 8000)
+    write(speech / "b.wav", np.zeros(16000 * 2 + 5), 16000)
+    (speech / "c.wav").write_text("broken")
+    neg = negative_windows([str(speech)])
+    assert neg.waves.shape[1] == 16000 and 5 <= len(neg.waves) <= 7
+    assert len(neg.skipped) == 1 and "c.wav" in neg.skipped[0]
+    root = make_tone_dataset(tmp_path / "data", speakers=6, per_speaker=1)
+    plain = load_dataset(DataConfig(root=str(root), words=("yes", "no", "up")), verbose=False)
+    more = load_dataset(DataConfig(root=str(root), words=("yes", "no", "up"),
+                                   negatives=(str(speech),)), verbose=False)
+    tr, tr2 = plain.splits["training"], more.splits["training"]
+    added = len(tr2) - len(tr)
+    assert added == len(neg.waves)
+    assert (tr2.labels[len(tr):] == plain.labels.unknown_index).all()
+    assert len(more.splits["testing"]) == len(plain.splits["testing"])
+    with pytest.raises(KwspotError, match="no such file"):
+        negative_windows([str(tmp_path / "nowhere")])
+
+
+def test_train_setting_reaches_the_data() -> None:
+    from kwspot.config import TrainConfig
+
+    cfg = TrainConfig.resolve({"data": "x", "negatives": ["speech", "noise"]})
+    assert cfg.data_config().negatives == ("speech", "noise")
