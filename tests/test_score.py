@@ -84,7 +84,7 @@ def test_calibration_meets_its_target_on_its_own_audio() -> None:
     negs = [Posteriors(f"n{i}.wav", window_posteriors(PatternModel(), noisy_bursts(10 + i), 20),
                        20.0) for i in range(6)]
     neg = NegativeScores.build(negs, [0, 1], timing)
-    assert neg.hours == pytest.approx(120 / 3600)
+    assert neg.hours.tolist() == pytest.approx([120 / 3600] * 2)
     # 360 false alarms per hour over 2 words on 2 minutes: 6 allowed per word.
     th = calibrate_thresholds(("yes", "no"), neg, 360.0, timing.refractory)
     for j, w in enumerate(("yes", "no")):
@@ -131,7 +131,7 @@ def test_score_clips_and_negatives_with_calibration(tmp_path: Path) -> None:
     assert yes.recall[0] == 1.0 and yes.false_alarms[0] > 0  # the lowest threshold hears all
     assert yes.false_alarms[-1] == 0
     assert plain.operating.per_word["yes"].hits == 2  # the short one stays under 0.5
-    assert plain.operating.hours == pytest.approx(8 * 30 / 3600)
+    assert plain.operating.hours == pytest.approx({"yes": 8 * 30 / 3600, "no": 8 * 30 / 3600})
     cal = score(audio, stored_model(clf), cfg, calibrate_fa_per_hour=1.0)
     assert cal.calibration is not None and set(cal.calibrated_on).isdisjoint(cal.measured_on)
     assert len(cal.calibrated_on) + len(cal.measured_on) == 8
