@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from kwspot import __version__
 from kwspot.errors import KwspotError
 from kwspot.network import KwsNet
+from kwspot.outputs import output_path, write_error
 
 INPUTS = ("float", "int16")
 QUANTIZE = (None, "int8")
@@ -68,6 +69,8 @@ def export_checkpoint(checkpoint: Path | str, out: Path | str, *, quantize: str 
     net = net_from_checkpoint(ckpt)
     extra = {"checkpoint": Path(ckpt["path"]).name, "iteration": ckpt.get("iteration"),
              "best_acc": ckpt.get("best_acc")}
+    if ckpt.get("operating_point"):
+        extra["operating_point"] = ckpt["operating_point"]  # calibrated thresholds travel along
     if ckpt.get("config"):
         extra["config"] = ckpt["config"]  # the training run's settings (data options included)
     return export_net(net, tuple(ckpt["labels"]), out, model_name=ckpt["model"],
@@ -84,8 +87,6 @@ def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_nam
     ``calibration``: float32 clips ``[N, clip_samples]`` for static int8 quantization
     (without them ``quantize="int8"`` falls back to dynamic weight quantization).
     """
-    import onnx
-
     if quantize not in QUANTIZE:
         raise KwspotError(f"--quantize must be int8 (or left out), got {quantize!r}")
     if not 13 <= opset <= 21:
@@ -93,8 +94,7 @@ def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_nam
     if len(labels) != _num_outputs(net, clip_samples):
         raise KwspotError(f"{model_name}: {len(labels)} labels but the model has "
                           f"{_num_outputs(net, clip_samples)} outputs")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = output_path(out)
     graph = ExportGraph(net.eval(), input_dtype).eval()
     dtype = torch.int16 if input_dtype == "int16" else torch.float32
     example = torch.zeros(2, clip_samples, dtype=dtype)
@@ -104,6 +104,21 @@ def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_nam
         "input": input_dtype, "quantize": quantize, "opset": opset, "kwspot_version": __version__,
         **(extra_meta or {}),
     }
+    try:
+        _write_onnx(graph, example, out, meta, quantize=quantize, input_dtype=input_dtype,
+                    opset=opset, calibration=calibration)
+    except OSError as exc:  # a full disk, no permission, a folder in the way
+        raise write_error(out, exc) from None
+    return ExportResult(out, meta, out.stat().st_size)
+
+
+def _write_onnx(graph: nn.Module, example: Tensor, out: Path, meta: dict[str, Any], *,
+                quantize: str | None, input_dtype: str, opset: int,
+                calibration: np.ndarray | None) -> None:
+    """Trace ``graph``, quantize it if asked, attach ``meta`` and check it, in a temporary
+    folder beside ``out``; ``out`` appears only when all of that succeeded."""
+    import onnx
+
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         with torch.no_grad(), warnings.catch_warnings():
@@ -127,7 +142,6 @@ def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_nam
         tmp_out = Path(tmp) / "final.onnx"
         onnx.save(model, str(tmp_out))
         tmp_out.replace(out)
-    return ExportResult(out, meta, out.stat().st_size)
 
 
 def _num_outputs(net: KwsNet, clip_samples: int) -> int:
