@@ -1,11 +1,11 @@
 """The embedding front-end: waveforms → openWakeWord speech embeddings, offline and streaming.
 
 Offline (:class:`EmbeddingFrontend`): a clip padded with ``pad`` samples of silence (or of a
-fixed quiet noise) on each side (a 1-s clip alone yields only 3 embeddings) → mel in 8-frame blocks → embeddings
-``[B, 1, 96, E]``. Streaming (:class:`EmbeddingStream`): audio in pieces of any length; every
-80 ms of new audio yields one new embedding, computed from cached per-layer activations (only
-the new time steps of each layer are computed), identical to the offline frames of the same
-audio.
+fixed quiet noise) on each side (a 1-s clip alone yields only 3 embeddings) → mel in 8-frame
+blocks → embeddings ``[B, 1, 96, E]``. Streaming (:class:`EmbeddingStream`): audio in pieces
+of any length; every 80 ms of new audio yields one new embedding, computed from cached
+per-layer activations (only the new time steps of each layer are computed), identical to the
+offline frames of the same audio.
 """
 
 from __future__ import annotations
