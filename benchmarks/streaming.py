@@ -174,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     ckpt_path = Path(args.checkpoint) if args.checkpoint else train_small(work, args.data,
                                                                           args.quick)
     ckpt = load_checkpoint(ckpt_path)
-    cfg = ckpt.get("config") or {}
-    words = tuple(w for w in ckpt["labels"] if w not in ("silence", "unknown"))
+    cfg = ckpt.config
+    words = tuple(w for w in ckpt.labels if w not in ("silence", "unknown"))
     rec_cfg = RecordingConfig(root=cfg.get("data") or args.data, noise_dir=args.noise_dir,
                               words=words, val_pct=cfg.get("val_pct", 10.0),
                               test_pct=cfg.get("test_pct", 10.0),
@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         print(tuning + "\n")
     print(f"recording: {work / 'test.wav'} ({args.minutes:g} min, testing split of "
           f"{rec_cfg.root}: {n_cmd} command words, {len(truth) - n_cmd} distractors)")
-    print(f"model: {ckpt['model']} ({ckpt_path}, iteration {ckpt.get('iteration')}, "
-          f"valid acc {ckpt.get('best_acc', float('nan')):.4f})")
+    print(f"model: {ckpt.model} ({ckpt_path}, iteration {ckpt.iteration}, "
+          f"valid acc {ckpt.best_acc:.4f})")
     print(f"detector: hop {det_cfg.hop_ms:g} ms, smoothing {det_cfg.smooth_ms:g} ms, threshold "
           f"{det_cfg.threshold:g}, refractory {det_cfg.refractory_ms:g} ms; hit tolerance "
           f"±{args.tolerance:g} s; {args.threads} thread(s); load average {load:.1f}")

@@ -185,7 +185,7 @@ def data_defaults(clf: Any) -> dict[str, Any]:
     from kwspot.data.labels import SILENCE, UNKNOWN
 
     ckpt = getattr(clf, "ckpt", None)
-    config = (ckpt or {}).get("config") or (getattr(clf, "meta", None) or {}).get("config")
+    config = ckpt.config if ckpt is not None else (getattr(clf, "meta", None) or {}).get("config")
     out: dict[str, Any] = {}
     if isinstance(config, dict):
         known = {f.name for f in fields(DataConfig)}
