@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--arms", default=None, help=f"comma-separated ({','.join(ARMS)})")
     p.add_argument("--model", default="dscnn_m", help="model trained in every arm")
     p.add_argument("--per-word", type=int, default=200, help="synthesized clips per word")
-    p.add_argument("--iters", type=int, default=800, help="training iterations")
+    p.add_argument("--iters", type=int, default=300, help="training iterations")
     p.add_argument("--batch-size", type=int, default=128, help="training batch size")
     p.add_argument("--seeds", default="0", help="comma-separated seeds (synthesis and training)")
     p.add_argument("--out", default=None,
