@@ -31,7 +31,8 @@ from pathlib import Path
 import _common as C
 
 DEFAULT_OUT = "/tmp/kwspot-bench/synth_ablation"
-NOISE_FOLDERS = ("esc10", "background_noise")
+# Not background_noise: the real test set's _silence_ clips are cut from those recordings.
+NOISE_FOLDERS = ("esc10",)
 # arm -> (what it changes, kwspot synth options); "{noise}" is the real-noise folders.
 ARMS: dict[str, tuple[str, list[str]]] = {
     "baseline": ("clean eSpeak speech (the synth of issue 13's 34 %)", ["--clean"]),
@@ -40,7 +41,7 @@ ARMS: dict[str, tuple[str, list[str]]] = {
                ["--clean", "--device", "0.6", "--telephone", "0.15"]),
     "voices": ("+ wider vocal-tract lengths (spread 0.10) and tempo (0.15)",
                ["--clean", "--tract-spread", "0.1", "--rate-spread", "0.15"]),
-    "noise": ("+ real noise (50 %, SNR 5-30 dB) from esc10 and background_noise",
+    "noise": ("+ real noise (50 %, SNR 5-30 dB) from esc10",
               ["--clean", "--noise", "0.5", "--noise-dirs", "{noise}"]),
     "all": ("all of the above",
             ["--reverb", "0.6", "--device", "0.6", "--telephone", "0.15",
