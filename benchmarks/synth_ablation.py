@@ -193,6 +193,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def synth_defaults() -> str:
+    """What `kwspot synth` applies when given no perturbation options."""
+    import inspect
+
+    from kwspot.data.synth import DEFAULT_PERTURBATIONS as D
+    from kwspot.data.synth import synthesize
+
+    spreads = {k: v.default for k, v in inspect.signature(synthesize).parameters.items()
+               if k.endswith("_spread")}
+    return (f"reverb {D.reverb}, device {D.device}, telephone {D.telephone}, real noise "
+            f"{D.noise} (when --noise-dirs is given, SNR {D.snr_db[0]:g}-{D.snr_db[1]:g} dB), "
+            + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in spreads.items()))
+
+
 def print_report(a: argparse.Namespace, results: dict[tuple[str, str], list[float]],
                  commands: dict[str, list[str]]) -> None:
     def cell(probe: str, arm: str) -> str:
@@ -224,6 +242,14 @@ def print_report(a: argparse.Namespace, results: dict[tuple[str, str], list[floa
     print()
     print(C.table(["arm", "synthetic speech", *(names[p] for p in a.probes)], rows,
                   "ll" + "r" * len(a.probes)))
+    print()
+    for probe in a.probes:
+        base = results.get((probe, "baseline"))
+        if base:
+            better = [arm for arm in a.arms if arm != "baseline" and (probe, arm) in results
+                      and _mean(results[(probe, arm)]) > _mean(base)]
+            print(f"- {names[probe]}: above baseline with {', '.join(better) or 'none'}.")
+    print(f"- `kwspot synth` defaults now: {synth_defaults()}.")
     print()
     print("Commands of each arm (first seed; `kwspot` = `python -m kwspot`; OUT = "
           f"`{a.out or DEFAULT_OUT}`; an arm whose `real.json` is there is not run again):")
