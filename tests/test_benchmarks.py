@@ -82,6 +82,7 @@ def test_write_replaces_only_the_sections_that_ran(tmp_path: Path,
     assert "accuracy-1" in text  # kept from the first write
     assert text.index("BEGIN frontend") < text.index("BEGIN accuracy")
     assert "commit `abc`" in text and "load average 1.0 before, 2.0 after" in text
+    monkeypatch.setitem(run_all.SCRIPTS, "streaming", ("Streaming detection", False))
     streaming = run_all.section("streaming", "backend  hits\npytorch  3", 1.0, ("1", "1"), info,
                                 "cmd")
     assert "```text\nbackend  hits" in streaming  # plain-text output goes in a code block

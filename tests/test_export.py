@@ -11,6 +11,7 @@ import onnx
 import pytest
 import torch
 
+from kwspot.checkpoint import Checkpoint
 from kwspot.data.labels import LabelSet
 from kwspot.errors import KwspotError
 from kwspot.infer.backend import load_classifier
@@ -49,10 +50,9 @@ def make_net(case: str) -> KwsNet:
 
 def save_checkpoint(net: KwsNet, case: str, path: Path) -> Path:
     model, kwargs, _ = CASES[case]
-    torch.save({"format": "kwspot-checkpoint", "version": 1, "model": model,
-                "model_kwargs": kwargs, "frontend": net.frontend.cfg.to_dict(),
-                "labels": list(LABELS), "state_dict": net.state_dict(), "iteration": 7,
-                "best_acc": 0.5, "config": {"data": "/data/sc", "val_pct": 5.0}}, path)
+    Checkpoint(model=model, labels=list(LABELS), frontend=net.frontend.cfg.to_dict(),
+               weights=net.state_dict(), model_kwargs=kwargs, iteration=7, best_acc=0.5,
+               config={"data": "/data/sc", "val_pct": 5.0}).save(path)
     return path
 
 

@@ -63,6 +63,7 @@ class FrontendConfig:
     log_floor: float = 1e-6  # log(mel + log_floor)
     normalize: bool = False  # per-band mean/std normalisation (statistics fitted on train data)
     embedding_pad_ms: float = 500.0  # silence added on each side of a clip (embedding only)
+    embedding_pad_noise: float = 0.0  # std of the fixed noise in that padding (int16 units)
     embedding_dir: str = ""  # folder with openWakeWord's model files ("" = installed wheel)
     embedding_lr_scale: float = 0.0  # fine-tune the embedding at lr × this (0 = frozen)
 
@@ -161,7 +162,8 @@ class Frontend(nn.Module):
             from kwspot.embedding.frontend import EmbeddingFrontend, ms_to_samples
 
             self.embedding = EmbeddingFrontend(
-                ms_to_samples(cfg.embedding_pad_ms), folder=cfg.embedding_dir or None,
+                ms_to_samples(cfg.embedding_pad_ms), pad_noise=cfg.embedding_pad_noise,
+                folder=cfg.embedding_dir or None,
                 pretrained=pretrained, trainable=cfg.embedding_lr_scale > 0)
         elif cfg.kind != "raw":
             self._init_mel(cfg)

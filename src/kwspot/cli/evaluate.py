@@ -205,11 +205,12 @@ def data_defaults(clf: Any) -> dict[str, Any]:
     from kwspot.data.labels import SILENCE, UNKNOWN
 
     ckpt = getattr(clf, "ckpt", None)
-    config = (ckpt or {}).get("config") or (getattr(clf, "meta", None) or {}).get("config")
+    config = ckpt.config if ckpt is not None else (getattr(clf, "meta", None) or {}).get("config")
     out: dict[str, Any] = {}
     if isinstance(config, dict):
         known = {f.name for f in fields(DataConfig)}
         out = {k: v for k, v in config.items() if k in known}
+        out.pop("negatives", None)  # training-only: not needed to rebuild the test split
         if config.get("data"):
             out["root"] = config["data"]
     out["words"] = tuple(w for w in clf.labels if w not in (SILENCE, UNKNOWN))

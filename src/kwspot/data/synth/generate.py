@@ -95,8 +95,8 @@ def synthesize(
     progress: bool | None = None,
     force: bool = False,
     perturb: Perturbations | None = None,
-    tract_spread: float = 0.05,
-    rate_spread: float = 0.08,
+    tract_spread: float = voices.TRACT_SPREAD,
+    rate_spread: float = ClipStyle.rate_spread,
     clip_seconds: float | None = None,
     confusables: Sequence[str] = (),
 ) -> SynthReport:
