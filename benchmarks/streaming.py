@@ -2,7 +2,7 @@
 hour of real speech (DET curves), thresholds calibrated on other speech; and the speed of the
 streaming detector with PyTorch and onnxruntime.
 
-    python benchmarks/streaming.py           # full run (trains 3 models; ~40 min on 2 busy cores)
+    python benchmarks/streaming.py           # full run (trains 3 models side by side)
     python benchmarks/streaming.py --quick   # CI smoke run: tiny models, a few negative files
 
 The ten command words are trained on the training speakers of ``sc_v2_test_part`` and measured
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -40,9 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=str(DATA / "sc_v2_test_part"), help="dataset root")
     p.add_argument("--noise-dir", default=str(DATA / "background_noise"))
-    p.add_argument("--minutes", type=float, default=15.0, help="length of the test recording")
+    p.add_argument("--minutes", type=float, default=10.0, help="length of the test recording")
     p.add_argument("--model", default="dscnn_m", help="from-scratch model")
-    p.add_argument("--iters", type=int, default=3000)
+    p.add_argument("--iters", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--embed-model", default=None,
                    help="registered model on the speech-embedding front-end to compare "
@@ -58,16 +57,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency-runs", type=int, default=300, help="batch-1 runs timed per backend")
     p.add_argument("--no-int8", action="store_true", help="skip the int8 ONNX model")
     p.add_argument("--quick", action="store_true",
-                   help="CI smoke run: 10 training iterations, 0.25-min recording, 10 negative "
-                   "files per folder")
+                   help="CI smoke run: dscnn_s for 3 iterations, 0.25-min recording, 10 "
+                   "negative files per folder")
     p.add_argument("--json", default=None, help="write every figure here")
     args = p.parse_args(argv)
     args.smoothing = [float(s) for s in args.smoothing.split(",")]
     args.files_per_folder = None
     if args.quick:
         args.minutes = min(args.minutes, 0.25)
-        args.iters = 10
-        args.batch_size = 32
+        args.iters = 3
+        args.batch_size = 16
+        args.model = "dscnn_s"
         args.latency_runs = min(args.latency_runs, 20)
         args.smoothing = [500.0]
         args.files_per_folder = 10
@@ -84,33 +84,37 @@ class Recipe:
     fold_negatives: bool = False  # train one model per half on that half's negative speech
 
 
-def train_run(args: argparse.Namespace, out: Path, recipe: Recipe, negatives: Path | None
-              ) -> Path:
-    """A trained checkpoint of ``recipe`` (reused when ``out`` holds one with the same
-    settings); the training log goes to ``out/train.log``."""
-    from kwspot.checkpoint import load_checkpoint
-
+def train_command(args: argparse.Namespace, out: Path, recipe: Recipe,
+                  negatives: Path | None) -> list[str]:
     cmd = [sys.executable, "-m", "kwspot", "train", "--data", args.data, "--val-pct", "10",
            "--test-pct", "20", "--model", recipe.model, "--iters", str(args.iters),
            "--batch-size", str(args.batch_size), "--device", "cpu", "--threads",
-           str(args.threads), "--seed", "0", "--log-every", str(max(1, args.iters // 6)),
+           str(args.threads), "--seed", "0", "--log-every", str(max(1, args.iters // 4)),
            "--out", str(out), *recipe.options]
-    if negatives is not None:
-        cmd += ["--negatives", str(negatives)]
-    best = out / "best.pt"
-    stamp = out / "command.txt"
-    if best.is_file() and stamp.is_file() and stamp.read_text() == " ".join(cmd[1:]):
-        return best
-    if out.exists():
-        for f in ("best.pt", "last.pt"):
+    return cmd + (["--negatives", str(negatives)] if negatives is not None else [])
+
+
+def train_all(jobs: list[tuple[Path, list[str]]]) -> None:
+    """Run the training commands side by side (one process each; logs in ``out/train.log``);
+    a run folder whose ``command.txt`` matches its command is reused as it is."""
+    running = []
+    for out, cmd in jobs:
+        stamp = out / "command.txt"
+        if (out / "best.pt").is_file() and stamp.is_file() and \
+                stamp.read_text() == " ".join(cmd[1:]):
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        for f in ("best.pt", "last.pt", "command.txt"):
             (out / f).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "train.log", "w") as log:
-        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT,
-                       env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
-    stamp.write_text(" ".join(cmd[1:]))
-    load_checkpoint(best)
-    return best
+        log = open(out / "train.log", "w")  # noqa: SIM115 (closed below)
+        running.append((out, cmd, log, subprocess.Popen(cmd, stdout=log,
+                                                        stderr=subprocess.STDOUT)))
+    for out, cmd, log, proc in running:
+        rc = proc.wait()
+        log.close()
+        if rc != 0:
+            raise SystemExit(f"training failed ({out / 'train.log'}): {' '.join(cmd)}")
+        (out / "command.txt").write_text(" ".join(cmd[1:]))
 
 
 def fold_folders(work: Path, halves: list[list[Path]]) -> list[Path]:
@@ -254,10 +258,15 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     scored = []
     speed = ""
     notes = []
+    runs = {(r, k): (work / f"recipe{r}" / f"half{k}", train_command(
+        args, work / f"recipe{r}" / f"half{k}", recipe,
+        fold_dirs[k] if recipe.fold_negatives else None))
+        for r, recipe in enumerate(recipes)
+        for k in ((0, 1) if recipe.fold_negatives else (0,))}
+    train_all(list(runs.values()))
     for r, recipe in enumerate(recipes):
         folds = (0, 1) if recipe.fold_negatives else (0,)
-        ckpts = [train_run(args, work / f"recipe{r}" / f"half{k}", recipe,
-                           fold_dirs[k] if recipe.fold_negatives else None) for k in folds]
+        ckpts = [runs[r, k][0] / "best.pt" for k in folds]
         accs = [load_checkpoint(c).get("best_acc", float("nan")) for c in ckpts]
         audios, models, halves_post = [], [], []
         for k, ckpt in enumerate(ckpts):
@@ -295,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
           "measured on the other. R@N/h: the best recall of a threshold sweep at ≤ N false "
           "alarms per hour of the measured speech (thresholds chosen on the measured audio "
           "itself: an upper bound). Hop 20 ms, refractory 1 s, hit tolerance ±0.5 s."
-          + (" **Quick run: 10 training iterations, the figures mean nothing.**"
+          + (" **Quick run: 3 training iterations, the figures mean nothing.**"
              if args.quick else ""))
     print()
     rows = []

@@ -125,3 +125,17 @@ def test_fast_log_mel_passes_gradients() -> None:
     x = (torch.randn(3, 16000) * 0.1).requires_grad_()
     fe(x).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_streaming_quick_reports_false_alarms_per_hour(tmp_path: Path) -> None:
+    r = _run([str(BENCH / "streaming.py"), "--quick", "--out", str(tmp_path)], timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = r.stdout
+    if "skipped: needs" in out:
+        assert not _data_present() or "speech_" in out
+        return
+    for text in ["| recipe ", "R@1/h %", "calibrated (1/h): recall %", "| word ",
+                 "Goal (≥ 90% recall at ≤ 1 false alarm per hour", "| backend ",
+                 "real-time factor", "+ negative speech"]:
+        assert text in out, f"{text!r} missing from\n{out}"
+    assert (tmp_path / "quick" / "streaming_det.png").stat().st_size > 1000
