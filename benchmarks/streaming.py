@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     for r, recipe in enumerate(recipes):
         folds = (0, 1) if recipe.fold_negatives else (0,)
         ckpts = [runs[r, k][0] / "best.pt" for k in folds]
-        accs = [load_checkpoint(c).get("best_acc", float("nan")) for c in ckpts]
+        accs = [load_checkpoint(c).best_acc for c in ckpts]
         audios, models, halves_post = [], [], []
         for k, ckpt in enumerate(ckpts):
             onnx = export_checkpoint(ckpt, work / f"recipe{r}_half{k}.onnx").path

@@ -216,8 +216,8 @@ def test_evaluate_command_on_a_checkpoint(run_dir: Path, tmp_path: Path, capsys)
     m = doc["models"][0]
     ckpt = load_checkpoint(run_dir / "best.pt")
     # the data settings came from the checkpoint: same validation split and figures as training
-    assert m["accuracy"] == pytest.approx(ckpt["best_acc"], abs=1e-9)
-    assert m["loss"] == pytest.approx(ckpt["row"]["valid_loss"], rel=1e-4)
+    assert m["accuracy"] == pytest.approx(ckpt.best_acc, abs=1e-9)
+    assert m["loss"] == pytest.approx(ckpt.row["valid_loss"], rel=1e-4)
     assert m["labels"] == ["yes", "no", "up", "silence", "unknown"]
     assert sum(map(sum, m["confusion"])) == doc["clips"] and m["params"] > 0
 
@@ -242,11 +242,11 @@ def test_evaluate_command_compares_and_ensembles(run_dir: Path, tmp_path: Path,
 
 def test_evaluate_command_refuses_models_with_other_labels(run_dir: Path, tmp_path: Path,
                                                            capsys) -> None:
-    import torch
+    from kwspot.checkpoint import Checkpoint
 
-    ckpt = torch.load(run_dir / "last.pt", weights_only=False)
-    ckpt["labels"] = ["yes", "no", "down", "silence", "unknown"]
-    torch.save(ckpt, tmp_path / "other.pt")
+    ckpt = Checkpoint.load(run_dir / "last.pt")
+    ckpt.labels = ["yes", "no", "down", "silence", "unknown"]
+    ckpt.save(tmp_path / "other.pt")
     rc = main(["evaluate", "--checkpoint", str(run_dir / "best.pt"), "--checkpoint",
                str(tmp_path / "other.pt"), "--ensemble"])
     err = capsys.readouterr().err

@@ -82,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.detections_csv import write_detections_csv
     from kwspot.infer.filedetect import detect_file
+    from kwspot.outputs import output_path
 
+    if args.csv:
+        output_path(args.csv)  # refuse an unwritable path before the (long) detection run
     clf = load_classifier(args.model, threads=args.threads)
     config = detector_config(args, clf)
     announced: list[bool] = []

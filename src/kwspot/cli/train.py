@@ -79,12 +79,12 @@ def run(args: argparse.Namespace) -> int:
     explicit = given(args, [n for n in names if n in vars(args)])
     if args.resume:
         ckpt = load_checkpoint(_last(args.resume))
-        saved = ckpt["config"]
+        saved = ckpt.config
         if "model" in explicit and explicit["model"] != saved["model"]:
-            raise KwspotError(f"{ckpt['path']}: checkpoint is for model {saved['model']!r}, "
+            raise KwspotError(f"{ckpt.path}: checkpoint is for model {saved['model']!r}, "
                               f"not {explicit['model']!r}")
         if "words" in explicit and tuple(explicit["words"]) != tuple(saved["words"]):
-            raise KwspotError(f"{ckpt['path']}: checkpoint labels "
+            raise KwspotError(f"{ckpt.path}: checkpoint labels "
                               f"({','.join(saved['words'])}) differ from --words")
         changed = sorted(k for k, v in explicit.items()
                          if k not in _RESUMABLE and _norm(v) != _norm(saved.get(k)))

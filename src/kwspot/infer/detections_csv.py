@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from kwspot.infer.detector import Detection
+from kwspot.outputs import atomic_open
 
 
 def write_detections_csv(path: str, detections: list[Detection]) -> None:
-    """``time_s,word,confidence,decided_s`` rows."""
+    """``time_s,word,confidence,decided_s`` rows, written atomically."""
     import csv
 
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(path, newline="") as f:
         w = csv.writer(f)
         w.writerow(["time_s", "word", "confidence", "decided_s"])
         for d in detections:

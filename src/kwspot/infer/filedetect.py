@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kwspot.data.audio import require_finite
 from kwspot.errors import KwspotError
 from kwspot.infer.backend import Classifier
 from kwspot.infer.detector import Detection, DetectorConfig, StreamingDetector
@@ -45,7 +47,7 @@ def detect_file(classifier: Classifier, path: str, config: DetectorConfig | None
     det = StreamingDetector(classifier, config)
     t0 = time.perf_counter()
     try:
-        f = sf.SoundFile(path)
+        f = sf.SoundFile(os.fsencode(path))  # bytes: the name need not be UTF-8
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         msg = str(exc).strip().splitlines()
         raise KwspotError(f"{path}: cannot read audio ({msg[-1] if msg else 'unknown format'})"
@@ -71,6 +73,7 @@ def detect_file(classifier: Classifier, path: str, config: DetectorConfig | None
         block = max(1, round(block_s * rate))
         read = 0
         for chunk in f.blocks(blocksize=block, dtype="float32", always_2d=True):
+            require_finite(chunk, path, start=read)
             read += len(chunk)
             mono = chunk[:, 0] if chunk.shape[1] == 1 else chunk.mean(axis=1)
             emit(det.feed(resampler.feed(mono) if resampler else mono))
