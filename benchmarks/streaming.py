@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import _common as C
@@ -41,11 +41,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--noise-dir", default=str(DATA / "background_noise"))
     p.add_argument("--minutes", type=float, default=10.0, help="length of the test recording")
     p.add_argument("--model", default="dscnn_m", help="from-scratch model")
-    p.add_argument("--iters", type=int, default=1000)
+    p.add_argument("--iters", type=int, default=600)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--embed-model", default=None,
                    help="registered model on the speech-embedding front-end to compare "
-                   "(default: the first registered one whose name holds 'embed', if any)")
+                   "(default: emb_mlp when registered; 'none' to leave it out)")
     p.add_argument("--smoothing", default="20,200,500,1000",
                    help="posterior smoothing spans to compare, ms (20 = none)")
     p.add_argument("--target", type=float, default=1.0,
@@ -170,12 +170,40 @@ def speed_table(args: argparse.Namespace, ckpt: Path, work: Path, wav: Path) -> 
 
 
 def embed_model(args: argparse.Namespace) -> str | None:
+    """The head on the speech-embedding front-end to compare, if one is registered."""
     from kwspot import models
 
     if args.embed_model:
-        return args.embed_model
-    names = [n for n in models.list_models() if "embed" in n]
-    return names[0] if names else None
+        return None if args.embed_model == "none" else args.embed_model
+    names = [n for n in models.list_models() if models.get_spec(n).frontend == "embedding"]
+    return "emb_mlp" if "emb_mlp" in names else (names[0] if names else None)
+
+
+def cached_collect(clf, files, hop: int, cache: Path, key: str):
+    """:func:`kwspot.evaluate.score.collect`, kept in ``cache`` (an .npz of the posteriors)
+    and reused while ``key`` (model file and settings) is unchanged."""
+    from kwspot.evaluate.longaudio import read_truth
+    from kwspot.evaluate.posteriors import Posteriors, Skipped
+    from kwspot.evaluate.score import Collected, collect
+
+    if cache.is_file():
+        z = np.load(cache)
+        meta = json.loads(str(z["meta"]))
+        if meta["key"] == key:
+            cut = np.cumsum([0, *meta["rows"]])
+            posts = [Posteriors(s, z["probs"][a:b], d) for s, a, b, d in
+                     zip(meta["sources"], cut[:-1], cut[1:], meta["seconds"], strict=True)]
+            n = meta["negatives"]
+            return Collected([], [(p, read_truth(Path(p.source).with_suffix(".csv")))
+                                  for p in posts[n:]], posts[:n], files.negative_sources,
+                             [Skipped(*s) for s in meta["skipped"]], hop, files.excluded)
+    audio = collect(clf, files, hop)
+    posts = audio.negatives + [p for p, _ in audio.recordings]
+    meta = {"key": key, "negatives": len(audio.negatives), "rows": [len(p.probs) for p in posts],
+            "sources": [p.source for p in posts], "seconds": [p.audio_s for p in posts],
+            "skipped": [[s.path, s.reason] for s in audio.skipped]}
+    np.savez(cache, probs=np.concatenate([p.probs for p in posts]), meta=json.dumps(meta))
+    return audio
 
 
 @dataclass
@@ -228,9 +256,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     from kwspot.checkpoint import load_checkpoint
     from kwspot.evaluate.calibrate import split_files
     from kwspot.evaluate.detplot import plot_det
-    from kwspot.evaluate.longaudio import RecordingConfig, build_recording
+    from kwspot.evaluate.longaudio import RecordingConfig, build_recording, read_truth
     from kwspot.evaluate.posteriors import audio_files
-    from kwspot.evaluate.score import collect, plan, stored_model
+    from kwspot.evaluate.score import plan, stored_model
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.export import export_checkpoint
 
@@ -245,13 +273,20 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     emb = embed_model(args)
     if emb:
         recipes.append(Recipe(f"speech embedding ({emb}) + negative speech", emb,
+                              [] if args.quick else ["--iters", "3000", "--batch-size", "128"],
                               fold_negatives=True))
 
     words = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
     rec_cfg = RecordingConfig(root=args.data, noise_dir=args.noise_dir, words=words,
                               val_pct=10.0, test_pct=20.0, minutes=args.minutes)
     wav = work / "test.wav"
-    truth = build_recording(rec_cfg, wav, work / "test.csv")
+    stamp = work / "test.json"
+    rec_key = json.dumps(asdict(rec_cfg))
+    if wav.is_file() and stamp.is_file() and stamp.read_text() == rec_key:
+        truth = read_truth(work / "test.csv")
+    else:
+        truth = build_recording(rec_cfg, wav, work / "test.csv")
+        stamp.write_text(rec_key)
     n_cmd = sum(e.kind == "command" for e in truth)
     maybe = {str(DATA / k): list(v) for k, v in MAYBE.items()}
 
@@ -273,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
             onnx = export_checkpoint(ckpt, work / f"recipe{r}_half{k}.onnx").path
             clf = load_classifier(onnx, threads=args.threads)
             files = plan([wav], neg_files, words, maybe)
-            audio = collect(clf, files, hop=round(0.02 * clf.sample_rate))
+            key = f"{(runs[r, folds[k]][0] / 'command.txt').read_text()} {rec_key}"
+            audio = cached_collect(clf, files, round(0.02 * clf.sample_rate),
+                                   work / f"recipe{r}_half{k}_posteriors.npz", key)
             notes += [f"skipped {s.reason}" for s in audio.skipped]
             by = {p.source: p for p in audio.negatives}
             halves_post.append([[by[str(f)] for f in h if str(f) in by] for h in halves])
@@ -338,8 +375,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
           f"speech): {verdict} — best calibrated row: {best.recipe}, smoothing "
           f"{best.smooth_ms:g} ms, {best.result.total.recall * 100:.1f}% recall at "
           f"{best.result.fa_per_hour():.2f} FA/h"
-          + ("" if emb else "; no speech-embedding model is registered, so only from-scratch "
-             "models are compared") + ".")
+          + ("" if emb else "; no speech-embedding model in this run (none registered, or "
+             "left out with --embed-model none), so only from-scratch models are compared")
+          + ".")
     print()
     png = Path(args.det_png)
     chosen = [s for s in scored if s.smooth_ms == (500.0 if 500.0 in args.smoothing
