@@ -32,6 +32,7 @@ SCRIPTS: dict[str, tuple[str, bool]] = {
     "inference": ("Inference", True),
     "streaming": ("Streaming detection", False),
     "accuracy": ("Accuracy", True),
+    "synth_ablation": ("Synthetic speech", True),
 }
 BEGIN, END = "<!-- BEGIN {} -->", "<!-- END {} -->"
 

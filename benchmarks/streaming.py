@@ -121,9 +121,9 @@ def tune(clf, rec_cfg, work: Path, base, tolerance: float,
     """The setting for a validation-split recording: among those within ``slack`` of the
     most (hits - false alarms), the shortest smoothing (lowest latency), then the fewest
     false alarms. Returns it and the grid as text."""
-    from kwspot.infer.longaudio import build_recording
-    from kwspot.infer.scoring import score_detections
-    from kwspot.infer.stream import detect_file
+    from kwspot.evaluate.longaudio import build_recording
+    from kwspot.evaluate.scoring import score_detections
+    from kwspot.infer.filedetect import detect_file
 
     val_cfg = replace(rec_cfg, split="validation", seed=rec_cfg.seed + 1)
     truth = build_recording(val_cfg, work / "val.wav", work / "val.csv")
@@ -159,11 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     t_start = time.perf_counter()
     from kwspot.checkpoint import load_checkpoint
+    from kwspot.evaluate.longaudio import RecordingConfig, build_recording
+    from kwspot.evaluate.scoring import score_detections
     from kwspot.infer.backend import load_classifier
+    from kwspot.infer.detector import DetectorConfig
     from kwspot.infer.export import export_checkpoint
-    from kwspot.infer.longaudio import RecordingConfig, build_recording
-    from kwspot.infer.scoring import score_detections
-    from kwspot.infer.stream import DetectorConfig, detect_file
+    from kwspot.infer.filedetect import detect_file
 
     work = Path(args.out)
     work.mkdir(parents=True, exist_ok=True)

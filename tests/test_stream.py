@@ -14,22 +14,18 @@ import torch
 from scipy.signal import resample_poly
 
 from kwspot.errors import KwspotError
-from kwspot.infer.longaudio import (
+from kwspot.evaluate.longaudio import (
     RecordingConfig,
     TruthEvent,
     build_recording,
     read_truth,
     voiced_span,
 )
-from kwspot.infer.scoring import score_detections
-from kwspot.infer.stream import (
-    DetectorConfig,
-    StreamingDetector,
-    StreamResampler,
-    detect_array,
-    detect_file,
-    parse_thresholds,
-)
+from kwspot.evaluate.scoring import score_detections
+from kwspot.infer.detector import DetectorConfig, StreamingDetector, detect_array
+from kwspot.infer.filedetect import detect_file
+from kwspot.infer.resample import StreamResampler
+from kwspot.infer.thresholds import parse_thresholds
 
 SR = 1000  # the fake model's sample rate: 1-s windows of 1,000 samples keep tests fast
 YES, NO, OTHER = 0.5, -0.5, 0.25  # sample values the fake model recognizes

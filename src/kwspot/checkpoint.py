@@ -60,7 +60,7 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
 def net_from_checkpoint(ckpt: dict[str, Any], *, weights: str = "state_dict") -> KwsNet:
     """Rebuild the network of a checkpoint with its weights, in eval mode."""
     net = build_net(ckpt["model"], len(ckpt["labels"]), FrontendConfig.from_dict(ckpt["frontend"]),
-                    ckpt.get("model_kwargs"))
+                    ckpt.get("model_kwargs"), pretrained=False)
     try:
         net.load_state_dict(ckpt[weights])
     except RuntimeError as exc:

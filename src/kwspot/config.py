@@ -13,6 +13,7 @@ from kwspot.data.augment import AugmentConfig
 from kwspot.data.dataset import DataConfig
 from kwspot.data.labels import DEFAULT_WORDS
 from kwspot.errors import KwspotError
+from kwspot.features import FRONTENDS
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ class TrainConfig:
             (self.schedule in ("cosine", "step", "constant"),
              f"--schedule must be cosine, step or constant, got {self.schedule!r}"),
             (0 <= self.ema < 1, f"--ema must be in [0, 1), got {self.ema}"),
-            (self.features in (None, "raw", "mel", "mfcc"),
-             f"--features must be raw, mel or mfcc, got {self.features!r}"),
+            (self.features is None or self.features in FRONTENDS,
+             f"--features must be one of {', '.join(FRONTENDS)}, got {self.features!r}"),
         ]
         for ok, msg in checks:
             if not ok:

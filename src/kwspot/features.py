@@ -3,6 +3,9 @@
 * ``raw``: the waveform itself, ``[B, 1, T]``.
 * ``mel``: log mel spectrogram, ``[B, 1, n_mels, frames]`` (40×101 for a 1-s clip).
 * ``mfcc``: DCT-II (orthonormal) of the log mel, ``[B, 1, n_mfcc, frames]`` (40×101).
+* ``embedding``: openWakeWord's pretrained speech embedding (:mod:`kwspot.embedding`),
+  ``[B, 1, 96, frames]``, one 96-d vector per 80 ms of the clip padded by ``embedding_pad_ms``
+  of silence on each side (15 vectors for a 1-s clip with the default 500 ms).
 
 The exact recipe (defaults of :class:`FrontendConfig`): a periodic Hann window of
 ``win_length`` = 400 samples (25 ms) zero-padded to ``n_fft`` = 512, hop 160 samples (10 ms),
@@ -13,6 +16,11 @@ normalisation (librosa's defaults, ``htk=False, norm="slaney"``), then the natur
 floor: ``log(mel + 1e-6)``. No per-clip normalisation (so streaming equals offline); optional
 per-band mean/variance normalisation with statistics fitted on training data.
 Constant tensors (window, filterbank, DCT) are buffers, so ``.to(device)`` moves them.
+
+One implementation serves PyTorch and ONNX: while ``torch.onnx.export`` traces it, the STFT is
+a strided convolution with a fixed DFT kernel (window taps that are zero and frequency bins the
+mel filterbank ignores left out), which every ONNX runtime supports and onnxruntime runs faster
+than its ``STFT`` operator; the numbers match the FFT path within float32 rounding.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-FRONTENDS = ("raw", "mel", "mfcc")
+FRONTENDS = ("raw", "mel", "mfcc", "embedding")
 # A single-threaded CPU front-end works through a batch in chunks of about this many frame
 # samples (≈2 MB, one core's L2 cache), 3-5× faster than one pass over a large batch. With
 # several threads every op on a chunk is a parallel region: on an idle 2-core machine chunks of
@@ -34,13 +42,14 @@ FRONTENDS = ("raw", "mel", "mfcc")
 # each region waits for a descheduled thread and chunks were 8-10× slower than one pass (4 vs
 # 0.4 ms per clip), so several threads take the batch in one pass. Fastest everywhere: 1 thread.
 _CPU_CHUNK_FLOATS = 1 << 19
+EMBEDDING_DIM = 96
 
 
 @dataclass(frozen=True)
 class FrontendConfig:
     """Front-end parameters (units in the names)."""
 
-    kind: str = "mel"  # raw | mel | mfcc
+    kind: str = "mel"  # raw | mel | mfcc | embedding
     sample_rate: int = 16000  # Hz
     n_fft: int = 512  # FFT size in samples (window zero-padded to it)
     win_length: int = 400  # analysis window in samples (25 ms)
@@ -51,6 +60,9 @@ class FrontendConfig:
     f_max: float = 8000.0  # highest band edge, Hz
     log_floor: float = 1e-6  # log(mel + log_floor)
     normalize: bool = False  # per-band mean/std normalisation (statistics fitted on train data)
+    embedding_pad_ms: float = 500.0  # silence added on each side of a clip (embedding only)
+    embedding_dir: str = ""  # folder with openWakeWord's model files ("" = installed wheel)
+    embedding_lr_scale: float = 0.0  # fine-tune the embedding at lr × this (0 = frozen)
 
     def __post_init__(self) -> None:
         if self.kind not in FRONTENDS:
@@ -62,6 +74,10 @@ class FrontendConfig:
                              f"f_min={self.f_min}, f_max={self.f_max}")
         if self.kind == "mfcc" and not 0 < self.n_mfcc <= self.n_mels:
             raise ValueError(f"n_mfcc must be in 1..n_mels ({self.n_mels}), got {self.n_mfcc}")
+        if not 0 <= self.embedding_pad_ms <= 5000:
+            raise ValueError(f"embedding_pad_ms must be in 0..5000, got {self.embedding_pad_ms}")
+        if self.embedding_lr_scale < 0:
+            raise ValueError(f"embedding_lr_scale must be >= 0, got {self.embedding_lr_scale}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +97,11 @@ class FrontendConfig:
         """Shape of one clip's features (without batch)."""
         if self.kind == "raw":
             return (1, num_samples)
+        if self.kind == "embedding":
+            from kwspot.embedding.frontend import embedding_output_frames, ms_to_samples
+
+            return (1, EMBEDDING_DIM,
+                    embedding_output_frames(num_samples, ms_to_samples(self.embedding_pad_ms)))
         frames = 1 + num_samples // self.hop_length
         return (1, self.n_mels if self.kind == "mel" else self.n_mfcc, frames)
 
@@ -124,45 +145,81 @@ def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
 
 
 class Frontend(nn.Module):
-    """Waveforms ``[B, T]`` (float in [-1, 1]) → features ``[B, 1, ...]``."""
+    """Waveforms ``[B, T]`` (float in [-1, 1]) → features ``[B, 1, ...]``.
 
-    def __init__(self, cfg: FrontendConfig) -> None:
+    ``pretrained`` (embedding only): load the embedding's weights from openWakeWord's model
+    files; without it they are left at zero, to be filled from a checkpoint.
+    """
+
+    def __init__(self, cfg: FrontendConfig, *, pretrained: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
-        dim = cfg.n_mels if cfg.kind == "mel" else cfg.n_mfcc
-        if cfg.kind != "raw":
-            win = torch.hann_window(cfg.win_length, periodic=True, dtype=torch.float64)
-            left = (cfg.n_fft - cfg.win_length) // 2
-            win = nn.functional.pad(win, (left, cfg.n_fft - cfg.win_length - left))
-            self.register_buffer("window", win.float())
-            fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)
-            self.register_buffer("mel_fb", torch.from_numpy(fb.T.copy()).float())  # [bins, mels]
-            # The filterbank for the interleaved (re, im) spectrum: squaring [re, im] pairs and
-            # one matmul give mel(|X|²) directly. Cut after the last bin the filters use when
-            # that drops a quarter of the bins or more (slicing costs a strided copy).
-            used = np.flatnonzero(fb.sum(0) > 0)
-            n_bins = fb.shape[1]
-            self._bins = int(used[-1]) + 1 if len(used) else 1
-            if self._bins > 0.75 * n_bins:
-                self._bins = n_bins
-            fb_ri = np.repeat(fb.T[:self._bins], 2, axis=0)  # [2 * bins, mels]
-            self.register_buffer("mel_fb_ri", torch.from_numpy(fb_ri).float(), persistent=False)
-            if cfg.kind == "mfcc":
-                dct = dct_matrix(cfg.n_mfcc, cfg.n_mels)
-                self.register_buffer("dct", torch.from_numpy(dct.T.copy()).float())  # [mels, k]
+        dim = {"mel": cfg.n_mels, "mfcc": cfg.n_mfcc, "embedding": EMBEDDING_DIM}.get(cfg.kind, 1)
+        if cfg.kind == "embedding":
+            from kwspot.embedding.frontend import EmbeddingFrontend, ms_to_samples
+
+            self.embedding = EmbeddingFrontend(
+                ms_to_samples(cfg.embedding_pad_ms), folder=cfg.embedding_dir or None,
+                pretrained=pretrained, trainable=cfg.embedding_lr_scale > 0)
+        elif cfg.kind != "raw":
+            self._init_mel(cfg)
         if cfg.normalize:
-            self.register_buffer("norm_mean", torch.zeros(dim if cfg.kind != "raw" else 1))
-            self.register_buffer("norm_std", torch.ones(dim if cfg.kind != "raw" else 1))
+            self.register_buffer("norm_mean", torch.zeros(dim))
+            self.register_buffer("norm_std", torch.ones(dim))
+
+    def _init_mel(self, cfg: FrontendConfig) -> None:
+        win = torch.hann_window(cfg.win_length, periodic=True, dtype=torch.float64)
+        left = (cfg.n_fft - cfg.win_length) // 2
+        win = nn.functional.pad(win, (left, cfg.n_fft - cfg.win_length - left))
+        self.register_buffer("window", win.float())
+        fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)
+        self.register_buffer("mel_fb", torch.from_numpy(fb.T.copy()).float())  # [bins, mels]
+        # The filterbank for the interleaved (re, im) spectrum: squaring [re, im] pairs and
+        # one matmul give mel(|X|²) directly. Cut after the last bin the filters use when
+        # that drops a quarter of the bins or more (slicing costs a strided copy).
+        used = np.flatnonzero(fb.sum(0) > 0)
+        n_bins = fb.shape[1]
+        self._bins = int(used[-1]) + 1 if len(used) else 1
+        if self._bins > 0.75 * n_bins:
+            self._bins = n_bins
+        fb_ri = np.repeat(fb.T[:self._bins], 2, axis=0)  # [2 * bins, mels]
+        self.register_buffer("mel_fb_ri", torch.from_numpy(fb_ri).float(), persistent=False)
+        if cfg.kind == "mfcc":
+            dct = dct_matrix(cfg.n_mfcc, cfg.n_mels)
+            self.register_buffer("dct", torch.from_numpy(dct.T.copy()).float())  # [mels, k]
+        self._init_dft(cfg, win, fb)
+
+    def _init_dft(self, cfg: FrontendConfig, window: Tensor, fb: np.ndarray) -> None:
+        """The STFT as a convolution kernel, used while exporting to ONNX."""
+        taps = torch.nonzero(window).flatten()
+        # The kernel spans the non-zero window taps, widened to be symmetric about the frame
+        # centre so that centring becomes the convolution's own (symmetric) zero padding.
+        lo = min(int(taps[0]), cfg.n_fft - int(taps[-1]) - 1)
+        self._conv_padding = cfg.n_fft // 2 - lo
+        bins = np.flatnonzero(np.abs(fb).sum(0) > 0)
+        b0, b1 = int(bins[0]), int(bins[-1]) + 1  # frequency bins the filterbank uses
+        k = torch.arange(b0, b1, dtype=torch.float64)[:, None]
+        n = torch.arange(lo, cfg.n_fft - lo, dtype=torch.float64)[None, :]
+        angle = 2.0 * torch.pi * k * n / cfg.n_fft
+        win = window[lo:cfg.n_fft - lo]
+        kernel = torch.cat([torch.cos(angle) * win, -torch.sin(angle) * win])  # [2K, taps]
+        self.register_buffer("dft", kernel.float()[:, None, :], persistent=False)
+        self.register_buffer("dft_mel_fb", torch.from_numpy(fb.T[b0:b1].copy()).float(),
+                             persistent=False)
 
     def forward(self, wave: Tensor) -> Tensor:
-        """``[B, T]`` → ``[B, 1, T]`` (raw) or ``[B, 1, F, 1 + T // hop]`` (mel, mfcc)."""
+        """``[B, T]`` → ``[B, 1, T]`` (raw), ``[B, 1, F, 1 + T // hop]`` (mel, mfcc) or
+        ``[B, 1, 96, frames]`` (embedding)."""
         if wave.dim() == 3:
             wave = wave.squeeze(1)
         cfg = self.cfg
         if cfg.kind == "raw":
             out = wave.float()[:, None, :]
+        elif cfg.kind == "embedding":
+            out = self.embedding(wave.float())
         else:
-            feats = self.log_mel(wave.float())
+            feats = (self._log_mel_conv(wave.float()) if torch.onnx.is_in_onnx_export()
+                     else self.log_mel(wave.float()))
             if cfg.kind == "mfcc":
                 feats = torch.matmul(feats, self.dct)
             out = feats.transpose(1, 2)[:, None]  # [B, 1, F, frames]
@@ -170,6 +227,14 @@ class Frontend(nn.Module):
             shape = (1, 1, -1, 1) if cfg.kind != "raw" else (1, 1, 1)
             out = (out - self.norm_mean.view(shape)) / self.norm_std.view(shape)
         return out
+
+    def _log_mel_conv(self, wave: Tensor) -> Tensor:
+        """:meth:`log_mel` with the STFT as a strided convolution (the ONNX graph's form)."""
+        spec = F.conv1d(wave[:, None, :], self.dft, stride=self.cfg.hop_length,
+                        padding=self._conv_padding)  # [B, 2K, frames]
+        n_bins = self.dft_mel_fb.shape[0]
+        power = spec[:, :n_bins].square() + spec[:, n_bins:].square()
+        return torch.log(torch.matmul(power.transpose(1, 2), self.dft_mel_fb) + self.cfg.log_floor)
 
     def log_mel(self, wave: Tensor) -> Tensor:
         """``[B, T]`` → log mel ``[B, frames, n_mels]``.

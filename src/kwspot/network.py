@@ -13,9 +13,10 @@ from kwspot.features import Frontend, FrontendConfig
 class KwsNet(nn.Module):
     """Waveforms ``[B, T]`` float in [-1, 1] → logits ``[B, classes]``."""
 
-    def __init__(self, frontend: FrontendConfig, classifier: nn.Module) -> None:
+    def __init__(self, frontend: FrontendConfig, classifier: nn.Module, *,
+                 pretrained: bool = True) -> None:
         super().__init__()
-        self.frontend = Frontend(frontend)
+        self.frontend = Frontend(frontend, pretrained=pretrained)
         self.classifier = classifier
 
     def forward(self, wave: Tensor) -> Tensor:
@@ -30,7 +31,8 @@ def frontend_for(model: str, kind: str | None = None, **overrides: Any) -> Front
 
 
 def build_net(model: str, num_classes: int, frontend: FrontendConfig,
-              model_kwargs: dict[str, Any] | None = None) -> KwsNet:
-    """Front-end + registered classifier."""
+              model_kwargs: dict[str, Any] | None = None, *, pretrained: bool = True) -> KwsNet:
+    """Front-end + registered classifier; ``pretrained=False`` leaves a pretrained front-end's
+    weights empty (a checkpoint fills them)."""
     classifier = models.create(model, num_classes, **(model_kwargs or {}))
-    return KwsNet(frontend, classifier)
+    return KwsNet(frontend, classifier, pretrained=pretrained)

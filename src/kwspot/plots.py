@@ -96,12 +96,11 @@ def best_index(rows: list[dict[str, Any]]) -> int | None:
 
 
 def _save(fig: Any, path: Path | str) -> Path:
-    from kwspot.errors import KwspotError
+    from kwspot.outputs import output_path, write_error
 
-    path = Path(path)
+    path = output_path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, format="png")
     except OSError as exc:
-        raise KwspotError(f"{path}: cannot write the figure ({exc.strerror or exc})") from None
+        raise write_error(path, exc) from None
     return path

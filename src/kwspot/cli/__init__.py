@@ -18,7 +18,7 @@ from kwspot.errors import KwspotError
 
 # Subcommand modules, in the order `kwspot --help` lists them.
 COMMAND_MODULES = ["demo", "data", "models", "train", "evaluate", "predict", "report", "synth",
-                   "export", "detect", "listen"]
+                   "export", "detect", "listen", "score"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # file names need not be valid UTF-8
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -6,7 +6,7 @@ import argparse
 
 
 def add_detector_args(p: argparse.ArgumentParser) -> None:
-    """Options of :class:`kwspot.infer.stream.DetectorConfig` (shared with ``listen``)."""
+    """Options of :class:`kwspot.infer.detector.DetectorConfig` (shared with ``listen``)."""
     p.add_argument("--model", "--checkpoint", dest="model", required=True, metavar="MODEL",
                    help="a .pt checkpoint, a run folder or a .onnx file")
     g = p.add_argument_group("detection")
@@ -27,8 +27,13 @@ def add_detector_args(p: argparse.ArgumentParser) -> None:
                    "thread is faster on a busy CPU)")
 
 
-def detector_config(args: argparse.Namespace):  # -> DetectorConfig (import kept lazy)
-    from kwspot.infer.stream import DetectorConfig, parse_thresholds
+def detector_config(args: argparse.Namespace, classifier: object = None):  # -> DetectorConfig
+    """The detector settings: the model's calibrated operating point (when it has one), with
+    the settings given on the command line over it (a given --threshold or --thresholds
+    replaces all calibrated thresholds)."""
+    from kwspot.infer.detector import DetectorConfig
+    from kwspot.infer.operating_point import model_operating_point
+    from kwspot.infer.thresholds import parse_thresholds
 
     opts = {k: getattr(args, k) for k in ("hop_ms", "smooth_ms", "threshold", "refractory_ms")
             if getattr(args, k) is not None}
@@ -36,7 +41,26 @@ def detector_config(args: argparse.Namespace):  # -> DetectorConfig (import kept
         opts["thresholds"] = parse_thresholds(args.thresholds)
     if args.words:
         opts["words"] = tuple(w.strip() for w in args.words.split(",") if w.strip())
-    return DetectorConfig(**opts)
+    op = model_operating_point(classifier) if classifier is not None else None
+    if op is None:
+        return DetectorConfig(**opts)
+    if "threshold" in opts or "thresholds" in opts:
+        opts.setdefault("thresholds", {})
+    return op.detector_config(**opts)
+
+
+def describe_operating_point(args: argparse.Namespace, classifier: object, config) -> str:
+    """One line saying which operating point detection runs at, and where it comes from."""
+    from kwspot.infer.operating_point import model_operating_point
+
+    op = model_operating_point(classifier)
+    given = args.threshold is not None or args.thresholds
+    if op is not None and not given:
+        return f"operating point: the model's, {op.describe()}"
+    per_word = ",".join(f"{w}={v:g}" for w, v in config.thresholds.items())
+    source = "given" if given else "default (the model is not calibrated: see kwspot score)"
+    return (f"operating point: {source}, threshold {config.threshold:g}"
+            + (f", {per_word}" if per_word else "") + f"; smoothing {config.smooth_ms:g} ms")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,18 +80,36 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from kwspot.infer.backend import load_classifier
-    from kwspot.infer.stream import detect_file, write_detections_csv
+    from kwspot.infer.detections_csv import write_detections_csv
+    from kwspot.infer.filedetect import detect_file
+    from kwspot.outputs import output_path
 
-    config = detector_config(args)
+    if args.csv:
+        output_path(args.csv)  # refuse an unwritable path before the (long) detection run
     clf = load_classifier(args.model, threads=args.threads)
+    config = detector_config(args, clf)
+    announced: list[bool] = []
+
+    def announce() -> None:  # once the audio is readable: a bad file still gets one line
+        if not announced:
+            announced.append(True)
+            print(f"kwspot: {describe_operating_point(args, clf, config)}", file=sys.stderr,
+                  flush=True)
 
     def show(d) -> None:
+        announce()
         print(d.line(), flush=True)
 
     def note(msg: str) -> None:
+        announce()
         print(f"kwspot: note: {msg}", file=sys.stderr, flush=True)
 
-    with _progress(args.audio) as progress:
+    with _progress(args.audio) as bar:
+        def progress(done_s: float, total_s: float) -> None:
+            announce()
+            if bar is not None:
+                bar(done_s, total_s)
+
         result = detect_file(clf, args.audio, config, on_detection=show, on_note=note,
                              on_progress=progress)
     if args.csv:

@@ -10,12 +10,12 @@ from typing import Any
 from kwspot.cli.common import DATA_FIELDS, add_data_args, add_runtime_args, given
 from kwspot.errors import KwspotError
 
-SUBSETS = ("testing", "validation", "training")
+SUBSETS = ("testing", "validation", "training", "all")
 RULES = ("auto", "lists", "hash")
 
 
 class _SplitAction(argparse.Action):
-    """``--split testing|validation|training`` picks the split to evaluate; ``--split
+    """``--split testing|validation|training|all`` picks the split to evaluate; ``--split
     auto|lists|hash`` the split rule (as in ``kwspot train``); both may be given."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
@@ -27,15 +27,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="accuracy, per-class figures and confusion matrix",
                        description="Evaluate checkpoints (.pt) or exported models (.onnx) on a "
                        "split of a dataset. Data options default to the ones the (first) model "
-                       "was trained with.", conflict_handler="resolve")
+                       "was trained with. A pre-labeled 12-class folder (the layout of the "
+                       "official test set) that the model was not trained on is scored whole.",
+                       conflict_handler="resolve")
     add_data_args(p, required=False)
     p.add_argument("--checkpoint", action="append", required=True, metavar="MODEL",
                    help="a .pt checkpoint, a run folder or a .onnx file; repeat to compare")
     p.add_argument("--split", action=_SplitAction, choices=SUBSETS + RULES, default=None,
-                   metavar="SPLIT", help="the split to evaluate: testing (default), validation "
-                   "or training; or the split rule: auto, lists or hash (default: the model's)")
-    p.add_argument("--subset", choices=SUBSETS, default="testing",
-                   help="the split to evaluate (same as --split testing|validation|training)")
+                   metavar="SPLIT", help="the split to evaluate: testing, validation, training "
+                   "or all (default: all for a pre-labeled folder the model was not trained "
+                   "on, else testing); or the split rule: auto, lists or hash (default: the "
+                   "model's)")
+    p.add_argument("--subset", choices=SUBSETS, default=None,
+                   help="the split to evaluate (same as --split testing|validation|training|all)")
     p.add_argument("--tta", action="store_true",
                    help="also average over shifted (±50, ±100 ms) and ±3 dB copies of each clip")
     p.add_argument("--ensemble", action="store_true",
@@ -64,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         plot_confusion,
     )
     from kwspot.infer.backend import load_classifier
+    from kwspot.outputs import atomic_open
 
     if args.batch_size < 1:
         raise KwspotError(f"--batch-size must be positive, got {args.batch_size}")
@@ -90,16 +95,16 @@ def run(args: argparse.Namespace) -> int:
     if others and not _given_data(args):
         print(f"kwspot: note: other data settings in {', '.join(others)}; all models are "
               f"evaluated on the data of {args.checkpoint[0]}", file=sys.stderr)
-    data = load_dataset(cfg)
-    split = data.splits[args.subset]
+    data = load_dataset(cfg, for_training=False)
+    subset = args.subset or default_subset(data, first.get("root"))
+    split = data.whole() if subset == "all" else data.splits[subset]
     if len(split) == 0:
-        raise KwspotError(f"{cfg.root}: the {args.subset} split is empty")
-    names = data.labels.names
-    counts = ", ".join(f"{n} {k}" for n, k in zip(names, split.counts(len(names)), strict=True))
-    print(f"kwspot: {args.subset} split of {cfg.root}: {len(split):,} clips ({counts})")
+        raise KwspotError(f"{cfg.root}: the {subset} split is empty")
+    print(f"kwspot: {describe_scored(data, split)}")
 
     results = [evaluate_classifier(clf, split.waves, split.labels, tta=args.tta,
-                                   batch_size=args.batch_size, label_names=names)
+                                   batch_size=args.batch_size,
+                                   label_names=data.labels.names)
                for clf in clfs]
     for c, r in zip(args.checkpoint, results, strict=True):
         r.info["checkpoint"] = c
@@ -117,37 +122,58 @@ def run(args: argparse.Namespace) -> int:
         what = "ensemble" if args.ensemble else main.info["model"]
         print(f"\n{what}: {format_summary(main)}\n")
         print(format_per_class(main))
-        print(f"\nconfusion matrix ({args.subset}; rows true, columns predicted):")
+        print(f"\nconfusion matrix ({subset}; rows true, columns predicted):")
         print(format_confusion(main))
 
     print()
-    paths = _plot_paths(args.checkpoint, args.subset)
+    paths = _plot_paths(args.checkpoint, subset)
     for i, (r, path) in enumerate(zip(results, paths, strict=True)):
         if i == 0 and args.plot and not several:
             path = Path(args.plot)
-        title = (f"{r.info['model']} ({columns[i]}) on {args.subset}: accuracy "
+        title = (f"{r.info['model']} ({columns[i]}) on {subset}: accuracy "
                  f"{r.accuracy:.4f}, {r.count} clips")
         print(f"kwspot: confusion heat map: {plot_confusion(r, path, title=title)}")
     if args.ensemble:
         path = Path(args.plot) if args.plot else paths[0].with_name(
-            f"confusion_{args.subset}_ensemble.png")
-        title = (f"ensemble of {len(results)} on {args.subset}: accuracy {main.accuracy:.4f}, "
+            f"confusion_{subset}_ensemble.png")
+        title = (f"ensemble of {len(results)} on {subset}: accuracy {main.accuracy:.4f}, "
                  f"{main.count} clips")
         print(f"kwspot: confusion heat map: {plot_confusion(main, path, title=title)}")
 
     if args.json:
         doc: dict[str, Any] = {
-            "subset": args.subset, "clips": len(split), "data": _jsonable(vars(cfg)),
+            "subset": subset, "clips": len(split), "files_found": len(data.layout.clips),
+            "data": _jsonable(vars(cfg)),
             "models": [r.to_dict() for r in results],
         }
         if args.ensemble:
             doc["ensemble"] = main.to_dict()
-        try:
-            Path(args.json).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise KwspotError(f"{args.json}: cannot write ({exc.strerror})") from None
+        with atomic_open(args.json) as f:
+            f.write(json.dumps(doc, indent=1) + "\n")
         print(f"kwspot: figures written to {args.json}")
     return 0
+
+
+def default_subset(data: Any, trained_on: str | None) -> str:
+    """``all`` for a pre-labeled folder (a test set) other than the model's training data,
+    else ``testing``."""
+    root = Path(data.config.root).expanduser().resolve()
+    same = trained_on is not None and Path(trained_on).expanduser().resolve() == root
+    return "all" if data.layout.kind == "prelabeled" and not same else "testing"
+
+
+def describe_scored(data: Any, split: Any) -> str:
+    """``N clips scored: the testing split of ROOT, K of the M audio files found (+ S
+    generated silence clips); per-class counts``."""
+    names = data.labels.names
+    generated = sum(src.startswith("silence:") for src in split.sources)
+    found = len(data.layout.clips)
+    what = (f"all of {data.config.root}" if split.name == "all"
+            else f"the {split.name} split of {data.config.root}")
+    extra = f" + {generated:,} generated silence clips" if generated else ""
+    counts = ", ".join(f"{n} {k}" for n, k in zip(names, split.counts(len(names)), strict=True))
+    return (f"{len(split):,} clips scored: {what}, {len(split) - generated:,} of the {found:,} "
+            f"audio files found{extra} ({counts})")
 
 
 def data_defaults(clf: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kwspot.cli.detect import add_detector_args, detector_config
+from kwspot.cli.detect import add_detector_args, describe_operating_point, detector_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,11 +26,13 @@ def run(args: argparse.Namespace) -> int:
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.listen import import_sounddevice, input_device, listen
 
-    config = detector_config(args)
-    sd = import_sounddevice()  # fail fast, before loading the model
+    detector_config(args)  # bad settings fail fast, before the audio input and the model
+    sd = import_sounddevice()
     device = int(args.device) if args.device and args.device.isdigit() else args.device
     info = input_device(sd, device)
     clf = load_classifier(args.model, threads=args.threads)
+    config = detector_config(args, clf)
+    print(f"kwspot: {describe_operating_point(args, clf, config)}", file=sys.stderr, flush=True)
     print(f"kwspot: listening on {info.get('name', 'the default input')} for "
           f"{', '.join(config.words or [w for w in clf.labels if w not in ('silence', 'unknown')])}"
           " (Ctrl+C to stop)", file=sys.stderr, flush=True)

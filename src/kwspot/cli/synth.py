@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (new or empty, "
                    "or one written by kwspot synth before)")
     p.add_argument("--words", default=",".join(DEFAULT_WORDS), metavar="W1,W2,...",
-                   help="keywords (default: %(default)s)")
+                   help="keywords or phrases, e.g. 'hey computer,ok kitchen' (a phrase's "
+                   "folder and class is hey_computer; default: %(default)s)")
     p.add_argument("--unknown-words", default=",".join(DEFAULT_UNKNOWN_WORDS),
                    metavar="W1,W2,...", help="other words, for an 'unknown' class; '' for "
                    "none (default: %(default)s)")
@@ -34,24 +36,89 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="length of each background-noise file (default: %(default)s)")
     p.add_argument("--force", action="store_true",
                    help="regenerate even if OUT already holds this set")
+    p.add_argument("--negatives-for", default="", metavar="P1,P2",
+                   help="also speak words and phrases that sound like these (e.g. 'hey "
+                   "computer' -> 'hey', 'computer', 'hey commuter'), as unknown words")
+    p.add_argument("--negatives", type=int, default=20, metavar="N",
+                   help="sound-alikes per --negatives-for phrase (default: %(default)s)")
+    p.add_argument("--clip-seconds", type=float, default=None, metavar="S",
+                   help="clip length (default: 1 s, or what the longest phrase needs)")
+    _perturbation_options(p)
     p.set_defaults(func=run)
+
+
+def _perturbation_options(p: argparse.ArgumentParser) -> None:
+    from kwspot.data.synth.generate import DEFAULT_PERTURBATIONS as D
+    from kwspot.data.synth.generate import synthesize
+
+    defaults = {k: v.default for k, v in inspect.signature(synthesize).parameters.items()}
+    g = p.add_argument_group("making speech sound recorded (shares of clips, 0-1)")
+    g.add_argument("--reverb", type=float, default=D.reverb, metavar="P",
+                   help="spoken in a simulated room (default: %(default)s)")
+    g.add_argument("--device", type=float, default=D.device, metavar="P",
+                   help="heard through a random device response (default: %(default)s)")
+    g.add_argument("--telephone", type=float, default=D.telephone, metavar="P",
+                   help="sent through an 8-kHz telephone channel (default: %(default)s)")
+    g.add_argument("--noise-dirs", default="", metavar="DIR1,DIR2",
+                   help="folders of real noise recordings to mix in (e.g. "
+                   "../shared/data/esc10,../shared/data/background_noise)")
+    g.add_argument("--noise", type=float, default=D.noise, metavar="P",
+                   help="with real noise from --noise-dirs (default: %(default)s)")
+    g.add_argument("--snr-db", default=f"{D.snr_db[0]:g},{D.snr_db[1]:g}", metavar="LO,HI",
+                   help="speech-to-noise ratio of real noise (default: %(default)s)")
+    g.add_argument("--tract-spread", type=float, default=defaults["tract_spread"],
+                   metavar="S", help="spread of speakers' vocal-tract lengths, log "
+                   "(default: %(default)s)")
+    g.add_argument("--rate-spread", type=float, default=defaults["rate_spread"], metavar="S",
+                   help="spread of a speaker's speaking rate (tempo) between clips, log "
+                   "(default: %(default)s)")
+    g.add_argument("--clean", action="store_true",
+                   help="no reverberation, device, telephone or real noise")
+
+
+def perturbations(args: argparse.Namespace):
+    """The :class:`~kwspot.data.perturb.Perturbations` the options ask for."""
+    from kwspot.data.perturb import Perturbations
+    from kwspot.errors import KwspotError
+
+    if args.clean:
+        return Perturbations()
+    try:
+        low, high = (float(v) for v in args.snr_db.split(","))
+    except ValueError:
+        raise KwspotError(f"--snr-db {args.snr_db!r}: expected two numbers LO,HI") from None
+    dirs = tuple(d for d in args.noise_dirs.split(",") if d.strip())
+    return Perturbations(reverb=args.reverb, device=args.device, telephone=args.telephone,
+                         noise=args.noise, snr_db=(low, high), noise_dirs=dirs)
 
 
 def run(args: argparse.Namespace) -> int:
     from kwspot.data.synth import synthesize
 
+    confusables: list[str] = []
+    if args.negatives_for.strip():
+        from kwspot.data.synth.confusable import confusable_phrases
+
+        for phrase in args.negatives_for.split(","):
+            if phrase.strip():
+                confusables += [c for c in confusable_phrases(phrase, args.negatives)
+                                if c not in confusables]
     report = synthesize(
         args.out, words=args.words.split(","), unknown_words=args.unknown_words.split(","),
         per_word=args.per_word, seed=args.seed, workers=args.workers, speakers=args.speakers,
-        noise_seconds=args.noise_seconds, force=args.force,
+        noise_seconds=args.noise_seconds, force=args.force, perturb=perturbations(args),
+        tract_spread=args.tract_spread, rate_spread=args.rate_spread,
+        clip_seconds=args.clip_seconds, confusables=confusables,
     )
     split = report.clips_per_split
     counts = (f"{report.clips} clips ({split['training']} training / {split['validation']} "
               f"validation / {split['testing']} testing) of {len(report.words)} words + "
-              f"{len(report.unknown_words)} unknown words by {report.speakers} speakers")
+              f"{len(report.unknown_words)} unknown words"
+              + (f" + {len(report.confusables)} sound-alikes" if report.confusables else "")
+              + f" by {report.speakers} speakers")
     if report.reused:
         print(f"{report.out_dir}: already holds {counts}; nothing to do (--force redoes it)")
     else:
-        print(f"wrote {counts}, {len(report.noise_files)} noise files to {report.out_dir} "
-              f"in {report.elapsed_s:.1f} s")
+        print(f"wrote {counts}, {report.clip_seconds:g}-s clips, {len(report.noise_files)} "
+              f"noise files to {report.out_dir} in {report.elapsed_s:.1f} s")
     return 0

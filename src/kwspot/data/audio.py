@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from kwspot.errors import KwspotError
 SAMPLE_RATE = 16000
 CLIP_SAMPLES = 16000
 AUDIO_SUFFIXES = (".wav", ".flac")
+_FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the only encodings that can hold NaN or infinity
 
 
 def is_audio_file(path: Path) -> bool:
@@ -25,12 +27,18 @@ def read_audio(path: Path | str, *, resample: bool = False,
 
     A file at another rate or with several channels raises a :class:`KwspotError` naming it,
     unless ``resample`` is true (then it is downmixed by averaging and resampled with a
-    polyphase filter).
+    polyphase filter). A floating-point file holding NaN or infinity is refused the same way
+    (libsndfile would silently turn those into zeros and full-scale samples).
     """
     path = Path(path)
     try:
-        data, sr = sf.read(str(path), dtype="int16", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        with sf.SoundFile(os.fsencode(path)) as f:  # bytes: names need not be UTF-8
+            sr = f.samplerate
+            if f.subtype in _FLOAT_SUBTYPES:
+                require_finite(f.read(dtype="float32", always_2d=True), path)
+                f.seek(0)
+            data = f.read(dtype="int16", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, EOFError) as exc:
         raise KwspotError(f"{path}: cannot read audio ({_short(exc)})") from None
     if data.shape[1] != 1 or sr != sample_rate:
         if not resample:
@@ -42,6 +50,17 @@ def read_audio(path: Path | str, *, resample: bool = False,
             raise KwspotError(f"{path}: {' and '.join(what)} (pass --resample to convert)")
         return _convert(data, sr, sample_rate)
     return data[:, 0]
+
+
+def require_finite(samples: np.ndarray, source: Path | str, start: int = 0) -> None:
+    """Raise a :class:`KwspotError` naming ``source`` when ``samples`` (``[frames]`` or
+    ``[frames, channels]``, beginning at frame ``start`` of the file) hold NaN or infinity."""
+    finite = np.isfinite(samples)
+    if not finite.all():
+        frames = finite.reshape(len(samples), -1).all(axis=1)
+        first = start + int(np.argmin(frames))
+        raise KwspotError(f"{source}: audio holds non-finite samples (NaN or infinity; "
+                          f"first at sample {first:,})")
 
 
 def fit_length(x: np.ndarray, length: int = CLIP_SAMPLES) -> np.ndarray:

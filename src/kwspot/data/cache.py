@@ -48,7 +48,8 @@ def load_waves(root: Path, clips: list[Clip], *, cache_dir: Path | None = None,
                verbose: bool = True) -> np.ndarray:
     """``int16[len(clips), 16000]`` for ``clips`` (memory-mapped from the cache when valid)."""
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    key = hashlib.sha1(f"{Path(root).resolve()}|{resample}".encode()).hexdigest()[:16]
+    ident = f"{Path(root).resolve()}|{resample}".encode("utf-8", "surrogateescape")
+    key = hashlib.sha1(ident).hexdigest()[:16]
     folder = cache_dir / key
     manifest = _manifest(clips, resample)
     mpath, wpath = folder / "manifest.json", folder / "waves.npy"

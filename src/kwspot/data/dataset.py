@@ -67,6 +67,16 @@ class KwsData:
     layout: Layout
     splits: dict[str, SplitData]
     noise: list[np.ndarray] = field(default_factory=list)  # int16 noise recordings
+    # What training on this data would still need (only when loaded with for_training=False).
+    training_needs: list[str] = field(default_factory=list)
+
+    def whole(self) -> SplitData:
+        """Every split's clips as one, in split order (a test set scored whole)."""
+        parts = list(self.splits.values())
+        return SplitData("all", np.concatenate([d.waves for d in parts]),
+                         np.concatenate([d.labels for d in parts]),
+                         [s for d in parts for s in d.speakers],
+                         [s for d in parts for s in d.sources])
 
     def noise_bank(self) -> np.ndarray:
         """All noise as one int16 array, for augmentation (the training silence clips if the
@@ -78,8 +88,21 @@ class KwsData:
         return np.ascontiguousarray(tr.waves[sil]).reshape(-1)
 
 
-def load_dataset(cfg: DataConfig, *, verbose: bool = True) -> KwsData:
-    """Build the three splits of ``cfg.root`` (see :class:`DataConfig`)."""
+def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = True) -> KwsData:
+    """Build the three splits of ``cfg.root`` (see :class:`DataConfig`).
+
+    With ``for_training=False`` (evaluating, inspecting) what only training needs — a clip of
+    every class in the training split, noise to cut silence clips from — is not required: it is
+    listed in ``training_needs`` instead (without noise files no silence clips are made).
+    """
+    needs: list[str] = []
+
+    def require(ok: bool, problem: str) -> None:
+        if not ok:
+            if for_training:
+                raise KwspotError(problem)
+            needs.append(problem)
+
     labels = LabelSet(tuple(cfg.words))
     layout = discover(cfg.root, cfg.noise_dir)
     if layout.kind == "unlabeled":
@@ -97,10 +120,9 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True) -> KwsData:
         raise KwspotError(f"{layout.root}: no folder for word(s) {', '.join(missing)}")
     prelabeled_silence = SILENCE_DIR in present
     noise = [read_audio(p, resample=cfg.resample) for p in layout.noise_files]
-    if cfg.silence_share > 0 and not prelabeled_silence and not noise:
-        raise KwspotError(f"{layout.root}: no background noise files (looked in "
-                          f"{layout.root / '_background_noise_'}); give --noise-dir DIR or "
-                          "--silence-share 0")
+    require(cfg.silence_share == 0 or prelabeled_silence or bool(noise),
+            f"{layout.root}: no background noise files (looked in "
+            f"{layout.root / '_background_noise_'}); give --noise-dir DIR or --silence-share 0")
 
     by_split = assign_splits(layout, cfg.split, cfg.val_pct, cfg.test_pct, cfg.split_salt)
     rng = np.random.default_rng(cfg.seed)
@@ -118,11 +140,11 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True) -> KwsData:
             unknown = [unknown[i] for i in sorted(pick)]
         chosen[split] = command + unknown + silence
 
-    if not chosen["training"]:
-        raise KwspotError(f"{layout.root}: the training split is empty")
-    for w in labels.words:
-        if not any(c.folder == w for c in chosen["training"]):
-            raise KwspotError(f"{layout.root / w}: no clips of {w!r} in the training split")
+    require(bool(chosen["training"]), f"{layout.root}: the training split is empty")
+    if chosen["training"]:
+        for w in labels.words:
+            require(any(c.folder == w for c in chosen["training"]),
+                    f"{layout.root / w}: no clips of {w!r} in the training split")
 
     all_clips = [c for s in SPLITS for c in chosen[s]]
     waves = load_waves(layout.root, all_clips, cache_dir=cfg.cache_dir, resample=cfg.resample,
@@ -136,7 +158,7 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True) -> KwsData:
         lab = np.array([labels.index_of_folder(c.folder) for c in clips], dtype=np.int64)
         spk = [c.speaker for c in clips]
         src = [c.rel for c in clips]
-        if not prelabeled_silence and cfg.silence_share > 0:
+        if not prelabeled_silence and cfg.silence_share > 0 and noise:
             n_cmd = int(sum(labels.is_command(c.folder) for c in clips))
             sw, ssrc = _silence_clips(noise, layout.noise_files, round(cfg.silence_share * n_cmd),
                                       split, cfg.zero_silence, rng)
@@ -145,7 +167,7 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True) -> KwsData:
             spk += [f"silence-{split}"] * len(sw)
             src += ssrc
         splits[split] = SplitData(split, w, lab, spk, src)
-    return KwsData(cfg, labels, layout, splits, noise)
+    return KwsData(cfg, labels, layout, splits, noise, needs)
 
 
 def _silence_clips(noise: list[np.ndarray], files: list[Path], n: int, split: str,

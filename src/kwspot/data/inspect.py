@@ -10,7 +10,8 @@ from kwspot.data.layouts import discover
 
 
 def inspect_dataset(cfg: DataConfig) -> str:
-    """Report for ``cfg.root``; an unlabeled folder is reported as a file count."""
+    """Report for ``cfg.root``; an unlabeled folder is reported as a file count. What training
+    would still need (noise for silence clips, a non-empty training split) ends the report."""
     layout = discover(cfg.root, cfg.noise_dir)
     if layout.kind == "unlabeled":
         lines = [f"{layout.root}: {len(layout.clips):,} unlabeled audio file(s) (for predict)"]
@@ -24,7 +25,7 @@ def inspect_dataset(cfg: DataConfig) -> str:
         lines.append(f"unlabeled test folder: {layout.unlabeled_test}")
     if layout.kind == "unlabeled":
         return "\n".join(lines)
-    data = load_dataset(cfg)
+    data = load_dataset(cfg, for_training=False)
     names = data.labels.names
     width = max(8, *(len(n) for n in names))
     lines.append("")
@@ -44,6 +45,10 @@ def inspect_dataset(cfg: DataConfig) -> str:
         f"{len(d) * CLIP_SAMPLES / SAMPLE_RATE / 60:>10.1f}" for d in data.splits.values()))
     shared = _shared_speakers(data)
     lines.append(f"speakers in more than one split: {shared}")
+    if data.training_needs:
+        lines.append("")
+        lines.append("training on this folder would need:")
+        lines += [f"  {need}" for need in data.training_needs]
     return "\n".join(lines)
 
 

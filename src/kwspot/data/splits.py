@@ -23,8 +23,9 @@ PRELABELED_SALT = "kwspot:"
 
 
 def hash_percentage(name: str) -> float:
-    """The rule's percentage in [0, 100] for a hashed name."""
-    h = int(hashlib.sha1(name.encode("utf-8")).hexdigest(), 16)
+    """The rule's percentage in [0, 100] for a hashed name (a name that is not valid UTF-8,
+    read from disk with surrogate escapes, is hashed as its original bytes)."""
+    h = int(hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest(), 16)
     return (h % (_MAX_NUM_WAVS_PER_CLASS + 1)) * (100.0 / _MAX_NUM_WAVS_PER_CLASS)
 
 

@@ -13,9 +13,9 @@ import numpy as np
 
 from kwspot.errors import KwspotError
 from kwspot.evaluate.metrics import EvalResult, result_from_probs
-from kwspot.evaluate.progress import progress_bar
 from kwspot.evaluate.tta import num_variants, tta_variants
 from kwspot.infer.backend import Classifier
+from kwspot.progress import progress_bar
 
 
 def predict_int16(clf: Classifier, waves: np.ndarray, *, tta: bool = False,

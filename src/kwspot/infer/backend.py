@@ -64,6 +64,7 @@ class TorchClassifier:
         self.sample_rate = int(self.ckpt["frontend"]["sample_rate"])
         self.clip_samples = 16000
         self.model_name = self.ckpt["model"]
+        self.operating_point = self.ckpt.get("operating_point")  # calibrated thresholds
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         import torch
@@ -100,6 +101,7 @@ class OnnxClassifier:
         self.sample_rate = int(self.meta["sample_rate"])
         self.clip_samples = int(self.meta["clip_samples"])
         self.model_name = self.meta.get("model", path.stem)
+        self.operating_point = self.meta.get("operating_point")  # calibrated thresholds
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.int16_input = inp.type == "tensor(int16)"

@@ -5,10 +5,8 @@ int16 PCM) and returns softmax probabilities ``probs`` ``[batch, classes]``; a m
 property ``kwspot`` (JSON) describes labels, sample rate, clip length, model and front-end
 (the contract of :mod:`kwspot.infer.backend`).
 
-The STFT is written as a ``Conv1d`` with a fixed DFT kernel (window taps that are zero and
-frequency bins the mel filterbank ignores are left out), which every ONNX runtime supports and
-onnxruntime runs faster than its ``STFT`` operator; the numbers match :class:`Frontend`'s
-``torch.stft`` within float32 rounding. ``quantize="int8"`` quantizes the classifier's
+The front-end is :class:`kwspot.features.Frontend` itself, which exports its STFT as a
+convolution. ``quantize="int8" quantizes the classifier's
 weights and activations (static QDQ quantization calibrated on clips you provide, or dynamic
 weight-only quantization without them); the front-end stays in float.
 """
@@ -25,72 +23,16 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kwspot import __version__
 from kwspot.errors import KwspotError
-from kwspot.features import Frontend
 from kwspot.network import KwsNet
+from kwspot.outputs import output_path, write_error
 
 INPUTS = ("float", "int16")
 QUANTIZE = (None, "int8")
 CLASSIFIER_SCOPE = "/classifier/"  # ONNX node-name prefix of the classifier (int8-quantized)
-
-
-class OnnxFrontend(nn.Module):
-    """:class:`Frontend` with the STFT as a strided convolution (export-friendly, same numbers).
-
-    Reuses the front-end's buffers (window, filterbank, DCT, normalisation statistics).
-    """
-
-    def __init__(self, fe: Frontend) -> None:
-        super().__init__()
-        self.cfg = cfg = fe.cfg
-        self.normalize = cfg.normalize
-        if cfg.normalize:
-            self.register_buffer("norm_mean", fe.norm_mean.detach().clone())
-            self.register_buffer("norm_std", fe.norm_std.detach().clone())
-        if cfg.kind == "raw":
-            return
-        window = fe.window.detach().double()
-        taps = torch.nonzero(window).flatten()
-        # The kernel spans the non-zero window taps, widened to be symmetric about the frame
-        # centre so that centring becomes the convolution's own (symmetric) zero padding.
-        lo = min(int(taps[0]), cfg.n_fft - int(taps[-1]) - 1)
-        self.lo, self.hi = lo, cfg.n_fft - lo
-        self.padding = cfg.n_fft // 2 - lo
-        bins = torch.nonzero(fe.mel_fb.detach().abs().sum(1) > 0).flatten()
-        b0, b1 = int(bins[0]), int(bins[-1]) + 1  # frequency bins the filterbank uses
-        self.n_bins = b1 - b0
-        k = torch.arange(b0, b1, dtype=torch.float64)[:, None]
-        n = torch.arange(self.lo, self.hi, dtype=torch.float64)[None, :]
-        angle = 2.0 * torch.pi * k * n / cfg.n_fft
-        win = window[self.lo:self.hi]
-        kernel = torch.cat([torch.cos(angle) * win, -torch.sin(angle) * win])  # [2K, taps]
-        self.register_buffer("dft", kernel.float()[:, None, :])
-        self.register_buffer("mel_fb", fe.mel_fb.detach()[b0:b1].clone())
-        if cfg.kind == "mfcc":
-            self.register_buffer("dct", fe.dct.detach().clone())
-
-    def forward(self, wave: Tensor) -> Tensor:
-        """``[B, T]`` float → ``[B, 1, T]`` (raw) or ``[B, 1, F, 1 + T // hop]``."""
-        cfg = self.cfg
-        if cfg.kind == "raw":
-            out = wave[:, None, :]
-            if self.normalize:
-                out = (out - self.norm_mean.view(1, 1, 1)) / self.norm_std.view(1, 1, 1)
-            return out
-        spec = F.conv1d(wave[:, None, :], self.dft, stride=cfg.hop_length,
-                        padding=self.padding)  # [B, 2K, frames]
-        power = spec[:, :self.n_bins].square() + spec[:, self.n_bins:].square()
-        feats = torch.log(torch.matmul(power.transpose(1, 2), self.mel_fb) + cfg.log_floor)
-        if cfg.kind == "mfcc":
-            feats = torch.matmul(feats, self.dct)
-        out = feats.transpose(1, 2)[:, None]
-        if self.normalize:
-            out = (out - self.norm_mean.view(1, 1, -1, 1)) / self.norm_std.view(1, 1, -1, 1)
-        return out
 
 
 class ExportGraph(nn.Module):
@@ -101,7 +43,7 @@ class ExportGraph(nn.Module):
         if input_dtype not in INPUTS:
             raise KwspotError(f"--input must be float or int16, got {input_dtype!r}")
         self.int16_input = input_dtype == "int16"
-        self.frontend = OnnxFrontend(net.frontend)
+        self.frontend = net.frontend  # exports its ONNX form (see kwspot.features)
         self.classifier = net.classifier
 
     def forward(self, audio: Tensor) -> Tensor:
@@ -127,6 +69,8 @@ def export_checkpoint(checkpoint: Path | str, out: Path | str, *, quantize: str 
     net = net_from_checkpoint(ckpt)
     extra = {"checkpoint": Path(ckpt["path"]).name, "iteration": ckpt.get("iteration"),
              "best_acc": ckpt.get("best_acc")}
+    if ckpt.get("operating_point"):
+        extra["operating_point"] = ckpt["operating_point"]  # calibrated thresholds travel along
     if ckpt.get("config"):
         extra["config"] = ckpt["config"]  # the training run's settings (data options included)
     return export_net(net, tuple(ckpt["labels"]), out, model_name=ckpt["model"],
@@ -143,8 +87,6 @@ def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_nam
     ``calibration``: float32 clips ``[N, clip_samples]`` for static int8 quantization
     (without them ``quantize="int8"`` falls back to dynamic weight quantization).
     """
-    import onnx
-
     if quantize not in QUANTIZE:
         raise KwspotError(f"--quantize must be int8 (or left out), got {quantize!r}")
     if not 13 <= opset <= 21:
@@ -152,8 +94,7 @@ def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_nam
     if len(labels) != _num_outputs(net, clip_samples):
         raise KwspotError(f"{model_name}: {len(labels)} labels but the model has "
                           f"{_num_outputs(net, clip_samples)} outputs")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = output_path(out)
     graph = ExportGraph(net.eval(), input_dtype).eval()
     dtype = torch.int16 if input_dtype == "int16" else torch.float32
     example = torch.zeros(2, clip_samples, dtype=dtype)
@@ -163,6 +104,21 @@ def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_nam
         "input": input_dtype, "quantize": quantize, "opset": opset, "kwspot_version": __version__,
         **(extra_meta or {}),
     }
+    try:
+        _write_onnx(graph, example, out, meta, quantize=quantize, input_dtype=input_dtype,
+                    opset=opset, calibration=calibration)
+    except OSError as exc:  # a full disk, no permission, a folder in the way
+        raise write_error(out, exc) from None
+    return ExportResult(out, meta, out.stat().st_size)
+
+
+def _write_onnx(graph: nn.Module, example: Tensor, out: Path, meta: dict[str, Any], *,
+                quantize: str | None, input_dtype: str, opset: int,
+                calibration: np.ndarray | None) -> None:
+    """Trace ``graph``, quantize it if asked, attach ``meta`` and check it, in a temporary
+    folder beside ``out``; ``out`` appears only when all of that succeeded."""
+    import onnx
+
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         with torch.no_grad(), warnings.catch_warnings():
@@ -186,7 +142,6 @@ def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_nam
         tmp_out = Path(tmp) / "final.onnx"
         onnx.save(model, str(tmp_out))
         tmp_out.replace(out)
-    return ExportResult(out, meta, out.stat().st_size)
 
 
 def _num_outputs(net: KwsNet, clip_samples: int) -> int:

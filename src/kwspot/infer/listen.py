@@ -1,5 +1,5 @@
 """Live detection on the microphone: ``sounddevice`` fills a queue, the
-:class:`~kwspot.infer.stream.StreamingDetector` drains it.
+:class:`~kwspot.infer.detector.StreamingDetector` drains it.
 
 The audio callback only copies samples into the queue (it runs on PortAudio's thread and must
 not block); classification happens on the caller's thread. The input is opened at the model's
@@ -17,7 +17,8 @@ import numpy as np
 
 from kwspot.errors import KwspotError
 from kwspot.infer.backend import Classifier
-from kwspot.infer.stream import Detection, DetectorConfig, StreamingDetector, StreamResampler
+from kwspot.infer.detector import Detection, DetectorConfig, StreamingDetector
+from kwspot.infer.resample import StreamResampler
 
 
 def import_sounddevice() -> ModuleType:

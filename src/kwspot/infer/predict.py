@@ -24,8 +24,9 @@ import numpy as np
 from kwspot.data.audio import is_audio_file, read_clip
 from kwspot.data.layouts import NOISE_DIR
 from kwspot.errors import KwspotError
-from kwspot.evaluate.progress import progress_bar
 from kwspot.infer.backend import Classifier
+from kwspot.outputs import atomic_open
+from kwspot.progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -149,18 +150,15 @@ def write_csv(path: Path | str, names: Sequence[str], preds: Predictions, *,
     """``fname,label`` rows for the files that were read (plus ``p_<class>`` columns with
     ``probs``)."""
     path = Path(path)
-    try:
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["fname", "label", *(f"p_{c}" for c in preds.labels)] if probs
-                       else ["fname", "label"])
-            for name, label, row, ok in zip(names, preds.predicted, preds.probs, preds.ok,
-                                            strict=True):
-                if ok:
-                    w.writerow([name, label, *(f"{p:.6f}" for p in row)] if probs
-                               else [name, label])
-    except OSError as exc:
-        raise KwspotError(f"{path}: cannot write ({exc.strerror})") from None
+    with atomic_open(path, newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["fname", "label", *(f"p_{c}" for c in preds.labels)] if probs
+                   else ["fname", "label"])
+        for name, label, row, ok in zip(names, preds.predicted, preds.probs, preds.ok,
+                                        strict=True):
+            if ok:
+                w.writerow([name, label, *(f"{p:.6f}" for p in row)] if probs
+                           else [name, label])
     return path
 
 

@@ -9,6 +9,7 @@
 from kwspot.models.registry import ModelSpec, create, get_spec, list_models, register_model
 
 # One module per family; importing it registers its variants.
-FAMILY_MODULES = ["simple1d", "seresnet", "vgg", "bcresnet", "matchboxnet", "dscnn", "kwt"]
+FAMILY_MODULES = ["simple1d", "seresnet", "vgg", "bcresnet", "matchboxnet", "dscnn", "kwt",
+                  "embedding_heads"]
 
 __all__ = ["ModelSpec", "create", "get_spec", "list_models", "register_model", "FAMILY_MODULES"]

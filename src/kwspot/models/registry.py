@@ -1,6 +1,7 @@
 """Model registry: ``@register_model`` builders, ``create(name, num_classes)``, ``list_models``.
 
-Every registered model declares the front-end it expects (``raw``, ``mel`` or ``mfcc``,
+Every registered model declares the front-end it expects (``raw``, ``mel``, ``mfcc`` or
+``embedding``,
 with optional overrides of the front-end parameters) and may record recommended
 training settings so ``kwspot train --model NAME`` needs no extra flags.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from torch import nn
 
 from kwspot.errors import KwspotError
+from kwspot.features import FRONTENDS
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class ModelSpec:
 
     name: str
     builder: Callable[..., nn.Module]
-    frontend: str  # "raw" | "mel" | "mfcc"
+    frontend: str  # one of kwspot.features.FRONTENDS
     frontend_overrides: dict[str, Any] = field(default_factory=dict)
     recommended: dict[str, Any] = field(default_factory=dict)  # TrainConfig field -> value
     paper: str = ""
@@ -43,8 +45,8 @@ def register_model(
     paper: str = "",
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register ``builder(num_classes: int, **kwargs) -> nn.Module`` under ``name``."""
-    if frontend not in ("raw", "mel", "mfcc"):
-        raise ValueError(f"frontend must be raw, mel or mfcc, got {frontend!r}")
+    if frontend not in FRONTENDS:
+        raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, got {frontend!r}")
 
     def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:

@@ -5,6 +5,7 @@
 """
 
 from kwspot.data.synth.generate import (
+    DEFAULT_PERTURBATIONS,
     DEFAULT_UNKNOWN_WORDS,
     DEFAULT_WORDS,
     MARKER,
@@ -16,6 +17,7 @@ from kwspot.data.synth.speakers import SPLITS, Speaker, hash_split
 from kwspot.data.synth.voices import list_accents, list_variants
 
 __all__ = [
+    "DEFAULT_PERTURBATIONS",
     "DEFAULT_UNKNOWN_WORDS",
     "DEFAULT_WORDS",
     "MARKER",

@@ -28,6 +28,7 @@ RATE_MIN, RATE_MAX = 80, 450  # words per minute (espeakRATE_MINIMUM / _MAXIMUM)
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
+_PHONEMES_IPA = 0x02
 _PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
 
 _SynthCallback = ctypes.CFUNCTYPE(
@@ -112,6 +113,10 @@ class Espeak:
         lib.espeak_Info.argtypes = [ctypes.c_void_p]
         lib.espeak_Info.restype = ctypes.c_char_p
         lib.espeak_Terminate.restype = ctypes.c_int
+        lib.espeak_TextToPhonemes.argtypes = [
+            ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int,
+        ]
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         self._set_rand_seed = getattr(lib, "espeak_ng_SetRandSeed", None)
         if self._set_rand_seed is not None:
             self._set_rand_seed.argtypes = [ctypes.c_long]
@@ -161,6 +166,23 @@ class Espeak:
         if not self._chunks:
             return np.zeros(0, dtype=np.int16)
         return np.concatenate(self._chunks)
+
+    def phonemes(self, text: str) -> list[list[str]]:
+        """The IPA phonemes eSpeak NG would speak for ``text`` with the current voice.
+
+        One list per word (words of a clause as eSpeak groups them), stress marks kept on
+        the vowel they precede: ``"hey computer"`` → ``[["h", "ˈeɪ"], ["k", "ə", ...]]``.
+        """
+        buffer = ctypes.create_string_buffer(text.encode("utf-8") + b"\0")
+        pointer = ctypes.c_void_p(ctypes.addressof(buffer))
+        words: list[list[str]] = []
+        while pointer.value:
+            clause = self._lib.espeak_TextToPhonemes(
+                ctypes.byref(pointer), _CHARS_UTF8, _PHONEMES_IPA | (ord("_") << 8))
+            if clause is None:
+                break
+            words.extend(w.split("_") for w in clause.decode("utf-8").split() if w)
+        return words
 
     def close(self) -> None:
         """Terminate the engine and unload the library."""

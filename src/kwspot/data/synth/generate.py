@@ -19,17 +19,22 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from kwspot.data.perturb import NoiseBank, Perturbations
 from kwspot.data.synth import espeak, voices
 from kwspot.data.synth.clips import (
+    CLIP_RATE,
+    MAX_WORD_S,
     META_COLUMNS,
     ClipSpec,
+    ClipStyle,
+    phrase_label,
     plan_clips,
     render_speaker,
     to_clip_rate,
@@ -44,12 +49,16 @@ DEFAULT_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop"
 DEFAULT_UNKNOWN_WORDS = (
     "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
 )
+# What `kwspot synth` applies unless told otherwise (chosen by benchmarks/synth_ablation.py).
+DEFAULT_PERTURBATIONS = Perturbations()
 NOISE_DIR = "_background_noise_"
 MARKER = ".kwspot_synth.json"
 PARTIAL_MARKER = ".kwspot_synth.partial.json"
-_FORMAT_VERSION = 1
-_WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
-_MAX_WORD_LEN = 32
+_FORMAT_VERSION = 2
+_PHRASE = re.compile(r"[a-z]+(?:['-][a-z]+)*(?: [a-z]+(?:['-][a-z]+)*)*")
+_MAX_WORD_LEN = 64
+_PROBE_RATE = 110  # words/min: a slow speaker, for sizing clips to the longest phrase
+_CLIP_STEP_S = 0.25  # clips longer than 1 s grow in steps of this
 _CLIPS_PER_STARTUP = 300  # clips that pay for starting one more worker process
 
 
@@ -68,6 +77,8 @@ class SynthReport:
     accents: tuple[str, ...]
     noise_files: tuple[str, ...]
     elapsed_s: float
+    clip_seconds: float = 1.0
+    confusables: tuple[str, ...] = ()
     reused: bool = False
     params: dict = field(default_factory=dict, repr=False)
 
@@ -83,8 +94,24 @@ def synthesize(
     noise_seconds: float = 60.0,
     progress: bool | None = None,
     force: bool = False,
+    perturb: Perturbations | None = None,
+    tract_spread: float = 0.05,
+    rate_spread: float = 0.08,
+    clip_seconds: float | None = None,
+    confusables: Sequence[str] = (),
 ) -> SynthReport:
     """Write ``per_word`` clips of every word (and of every unknown word) to ``out_dir``.
+
+    A "word" may be a phrase of several words (``"hey computer"``; its folder and class is
+    ``hey_computer``). Clips last ``clip_seconds``, by default 1 s or, when a phrase said
+    slowly does not fit, the next multiple of 0.25 s that holds it. ``perturb`` says how
+    often clips are reverberated, coloured by a device, sent through a telephone line or
+    mixed with real noise; ``tract_spread`` is the spread of the speakers' vocal-tract
+    lengths and ``rate_spread`` of a speaker's speaking rate from clip to clip (log scale).
+    ``perturb`` None means :data:`DEFAULT_PERTURBATIONS`. ``confusables`` (e.g. from
+    :func:`~kwspot.data.synth.confusable.confusable_phrases`) are spoken like unknown words
+    and marked ``confusable`` in ``meta.csv``; any that are also keywords or unknown words
+    are dropped.
 
     ``speakers`` defaults to ``max(10, per_word // 2)`` (each says each word about twice);
     ``workers`` defaults to the usable CPUs (fewer for small jobs); ``progress`` None shows
@@ -104,6 +131,8 @@ def synthesize(
     both = sorted(set(words_t) & set(unknown_t))
     if both:
         raise KwspotError(f"--unknown-words: {both[0]!r} is also in --words")
+    confusable_t = tuple(c for c in _check_words(confusables, "confusables")
+                         if c not in words_t and c not in unknown_t)
     if per_word < 1:
         raise KwspotError(f"--per-word {per_word}: must be at least 1")
     if noise_seconds < 1:
@@ -113,12 +142,21 @@ def synthesize(
     n_speakers = speakers if speakers is not None else max(10, per_word // 2)
     if n_speakers < 3:
         raise KwspotError(f"--speakers {n_speakers}: need at least 3 (one per split)")
+    _check_spreads(tract_spread, rate_spread, clip_seconds)
+    perturb = DEFAULT_PERTURBATIONS if perturb is None else perturb
+    noise_dirs = tuple(str(Path(d).expanduser().resolve()) for d in perturb.noise_dirs)
+    perturb = Perturbations(**{**asdict(perturb), "noise_dirs": noise_dirs})
+    noise_bank = NoiseBank(noise_dirs) if perturb.uses_noise else None  # checks the folders
     paths = espeak.locate_espeak()
-    params = {
+    params = json.loads(json.dumps({
         "format": _FORMAT_VERSION, "words": list(words_t), "unknown_words": list(unknown_t),
-        "per_word": per_word, "seed": seed, "speakers": n_speakers,
+        "confusables": list(confusable_t), "per_word": per_word, "seed": seed,
+        "speakers": n_speakers,
         "noise_seconds": noise_seconds, "espeak": espeak.library_version(paths.library),
-    }
+        "perturb": asdict(perturb), "tract_spread": tract_spread, "rate_spread": rate_spread,
+        "clip_seconds": clip_seconds,
+        "noise_files": len(noise_bank.files) if noise_bank else 0,
+    }))
     if not force:
         kept = _existing_report(out, params, start)
         if kept is not None:
@@ -130,19 +168,24 @@ def synthesize(
     if not accents or not variants:
         raise KwspotError(f"{paths.data}: no English accents or voice variants found")
     speaker_list = plan_speakers(n_speakers, accents, variants, seed)
-    specs = plan_clips(list(words_t), list(unknown_t), per_word, speaker_list, seed)
-    for word in (*words_t, *unknown_t, NOISE_DIR):
-        (out / word).mkdir(exist_ok=True)
+    specs = plan_clips(list(words_t), list(unknown_t), per_word, speaker_list, seed,
+                       confusable_t)
+    for word in (*words_t, *unknown_t, *confusable_t, NOISE_DIR):
+        (out / phrase_label(word)).mkdir(exist_ok=True)
 
     with tempfile.TemporaryDirectory(prefix="kwspot-synth-") as tmp:
         mirror = voices.mirror_data_dir(paths.data, Path(tmp))
         for sp in speaker_list:
             base = voices.read_variant(paths.data, sp.variant)
             rng = np.random.default_rng([seed, int(sp.id[3:], 16)])
-            voices.write_variant(mirror, sp.id, voices.derive_variant(base, sp.id, rng))
+            voices.write_variant(mirror, sp.id,
+                                 voices.derive_variant(base, sp.id, rng, tract_spread))
         library = espeak.private_library_copy(paths.library, Path(tmp))
+        samples = clip_samples([*words_t, *unknown_t, *confusable_t], clip_seconds,
+                               lambda: espeak.fresh_engine(library, mirror))
+        style = ClipStyle(samples=samples, rate_spread=rate_spread, perturb=perturb)
         context = _WorkerContext(str(library), str(mirror), str(out), seed, noise_seconds,
-                                 [sp for sp in speaker_list if sp.split == "training"])
+                                 [sp for sp in speaker_list if sp.split == "training"], style)
         rows = _run_tasks(context, specs, workers, progress)
 
     rows.sort(key=lambda r: r["path"])
@@ -163,6 +206,8 @@ def synthesize(
         accents=tuple(sorted({sp.accent for sp in speaking})),
         noise_files=tuple(f"{NOISE_DIR}/{n}.wav" for n in NOISE_LEVELS_DB),
         elapsed_s=time.perf_counter() - start,
+        clip_seconds=samples / CLIP_RATE,
+        confusables=confusable_t,
         params=params,
     )
     marker = {"params": params, "report": _report_json(report)}
@@ -172,20 +217,56 @@ def synthesize(
 
 
 def _check_words(words: Sequence[str] | str, flag: str) -> tuple[str, ...]:
+    """Words or phrases, lower-cased, inner white space made single spaces."""
     if isinstance(words, str):
         words = words.split(",")
     out: list[str] = []
+    labels: set[str] = set()
     for raw in words:
-        word = str(raw).strip().lower()
+        word = " ".join(str(raw).lower().split())
         if not word:
             continue
-        if not _WORD.fullmatch(word) or len(word) > _MAX_WORD_LEN:
-            raise KwspotError(f"{flag}: {raw!r} is not a word (letters a-z, inner ' or -, "
-                              f"at most {_MAX_WORD_LEN} characters)")
-        if word in out:
+        if not _PHRASE.fullmatch(word) or len(word) > _MAX_WORD_LEN:
+            raise KwspotError(f"{flag}: {raw!r} is not a word or phrase (words of letters a-z "
+                              f"with inner ' or -, separated by spaces, at most "
+                              f"{_MAX_WORD_LEN} characters)")
+        if phrase_label(word) in labels:
             raise KwspotError(f"{flag}: {word!r} is listed twice")
+        labels.add(phrase_label(word))
         out.append(word)
     return tuple(out)
+
+
+def _check_spreads(tract_spread: float, rate_spread: float, clip_seconds: float | None) -> None:
+    if not 0.0 <= tract_spread <= 0.2:
+        raise KwspotError(f"tract spread {tract_spread}: must be within 0..0.2")
+    if not 0.0 <= rate_spread <= 0.5:
+        raise KwspotError(f"rate spread {rate_spread}: must be within 0..0.5")
+    if clip_seconds is not None and not 0.5 <= clip_seconds <= 10.0:
+        raise KwspotError(f"clip length {clip_seconds} s: must be within 0.5..10")
+
+
+def clip_samples(phrases: Sequence[str], clip_seconds: float | None,
+                 new_engine: Callable[[], AbstractContextManager[espeak.Espeak]]) -> int:
+    """Clip length in samples: ``clip_seconds``, or 1 s unless a phrase needs more.
+
+    Each phrase is spoken once at a slow rate (110 words/min, stock en-us voice); the clip
+    is the shortest of 1 s, 1.25 s, 1.5 s ... that holds the longest with the margin a
+    1-s clip keeps around a word (faster speakers then fit, slower ones are sped up).
+    """
+    if clip_seconds is not None:
+        return int(round(clip_seconds * CLIP_RATE))
+    longest = 0
+    with new_engine() as engine:
+        engine.set_voice("en-us")
+        for phrase in phrases:
+            if " " not in phrase and len(phrase) <= 8:
+                continue  # a single short word fits in 1 s
+            raw = engine.synth(phrase + ".", rate=_PROBE_RATE, pitch=50, pitch_range=50, seed=1)
+            longest = max(longest, trim_silence(to_clip_rate(raw)).size)
+    needed = longest / CLIP_RATE + (1.0 - MAX_WORD_S)
+    steps = max(0, int(np.ceil((needed - 1.0) / _CLIP_STEP_S - 1e-9)))
+    return int(round((1.0 + steps * _CLIP_STEP_S) * CLIP_RATE))
 
 
 def _count(items: Iterator[str]) -> dict[str, int]:
@@ -211,8 +292,8 @@ def _existing_report(out: Path, params: dict, start: float) -> SynthReport | Non
         return None
     data = stored.get("report", {})
     try:
-        wavs = sum(len(list((out / w).glob("*.wav"))) for w in data["words"]
-                   + data["unknown_words"])
+        wavs = sum(len(list((out / phrase_label(w)).glob("*.wav"))) for w in data["words"]
+                   + data["unknown_words"] + data["confusables"])
         if wavs != data["clips"] or not (out / "meta.csv").is_file():
             return None
         if not all((out / name).is_file() for name in data["noise_files"]):
@@ -223,6 +304,7 @@ def _existing_report(out: Path, params: dict, start: float) -> SynthReport | Non
             speakers=data["speakers"], speakers_per_split=data["speakers_per_split"],
             base_voices=data["base_voices"], accents=tuple(data["accents"]),
             noise_files=tuple(data["noise_files"]), elapsed_s=time.perf_counter() - start,
+            clip_seconds=data["clip_seconds"], confusables=tuple(data["confusables"]),
             reused=True, params=params,
         )
     except (KeyError, TypeError):
@@ -239,9 +321,9 @@ def _prepare_out_dir(out: Path, params: dict) -> None:
             raise KwspotError(f"{out}: folder is not empty and was not written by kwspot "
                               "synth; choose a new or empty folder")
         for name in [*previous.get("words", []), *previous.get("unknown_words", []),
-                     NOISE_DIR]:
-            if _WORD.fullmatch(name) or name == NOISE_DIR:
-                shutil.rmtree(out / name, ignore_errors=True)
+                     *previous.get("confusables", []), NOISE_DIR]:
+            if _PHRASE.fullmatch(name) or name == NOISE_DIR:
+                shutil.rmtree(out / phrase_label(name), ignore_errors=True)
         for name in ("meta.csv", "validation_list.txt", "testing_list.txt", MARKER):
             (out / name).unlink(missing_ok=True)
     try:
@@ -280,19 +362,23 @@ class _WorkerContext:
     seed: int
     noise_seconds: float
     babble_speakers: list[Speaker]
+    style: ClipStyle
 
     def engine(self) -> AbstractContextManager[espeak.Espeak]:
         return espeak.fresh_engine(Path(self.library), Path(self.data))
 
 
 _context: _WorkerContext | None = None
+_noise_bank: NoiseBank | None = None
 
 Task = tuple[str, list[ClipSpec] | str]
 
 
 def _init_worker(context: _WorkerContext) -> None:
-    global _context
+    global _context, _noise_bank
     _context = context
+    perturb = context.style.perturb
+    _noise_bank = NoiseBank(perturb.noise_dirs) if perturb.uses_noise else None
 
 
 def _run_task(task: Task) -> tuple[int, list[dict]]:
@@ -313,7 +399,7 @@ def _run_task(task: Task) -> tuple[int, list[dict]]:
         return 1, []
     assert isinstance(payload, list)
     rows = []
-    for spec, pcm, row in render_speaker(payload, ctx.engine):
+    for spec, pcm, row in render_speaker(payload, ctx.engine, ctx.style, _noise_bank):
         write_wav(out / spec.path, pcm)
         rows.append(row)
     return len(rows), rows

@@ -69,13 +69,17 @@ def read_variant(data_dir: Path, name: str) -> list[list[str]]:
     return lines
 
 
-def derive_variant(base: list[list[str]], name: str, rng: np.random.Generator) -> str:
+def derive_variant(base: list[list[str]], name: str, rng: np.random.Generator,
+                   tract_spread: float = 0.05) -> str:
     """A new variant file: ``base`` with a random vocal-tract length, formants and pitch.
 
-    All formant frequencies scale by one tract factor (±~5 %) plus a small per-formant
-    jitter; base pitch and pitch range scale by ±~10 %; a few speakers get some breath.
+    All formant frequencies scale by one tract factor (log-normal, ``tract_spread``: ±~5 %
+    by default, clipped at ~2.6 spreads) plus a small per-formant jitter: vocal-tract-length
+    perturbation done in the synthesizer, not on the waveform. Base pitch and pitch range
+    scale by ±~10 %; a few speakers get some breath.
     """
-    tract = float(np.clip(np.exp(rng.normal(0.0, 0.05)), 0.88, 1.14))
+    bound = tract_spread / 0.05
+    tract = float(np.clip(np.exp(rng.normal(0.0, tract_spread)), 0.88**bound, 1.14**bound))
     pitch_scale = float(np.clip(np.exp(rng.normal(0.0, 0.1)), 0.75, 1.35))
     range_scale = float(np.clip(np.exp(rng.normal(0.0, 0.12)), 0.7, 1.4))
     formants = {n: ["100", "100", "100"] for n in range(9)}

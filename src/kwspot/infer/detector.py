@@ -16,16 +16,11 @@ completes are classified together in batches of up to ``batch`` windows.
 Every :class:`Detection` carries two times: ``time_s``, the estimated time of the word (the
 centre of the analysis windows averaged into the triggering score), and ``decided_s``, the
 stream position at which it was reported (``decided_s - time_s`` is the latency).
-
-:class:`StreamResampler` converts a stream from another sample rate chunk by chunk with the
-same polyphase filter as :func:`scipy.signal.resample_poly`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from math import gcd
 
 import numpy as np
 
@@ -74,23 +69,6 @@ class Detection:
         return f"{self.time_s:.2f} {self.word} {self.confidence:.3f}"
 
 
-def parse_thresholds(text: str | None) -> dict[str, float]:
-    """``"yes=0.9,no=0.7"`` → ``{"yes": 0.9, "no": 0.7}``."""
-    out: dict[str, float] = {}
-    for item in (text or "").split(","):
-        if not item.strip():
-            continue
-        word, sep, value = item.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            out[word.strip()] = float(value)
-        except ValueError:
-            raise KwspotError(f"--thresholds {text!r}: expected WORD=VALUE,... "
-                              f"(bad item {item.strip()!r})") from None
-    return out
-
-
 class StreamingDetector:
     """Feed audio chunks, get :class:`Detection`s (see the module docstring)."""
 
@@ -116,7 +94,7 @@ class StreamingDetector:
         self.words = tuple(chosen)
         self.word_index = np.array([labels.index(w) for w in self.words], dtype=np.int64)
         self.word_threshold = np.array([cfg.thresholds.get(w, cfg.threshold)
-                                        for w in self.words], dtype=np.float32)
+                                        for w in self.words], dtype=np.float64)
         self._capacity = self.clip + cfg.batch * self.hop
         self.reset()
 
@@ -209,6 +187,20 @@ class StreamingDetector:
         return found
 
 
+    def replay(self, probs: np.ndarray) -> list[Detection]:
+        """Decisions on posteriors classified before (rows: one window per hop from the
+        start of a stream, as :meth:`feed` and :meth:`flush` classify them): every setting
+        but the hop can be tried again without running the model."""
+        self.reset()
+        probs = np.asarray(probs, dtype=np.float64)
+        ends = self.hop * (1 + np.arange(len(probs)))
+        found: list[Detection] = []
+        for k in range(0, len(probs), 4096):
+            found += self._decide(probs[k:k + 4096], ends[k:k + 4096])
+        self.windows = len(probs)
+        return found
+
+
 def detect_array(classifier: Classifier, audio: np.ndarray,
                  config: DetectorConfig | None = None) -> list[Detection]:
     """All detections in a whole float signal (feed + flush)."""
@@ -216,140 +208,3 @@ def detect_array(classifier: Classifier, audio: np.ndarray,
     return det.feed(audio) + det.flush()
 
 
-class StreamResampler:
-    """Chunk-by-chunk polyphase resampling, equal to :func:`scipy.signal.resample_poly` on
-    the whole signal (same Kaiser-windowed FIR, same delay compensation)."""
-
-    def __init__(self, rate_in: int, rate_out: int) -> None:
-        from scipy.signal import firwin
-
-        g = gcd(rate_in, rate_out)
-        self.up, self.down = rate_out // g, rate_in // g
-        max_rate = max(self.up, self.down)
-        half_len = 10 * max_rate  # scipy's default filter half-length
-        h = firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * self.up
-        self.taps = int(np.ceil(len(h) / self.up))
-        h = np.concatenate([h, np.zeros(self.taps * self.up - len(h))])
-        # poly[p, t] multiplies x[i0 - t] for outputs whose upsampled index is i0*up + p.
-        self.poly = h.reshape(self.taps, self.up).T.copy()
-        self.delay = half_len  # in upsampled samples
-        self._x = np.zeros(0, dtype=np.float64)  # input samples kept (history + pending)
-        self._x0 = 0  # input index of self._x[0]
-        self._n_in = 0
-        self._n_out = 0  # outputs produced
-
-    def _outputs(self, last_input: int) -> np.ndarray:
-        """Outputs that need inputs only up to index ``last_input`` (exclusive)."""
-        # output m reads inputs up to floor((m*down + delay) / up)
-        m_end = (last_input * self.up - self.delay - 1) // self.down + 1
-        m = np.arange(self._n_out, max(self._n_out, m_end))
-        if len(m) == 0:
-            return np.zeros(0, dtype=np.float32)
-        pos = m * self.down + self.delay
-        i0, phase = pos // self.up, pos % self.up
-        idx = i0[:, None] - np.arange(self.taps)[None, :] - self._x0
-        vals = np.where(idx >= 0, self._x[np.clip(idx, 0, len(self._x) - 1)], 0.0)
-        self._n_out += len(m)
-        keep = max(0, (self._n_out * self.down + self.delay) // self.up - self.taps + 1 - self._x0)
-        self._x, self._x0 = self._x[keep:], self._x0 + keep
-        return np.einsum("mt,mt->m", vals, self.poly[phase]).astype(np.float32)
-
-    def feed(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64).reshape(-1)
-        self._x = np.concatenate([self._x, x])
-        self._n_in += len(x)
-        return self._outputs(self._n_in)
-
-    def flush(self) -> np.ndarray:
-        """The remaining outputs (``ceil(n_in * up / down)`` in all), zeros assumed after."""
-        total = -(-self._n_in * self.up // self.down)
-        pad = self.taps + (self.delay // self.up) + 2
-        self._x = np.concatenate([self._x, np.zeros(pad)])
-        out = self._outputs(self._n_in + pad)
-        return out[:max(0, total - (self._n_out - len(out)))]
-
-
-@dataclass
-class FileRun:
-    """What :func:`detect_file` found and how fast."""
-
-    detections: list[Detection]
-    audio_s: float  # duration of the file
-    elapsed_s: float  # wall-clock processing time
-    windows: int  # windows classified
-    resampled_from: int | None  # the file's sample rate when it was not the model's
-
-    @property
-    def rtf(self) -> float:
-        """Real-time factor: processing time / audio duration (< 1 is faster than real time)."""
-        return self.elapsed_s / self.audio_s if self.audio_s else float("nan")
-
-
-def detect_file(classifier: Classifier, path: str, config: DetectorConfig | None = None, *,
-                block_s: float = 4.0,
-                on_detection: Callable[[Detection], None] | None = None,
-                on_progress: Callable[[float, float], None] | None = None,
-                on_note: Callable[[str], None] | None = None) -> FileRun:
-    """Stream an audio file through a :class:`StreamingDetector`, reading it in blocks.
-
-    Multi-channel audio is averaged to mono; another sample rate is resampled (``on_note``
-    is told). ``on_detection`` is called as each detection is made, ``on_progress`` with
-    (seconds read, total seconds).
-    """
-    import time
-
-    import soundfile as sf
-
-    det = StreamingDetector(classifier, config)
-    t0 = time.perf_counter()
-    try:
-        f = sf.SoundFile(path)
-    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
-        msg = str(exc).strip().splitlines()
-        raise KwspotError(f"{path}: cannot read audio ({msg[-1] if msg else 'unknown format'})"
-                          ) from None
-    found: list[Detection] = []
-
-    def emit(ds: list[Detection]) -> None:
-        for d in ds:
-            found.append(d)
-            if on_detection:
-                on_detection(d)
-
-    with f:
-        if f.frames == 0:
-            raise KwspotError(f"{path}: the file holds no audio samples")
-        rate = f.samplerate
-        resampler = None
-        if rate != det.sample_rate:
-            resampler = StreamResampler(rate, det.sample_rate)
-            if on_note:
-                on_note(f"{path}: {rate} Hz audio resampled to the model's {det.sample_rate} Hz")
-        total_s = f.frames / rate
-        block = max(1, round(block_s * rate))
-        read = 0
-        for chunk in f.blocks(blocksize=block, dtype="float32", always_2d=True):
-            read += len(chunk)
-            mono = chunk[:, 0] if chunk.shape[1] == 1 else chunk.mean(axis=1)
-            emit(det.feed(resampler.feed(mono) if resampler else mono))
-            if on_progress:
-                on_progress(read / rate, total_s)
-        if read == 0:
-            raise KwspotError(f"{path}: the file holds no audio samples")
-        if resampler:
-            emit(det.feed(resampler.flush()))
-        audio_s = det.position_s
-        emit(det.flush())
-    return FileRun(found, audio_s, time.perf_counter() - t0, det.windows,
-                   rate if resampler else None)
-
-
-def write_detections_csv(path: str, detections: list[Detection]) -> None:
-    """``time_s,word,confidence,decided_s`` rows."""
-    import csv
-
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["time_s", "word", "confidence", "decided_s"])
-        for d in detections:
-            w.writerow([f"{d.time_s:.3f}", d.word, f"{d.confidence:.4f}", f"{d.decided_s:.3f}"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from kwspot.infer.longaudio import TruthEvent
+from kwspot.evaluate.longaudio import TruthEvent
 
 
 @dataclass

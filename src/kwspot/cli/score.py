@@ -1,0 +1,91 @@
+"""``kwspot score``: recall and false alarms per hour over a sweep of thresholds (DET), and
+calibrated thresholds stored in a copy of the model."""
+
+from __future__ import annotations
+
+import argparse
+
+from kwspot.cli.detect import add_detector_args, describe_operating_point, detector_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score", help="recall and false alarms per hour (DET curves), calibrated thresholds",
+        description="Run a model once over positives (folders of clips named after a word, "
+        "each clip holding it once, or a recording with its ground-truth CSV beside it) and "
+        "negatives (folders of speech or noise with none of the words; any length, rate, "
+        "WAV/FLAC), then report recall and false alarms per hour of negative audio over a "
+        "sweep of thresholds and at the operating point in use. With --calibrate, per-word "
+        "thresholds are chosen on half of the negative files and measured on the other half.")
+    add_detector_args(p)
+    p.add_argument("--positives", nargs="+", default=[], metavar="PATH",
+                   help="folders of clips per word (e.g. wakewords/computer), or recordings "
+                   "with a ground-truth CSV of the same name")
+    p.add_argument("--negatives", nargs="+", required=True, metavar="PATH",
+                   help="folders or files of audio holding none of the words")
+    p.add_argument("--calibrate", type=float, default=None, metavar="FA_PER_H",
+                   help="choose per-word thresholds for this many false alarms per hour (all "
+                   "words together) on one half of the negatives; measure on the other")
+    p.add_argument("--save-model", default=None, metavar="FILE",
+                   help="with --calibrate: write a copy of the model (.pt or .onnx, like the "
+                   "model) holding the calibrated operating point")
+    p.add_argument("--overwrite", action="store_true", help="let --save-model replace a file")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write det.json (every figure) and det.png (the DET plot) here")
+    p.add_argument("--tolerance", type=float, default=0.5,
+                   help="a detection within this many seconds of a word's span in a recording "
+                   "is a hit (0.5)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from kwspot.errors import KwspotError
+    from kwspot.evaluate.detplot import plot_det
+    from kwspot.evaluate.score import collect, command_words, plan, score, stored_model
+    from kwspot.evaluate.score_tables import describe_audio, format_score
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.calibrated_model import write_calibrated_model
+    from kwspot.progress import progress_bar
+
+    if args.save_model and args.calibrate is None:
+        raise KwspotError("--save-model needs --calibrate (the thresholds to store)")
+    if args.calibrate is not None and not args.calibrate > 0:
+        raise KwspotError(f"--calibrate {args.calibrate}: must be a positive rate per hour")
+    clf = load_classifier(args.model, threads=args.threads)
+    config = detector_config(args, clf)
+    hop = round(config.hop_ms * clf.sample_rate / 1000)
+    files = plan(args.positives, args.negatives, command_words(clf.labels, config))
+    with progress_bar(len(files), "scoring") as advance:
+        audio = collect(clf, files, hop, on_file=advance)
+    for s in audio.skipped:
+        print(f"kwspot: skipped {s.reason}", file=sys.stderr)
+    report = score(audio, stored_model(clf), config, calibrate_fa_per_hour=args.calibrate,
+                   tolerance_s=args.tolerance)
+    if report.calibration is None:
+        print(f"kwspot: {describe_operating_point(args, clf, config)}")
+    print(describe_audio(report))
+    print(f"detector: hop {report.config.hop_ms:g} ms, smoothing {report.config.smooth_ms:g} ms,"
+          f" refractory {report.config.refractory_ms:g} ms; R@N/h: best recall of the sweep at "
+          "<= N false alarms/h (threshold chosen on this audio)\n")
+    print(format_score(report))
+    if report.operating.recording_false_alarms:
+        print(f"\n{report.operating.recording_false_alarms} detection(s) in the positive "
+              "recording(s) matched no word (not counted above)")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "det.json").write_text(json.dumps(report.to_dict(), indent=1))
+        t = report.operating.total
+        plot_det(report.curves, out / "det.png", title=f"{Path(clf.source).name}: "
+                 f"{describe_audio(report)[:90]}",
+                 marks={"operating point": (report.operating.fa_per_hour(), t.recall)})
+        print(f"\nwrote {out / 'det.json'} and {out / 'det.png'}")
+    if args.save_model:
+        path = write_calibrated_model(args.model, report.calibration, args.save_model,
+                                      overwrite=args.overwrite)
+        print(f"wrote {path} with operating point {report.calibration.describe()}")
+    return 0

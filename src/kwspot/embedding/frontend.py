@@ -1,0 +1,134 @@
+"""The embedding front-end: waveforms → openWakeWord speech embeddings, offline and streaming.
+
+Offline (:class:`EmbeddingFrontend`): a clip padded with ``pad`` zero samples on each side
+(a 1-s clip alone yields only 3 embeddings) → mel in 8-frame blocks → embeddings
+``[B, 1, 96, E]``. Streaming (:class:`EmbeddingStream`): audio in pieces of any length; every
+80 ms of new audio yields one new embedding, computed from cached per-layer activations (only
+the new time steps of each layer are computed), identical to the offline frames of the same
+audio.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from kwspot.embedding.modules import (
+    ACT_FLOOR,
+    EMB_DIM,
+    EMB_LAYERS,
+    EMB_STEP,
+    HOP,
+    LEAKY_SLOPE,
+    SAMPLE_RATE,
+    WINDOW,
+    MelSpectrogram,
+    SpeechEmbedding,
+    embedding_frames,
+    mel_frames,
+    to_embedding_scale,
+)
+
+INT16_SCALE = 32768.0
+CHUNK = EMB_STEP * HOP  # 1280 samples (80 ms) of new audio per embedding
+OVERLAP = WINDOW - HOP  # 352 samples the next block's first frame shares with this block's audio
+
+
+def ms_to_samples(ms: float) -> int:
+    return int(round(ms * SAMPLE_RATE / 1000))
+
+
+def embedding_output_frames(num_samples: int, pad: int) -> int:
+    """Embeddings of a clip of ``num_samples`` padded by ``pad`` samples on each side."""
+    return embedding_frames(mel_frames(num_samples + 2 * pad) // EMB_STEP * EMB_STEP)
+
+
+class EmbeddingFrontend(nn.Module):
+    """Float waveforms ``[B, T]`` in [-1, 1] → embeddings ``[B, 1, 96, E]``.
+
+    ``pretrained``: load the weights from the model files (else zeros, to be filled from a
+    checkpoint); ``trainable``: whether the embedding takes part in training (fine-tuning).
+    """
+
+    def __init__(self, pad_samples: int = 0, *, folder: str | None = None,
+                 pretrained: bool = True, trainable: bool = False) -> None:
+        super().__init__()
+        self.pad = int(pad_samples)
+        self.mel = MelSpectrogram()
+        self.embedding = SpeechEmbedding()
+        if pretrained:
+            from kwspot.embedding.weights import load_weights
+
+            mel_state, emb_state = load_weights(folder)
+            self.mel.load_state_dict(mel_state)
+            self.embedding.load_state_dict(emb_state)
+        # The DFT and mel matrix stay fixed; the embedding network may be fine-tuned.
+        for p in self.embedding.parameters():
+            p.requires_grad_(trainable)
+
+    def num_frames(self, num_samples: int) -> int:
+        """Embeddings of one clip of ``num_samples`` samples."""
+        return embedding_output_frames(num_samples, self.pad)
+
+    def forward(self, wave: Tensor) -> Tensor:
+        x = wave * INT16_SCALE
+        if self.pad:
+            x = F.pad(x, (self.pad, self.pad))
+        mel = to_embedding_scale(self.mel(x, block=EMB_STEP))
+        return self.embedding(mel[:, None])[:, None]  # [B, 1, 96, E]
+
+
+class EmbeddingStream:
+    """Incremental embeddings of one audio stream (batch of 1), for streaming detection.
+
+    ``push(audio)`` takes float samples in [-1, 1] and returns the embeddings ``[96, n]`` that
+    became complete; together they equal :class:`EmbeddingFrontend` (without padding) run on the
+    whole stream. Per 80 ms of audio it computes 8 mel frames and one new time step of each
+    embedding layer, never recomputing the earlier ones.
+    """
+
+    def __init__(self, frontend: EmbeddingFrontend) -> None:
+        self.mel = frontend.mel
+        self.convs = frontend.embedding.convs
+        self.reset()
+
+    def reset(self) -> None:
+        self._audio = torch.zeros(0)
+        self._tails: list[Tensor | None] = [None] * (2 * len(EMB_LAYERS))
+
+    @torch.no_grad()
+    def push(self, audio: Tensor) -> Tensor:
+        self._audio = torch.cat([self._audio, audio.float().flatten() * INT16_SCALE])
+        blocks = max(0, (len(self._audio) - OVERLAP) // CHUNK)
+        if blocks == 0:
+            return torch.zeros(EMB_DIM, 0)
+        used = blocks * CHUNK + OVERLAP
+        mel = to_embedding_scale(self.mel(self._audio[None, :used], block=EMB_STEP))
+        self._audio = self._audio[blocks * CHUNK:]
+        return self._layers(mel[:, None])[0, :, :, 0]
+
+    def _layers(self, x: Tensor) -> Tensor:
+        last = len(EMB_LAYERS) - 1
+        for i, (conv, (_, _, kernel, pool)) in enumerate(zip(self.convs, EMB_LAYERS, strict=True)):
+            x = self._valid_in_time(2 * i, x, kernel[0], 1)
+            if x.shape[2]:
+                x = conv(x)
+            else:
+                x = x.new_zeros(1, conv.out_channels, 0, x.shape[3])
+            if i < last:
+                x = F.leaky_relu(x, LEAKY_SLOPE).clamp_min(ACT_FLOOR)
+            if pool is not None:
+                x = self._valid_in_time(2 * i + 1, x, pool[0], pool[0])
+                x = F.max_pool2d(x, pool) if x.shape[2] else x[:, :, :, ::pool[1]]
+        return x
+
+    def _valid_in_time(self, slot: int, x: Tensor, kernel: int, stride: int) -> Tensor:
+        """The new input of a time-``kernel``/``stride`` layer with the frames kept from before;
+        keeps the frames its next outputs will need."""
+        tail = self._tails[slot]
+        if tail is not None:
+            x = torch.cat([tail, x], dim=2)
+        n_out = max(0, (x.shape[2] - kernel) // stride + 1)
+        self._tails[slot] = x[:, :, n_out * stride:]
+        return x[:, :, :(n_out - 1) * stride + kernel] if n_out else x[:, :, :0]

@@ -1,0 +1,72 @@
+"""Choosing per-word thresholds for a target rate of false alarms on negative audio, and
+keeping the audio they are chosen on apart from the audio they are measured on.
+
+The target is for all words together: each word gets an equal share of it. A word's
+threshold is the lowest at which it fires at most ``share × hours`` times on the calibration
+audio (with less than an hour of audio and a small target: never), found among the peaks of
+its score, so it is exact for that audio rather than a point of a grid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from math import floor
+from pathlib import Path
+
+import numpy as np
+
+from kwspot.evaluate.det import NegativeScores
+
+MARGIN = 1e-6  # a threshold sits this far above the highest score it must not reach
+
+
+def split_key(path: Path | str) -> str:
+    """Files whose names share the part before the first ``_`` (a speaker or session in
+    most corpora) stay on the same side of a split."""
+    return Path(path).name.split("_", 1)[0]
+
+
+def split_files(files: Sequence[Path], salt: str = "calibration") -> tuple[list[Path],
+                                                                           list[Path]]:
+    """``(calibration, measurement)``: about half of the files each, by a hash of
+    :func:`split_key` (the same file always lands on the same side)."""
+    cal: list[Path] = []
+    meas: list[Path] = []
+    for f in files:
+        h = int(hashlib.sha1(f"{salt}:{split_key(f)}".encode()).hexdigest(), 16) % 2
+        (cal if h == 0 else meas).append(f)
+    return cal, meas
+
+
+def peaks_desc(score: np.ndarray, limit: int) -> np.ndarray:
+    """The ``limit`` highest distinct local maxima of ``score``, highest first."""
+    s = score[np.isfinite(score)]
+    if len(s) == 0:
+        return np.zeros(0)
+    left = np.concatenate([[-np.inf], s[:-1]])
+    right = np.concatenate([s[1:], [-np.inf]])
+    peaks = np.unique(s[(s >= left) & (s >= right)])[::-1]
+    return peaks[:limit]
+
+
+def word_threshold(negatives: NegativeScores, word: int, allowed: int,
+                   refractory: int) -> float:
+    """The lowest threshold just above a peak of the word's score with at most ``allowed``
+    false alarms on ``negatives`` (capped at 1.0)."""
+    peaks = peaks_desc(negatives.scores[:, word], allowed + 64)
+    best = float(peaks[0]) + MARGIN if len(peaks) else 0.5
+    for p in peaks[1:]:
+        t = float(p) + MARGIN
+        if negatives.false_alarms(word, t, refractory) > allowed:
+            break
+        best = t
+    return min(1.0, best)
+
+
+def calibrate_thresholds(words: Sequence[str], negatives: NegativeScores,
+                         target_fa_per_hour: float, refractory: int) -> dict[str, float]:
+    """Per-word thresholds so that all words together raise about ``target_fa_per_hour``
+    false alarms per hour on ``negatives`` (at most that, up to the cap of 1.0)."""
+    allowed = floor(target_fa_per_hour / max(1, len(words)) * negatives.hours + 1e-9)
+    return {w: word_threshold(negatives, j, allowed, refractory) for j, w in enumerate(words)}

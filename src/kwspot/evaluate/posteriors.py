@@ -1,0 +1,114 @@
+"""A model's posteriors over whole audio files, one window per hop, computed once and kept, so
+that every threshold and smoothing can be tried on them without running the model again.
+
+Windows are placed as the streaming detector places them (:mod:`kwspot.infer.detector`): the
+stream starts with one window of zeros, a window ends every hop, and zeros are appended at the
+end so that a word in the last second is heard. Files at another sample rate are resampled,
+several channels averaged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+
+from kwspot.data.audio import is_audio_file
+from kwspot.errors import KwspotError
+from kwspot.infer.backend import Classifier
+
+TAIL_S = 1.5  # zeros appended after the audio (half a window plus the longest smoothing)
+
+
+@dataclass
+class Posteriors:
+    """Posteriors of one file: row ``k`` is the window ending ``(k + 1) * hop`` samples into
+    the stream."""
+
+    source: str
+    probs: np.ndarray  # float32 [windows, classes]
+    audio_s: float  # duration of the file
+    resampled_from: int | None = None  # the file's rate when it was not the model's
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+def audio_files(paths: Iterable[Path | str]) -> list[Path]:
+    """The ``.wav``/``.flac`` files among ``paths`` and (recursively) in the folders among
+    them, sorted within each folder; a path that does not exist is an error."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if is_audio_file(f))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise KwspotError(f"{p}: no such file or folder")
+    return out
+
+
+def read_mono(path: Path | str, sample_rate: int) -> tuple[np.ndarray, int]:
+    """A whole file as float32 mono at ``sample_rate`` and its own rate; a one-line
+    :class:`KwspotError` when it cannot be decoded or is empty."""
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        msg = str(exc).strip().splitlines()
+        raise KwspotError(f"{path}: cannot read audio ({msg[-1] if msg else 'unknown format'})"
+                          ) from None
+    if len(data) == 0:
+        raise KwspotError(f"{path}: the file holds no audio samples")
+    x = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
+    if rate != sample_rate:
+        g = gcd(rate, sample_rate)
+        x = resample_poly(x.astype(np.float64), sample_rate // g, rate // g).astype(np.float32)
+    return np.ascontiguousarray(x, dtype=np.float32), rate
+
+
+def window_posteriors(classifier: Classifier, audio: np.ndarray, hop: int, *,
+                      batch: int = 64) -> np.ndarray:
+    """Posteriors ``[windows, classes]`` of the windows the streaming detector would classify
+    on ``audio`` (float32 at the model's rate), :data:`TAIL_S` of zeros included."""
+    clip = int(classifier.clip_samples)
+    tail = round(TAIL_S * classifier.sample_rate)
+    stream = np.concatenate([np.zeros(clip, np.float32), audio, np.zeros(tail, np.float32)])
+    n = (len(stream) - clip) // hop
+    views = np.lib.stride_tricks.sliding_window_view(stream, clip)
+    starts = hop * (1 + np.arange(n))  # window k ends at clip + (k + 1) * hop
+    rows = [np.asarray(classifier.predict_proba(np.ascontiguousarray(views[starts[i:i + batch]])),
+                       dtype=np.float32) for i in range(0, n, batch)]
+    return np.concatenate(rows) if rows else np.zeros((0, len(classifier.labels)), np.float32)
+
+
+def file_posteriors(classifier: Classifier, path: Path | str, hop: int) -> Posteriors:
+    """:func:`window_posteriors` of one audio file (errors name the file)."""
+    rate = int(classifier.sample_rate)
+    audio, own_rate = read_mono(path, rate)
+    return Posteriors(str(path), window_posteriors(classifier, audio, hop), len(audio) / rate,
+                      own_rate if own_rate != rate else None)
+
+
+def many_posteriors(classifier: Classifier, files: Iterable[Path], hop: int, *,
+                    on_file: Callable[[], None] | None = None
+                    ) -> tuple[list[Posteriors], list[Skipped]]:
+    """Posteriors of every readable file; the unreadable ones are returned, not raised."""
+    done: list[Posteriors] = []
+    skipped: list[Skipped] = []
+    for f in files:
+        try:
+            done.append(file_posteriors(classifier, f, hop))
+        except KwspotError as exc:
+            skipped.append(Skipped(str(f), str(exc)))
+        if on_file:
+            on_file()
+    return done, skipped

@@ -1,0 +1,195 @@
+"""Scoring a detector for use that never stops: recall on positives and false alarms per hour
+on negative audio, over a sweep of thresholds and at the operating point in use, optionally
+with thresholds calibrated for a target false-alarm rate.
+
+>>> files = plan(["wakewords/computer"], ["speech_phone", "esc10"], ["computer"])
+>>> audio = collect(clf, files, hop=320)
+>>> report = score(audio, stored_model(clf), DetectorConfig(), calibrate_fa_per_hour=1.0)
+
+With calibration, the negative files are split in two (:func:`~kwspot.evaluate.calibrate.
+split_files`): thresholds are chosen on one half, and everything reported is measured on the
+other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kwspot.errors import KwspotError
+from kwspot.evaluate.calibrate import calibrate_thresholds, split_files
+from kwspot.evaluate.det import (
+    ClipPositives,
+    DetCurve,
+    NegativeScores,
+    RecordingPositives,
+    Timing,
+    sweep,
+)
+from kwspot.evaluate.longaudio import TruthEvent, read_truth
+from kwspot.evaluate.operating import OperatingResult, StoredModel, measure
+from kwspot.evaluate.posteriors import Posteriors, Skipped, audio_files, many_posteriors
+from kwspot.infer.backend import Classifier
+from kwspot.infer.detector import NON_COMMANDS, DetectorConfig
+from kwspot.infer.operating_point import OperatingPoint
+
+
+@dataclass
+class Collected:
+    """Posteriors of every positive and negative file (the model has run once on each)."""
+
+    clips: list[tuple[str, Posteriors]] = field(default_factory=list)  # (word, clip)
+    recordings: list[tuple[Posteriors, list[TruthEvent]]] = field(default_factory=list)
+    negatives: list[Posteriors] = field(default_factory=list)
+    negative_sources: list[str] = field(default_factory=list)  # folders/files given
+    skipped: list[Skipped] = field(default_factory=list)
+    hop: int = 0
+
+
+def stored_model(clf: Classifier) -> StoredModel:
+    return StoredModel(tuple(clf.labels), int(clf.sample_rate), int(clf.clip_samples),
+                       clf.source)
+
+
+def positive_files(path: Path, words: Sequence[str]) -> list[tuple[str, Path]]:
+    """``(word, file)`` for a folder named after a word (its clips), a folder of such folders,
+    or a recording (its ground truth beside it: same name, ``.csv``; word ``""``)."""
+    if path.is_file():
+        if not path.with_suffix(".csv").is_file():
+            raise KwspotError(f"{path}: a recording needs its ground truth beside it "
+                              f"({path.with_suffix('.csv').name}: start_s,end_s,label,kind)")
+        return [("", path)]
+    if not path.is_dir():
+        raise KwspotError(f"{path}: no such file or folder")
+    if path.name in words:
+        return [(path.name, f) for f in audio_files([path])]
+    found = [(d.name, f) for d in sorted(path.iterdir()) if d.is_dir() and d.name in words
+             for f in audio_files([d])]
+    if not found:
+        raise KwspotError(f"{path}: no clips of the model's words ({', '.join(words)}): "
+                          "give a folder named after a word or a folder of such folders")
+    return found
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The files to score: positives as ``(word, file)`` (word ``""``: a recording)."""
+
+    positives: list[tuple[str, Path]]
+    negatives: list[Path]
+    negative_sources: list[str]  # the folders/files given
+
+    def __len__(self) -> int:
+        return len(self.positives) + len(self.negatives)
+
+
+def plan(positives: Sequence[Path | str], negatives: Sequence[Path | str],
+         words: Sequence[str]) -> Plan:
+    """Find the files (errors name a path that does not exist or holds nothing usable)."""
+    pos = [wf for p in positives for wf in positive_files(Path(p), words)]
+    neg = audio_files(negatives)
+    if not neg:
+        raise KwspotError(f"no .wav/.flac files in {', '.join(map(str, negatives))}")
+    return Plan(pos, neg, [str(n) for n in negatives])
+
+
+def collect(clf: Classifier, files: Plan, hop: int, *,
+            on_file: Callable[[], None] | None = None) -> Collected:
+    """Run ``clf`` once over every file; unreadable files are kept in ``skipped``."""
+    out = Collected(negative_sources=files.negative_sources, hop=hop)
+    out.negatives, out.skipped = many_posteriors(clf, files.negatives, hop, on_file=on_file)
+    for word, f in files.positives:
+        done, bad = many_posteriors(clf, [f], hop, on_file=on_file)
+        out.skipped += bad
+        for p in done:
+            if word:
+                out.clips.append((word, p))
+            else:
+                out.recordings.append((p, read_truth(f.with_suffix(".csv"))))
+    return out
+
+
+def command_words(labels: Sequence[str], config: DetectorConfig) -> tuple[str, ...]:
+    """The words a detector with ``config`` reports."""
+    return tuple(config.words or [w for w in labels if w not in NON_COMMANDS])
+
+
+@dataclass
+class ScoreReport:
+    """Everything :func:`score` measured."""
+
+    words: tuple[str, ...]
+    config: DetectorConfig  # the operating point in use
+    curves: list[DetCurve]  # one per word, then "all"
+    operating: OperatingResult
+    measured_on: list[str]  # negative files measured on
+    calibration: OperatingPoint | None = None  # when thresholds were calibrated here
+    calibrated_on: list[str] = field(default_factory=list)  # negative files calibrated on
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"words": list(self.words),
+                "detector": {"hop_ms": self.config.hop_ms, "smooth_ms": self.config.smooth_ms,
+                             "refractory_ms": self.config.refractory_ms,
+                             "threshold": self.config.threshold,
+                             "thresholds": self.config.thresholds},
+                "operating_point": self.operating.to_dict(),
+                "calibration": self.calibration.to_dict() if self.calibration else None,
+                "calibration_files": self.calibrated_on, "measurement_files": self.measured_on,
+                "det": [c.to_dict() for c in self.curves],
+                "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped]}
+
+
+def score(audio: Collected, model: StoredModel, config: DetectorConfig, *,
+          calibrate_fa_per_hour: float | None = None, tolerance_s: float = 0.5,
+          split_salt: str = "calibration") -> ScoreReport:
+    """DET curves and the operating point on ``audio``; with ``calibrate_fa_per_hour``,
+    thresholds calibrated on one half of the negative files and measured on the other."""
+    words = command_words(model.labels, config)
+    index = {w: model.labels.index(w) for w in words}
+    timing = Timing.of(model.sample_rate, model.clip_samples, config.hop_ms, config.smooth_ms,
+                       config.refractory_ms)
+    if timing.hop != audio.hop:
+        raise KwspotError(f"hop_ms {config.hop_ms}: the posteriors were computed every "
+                          f"{audio.hop} samples")
+    measured = audio.negatives
+    calibration = None
+    cal_names: list[str] = []
+    if calibrate_fa_per_hour is not None:
+        calibration, measured, cal_names = _calibrate(audio, words, index, timing, config,
+                                                      calibrate_fa_per_hour, split_salt)
+        config = calibration.detector_config(words=config.words, batch=config.batch)
+    if not measured:
+        raise KwspotError("no readable negative audio left to measure on")
+    negatives = NegativeScores.build(measured, list(index.values()), timing)
+    positives: list[ClipPositives | RecordingPositives] = []
+    if audio.clips:
+        cp = ClipPositives()
+        for w, p in audio.clips:
+            cp.add(w, p, index[w], timing)
+        positives.append(cp)
+    positives += [RecordingPositives.build(p, t, index, timing, tolerance_s)
+                  for p, t in audio.recordings]
+    curves = sweep(words, negatives, positives, timing.refractory)
+    operating = measure(model, config, measured, audio.clips, audio.recordings, tolerance_s)
+    return ScoreReport(words, config, curves, operating, [p.source for p in measured],
+                       calibration, cal_names, list(audio.skipped))
+
+
+def _calibrate(audio: Collected, words: tuple[str, ...], index: dict[str, int], timing: Timing,
+               config: DetectorConfig, target: float, salt: str
+               ) -> tuple[OperatingPoint, list[Posteriors], list[str]]:
+    by_path = {p.source: p for p in audio.negatives}
+    cal_paths, meas_paths = split_files([Path(s) for s in by_path], salt)
+    cal = [by_path[str(f)] for f in cal_paths]
+    if not cal or not meas_paths:
+        raise KwspotError("calibration needs negative audio in at least two files (one half to "
+                          "calibrate on, the other to measure on)")
+    neg = NegativeScores.build(cal, list(index.values()), timing)
+    thresholds = calibrate_thresholds(words, neg, target, timing.refractory)
+    fa = sum(neg.false_alarms(j, thresholds[w], timing.refractory) for j, w in enumerate(words))
+    op = OperatingPoint(thresholds, config.smooth_ms, config.hop_ms, config.refractory_ms,
+                        target, list(audio.negative_sources), round(neg.hours, 4),
+                        round(fa / neg.hours, 4) if neg.hours else None)
+    return op, [by_path[str(f)] for f in meas_paths], [str(f) for f in cal_paths]

@@ -1,0 +1,91 @@
+"""Small heads over the pretrained speech embedding (front-end ``embedding``).
+
+Input ``[B, 1, 96, E]``: one 96-d openWakeWord embedding every 80 ms (E = 15 for a 1-s clip
+padded by 0.5 s on each side; any E ≥ 1 works). Each head starts with a batch norm over the 96
+dimensions, since the embedding's values are not centred.
+
+* ``emb_mlp``: a per-frame MLP (96 → width → width), then mean and max over frames → classes.
+* ``emb_conv``: two temporal convolutions (kernel 3) with BN + ReLU, mean and max over frames.
+* ``emb_gru``: a bidirectional GRU over the frames, mean and max over its outputs.
+
+Recipes assume the embedding stays frozen, so training touches only the head (a few thousand
+clips train in about a minute on a CPU when the embeddings are precomputed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from kwspot.models.registry import register_model
+
+EMB_DIM = 96
+PAPER = ("openWakeWord's speech embedding (D. Scripka, github.com/dscripka/openWakeWord), "
+         "a frozen Google speech-embedding-style model; heads: kwspot")
+_RECIPE: dict[str, Any] = {
+    "iters": 3000, "batch_size": 128, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-2,
+    "schedule": "cosine", "warmup_iters": 100, "label_smoothing": 0.1, "mixup": 0.0,
+    "spec_time_masks": 0, "spec_freq_masks": 0,
+}
+
+
+def _pool(x: Tensor) -> Tensor:
+    """``[B, C, E]`` → mean and max over frames, ``[B, 2C]``."""
+    return torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1)
+
+
+class EmbeddingMLP(nn.Module):
+    def __init__(self, num_classes: int, width: int = 128, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(EMB_DIM)
+        self.frames = nn.Sequential(
+            nn.Conv1d(EMB_DIM, width, 1), nn.ReLU(), nn.Dropout(dropout),
+            nn.Conv1d(width, width, 1), nn.ReLU())
+        self.out = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * width, num_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(_pool(self.frames(self.norm(x.squeeze(1)))))
+
+
+class EmbeddingConv(nn.Module):
+    def __init__(self, num_classes: int, width: int = 128, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(EMB_DIM)
+        layers: list[nn.Module] = []
+        for cin in (EMB_DIM, width):
+            layers += [nn.Conv1d(cin, width, 3, padding=1, bias=False), nn.BatchNorm1d(width),
+                       nn.ReLU()]
+        self.frames = nn.Sequential(*layers)
+        self.out = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * width, num_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(_pool(self.frames(self.norm(x.squeeze(1)))))
+
+
+class EmbeddingGRU(nn.Module):
+    def __init__(self, num_classes: int, hidden: int = 64, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(EMB_DIM)
+        self.gru = nn.GRU(EMB_DIM, hidden, batch_first=True, bidirectional=True)
+        self.out = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * hidden, num_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        seq, _ = self.gru(self.norm(x.squeeze(1)).transpose(1, 2))  # [B, E, 2H]
+        return self.out(_pool(seq.transpose(1, 2)))
+
+
+@register_model("emb_mlp", frontend="embedding", recommended=_RECIPE, paper=PAPER)
+def emb_mlp(num_classes: int, **kw: Any) -> nn.Module:
+    return EmbeddingMLP(num_classes, **kw)
+
+
+@register_model("emb_conv", frontend="embedding", recommended=_RECIPE, paper=PAPER)
+def emb_conv(num_classes: int, **kw: Any) -> nn.Module:
+    return EmbeddingConv(num_classes, **kw)
+
+
+@register_model("emb_gru", frontend="embedding", recommended=_RECIPE, paper=PAPER)
+def emb_gru(num_classes: int, **kw: Any) -> nn.Module:
+    return EmbeddingGRU(num_classes, **kw)

@@ -1,0 +1,199 @@
+"""Scoring for detection that stays on: posteriors once, DET sweeps, calibration, the operating
+point in the model, and `kwspot score`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from test_stream import NO, SR, YES, PatternModel, kwspot, models, signal  # noqa: F401
+
+from kwspot.errors import KwspotError
+from kwspot.evaluate.calibrate import calibrate_thresholds, split_files
+from kwspot.evaluate.det import NegativeScores, Timing, firing_rows, smooth
+from kwspot.evaluate.posteriors import Posteriors, window_posteriors
+from kwspot.evaluate.score import collect, plan, score, stored_model
+from kwspot.infer.detector import DetectorConfig, StreamingDetector, detect_array
+from kwspot.infer.operating_point import OperatingPoint
+
+
+class Recorder(PatternModel):
+    """The pattern model, keeping every posterior row it returns in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[np.ndarray] = []
+
+    def predict_proba(self, waves: np.ndarray) -> np.ndarray:
+        p = super().predict_proba(waves)
+        self.rows.append(p)
+        return p
+
+
+def noisy_bursts(seed: int, seconds: float = 20.0) -> np.ndarray:
+    """Random "yes"/"no" bursts of random lengths: scores rise and fall many times."""
+    rng = np.random.default_rng(seed)
+    bursts = []
+    t = 0.5
+    while t < seconds - 1:
+        length = rng.uniform(0.1, 0.9)
+        bursts.append((t, t + length, YES if rng.random() < 0.6 else NO))
+        t += length + rng.uniform(0.05, 1.5)
+    return signal(seconds, bursts)
+
+
+def test_window_posteriors_are_the_detectors_windows() -> None:
+    x = noisy_bursts(0, 6.0)
+    rec = Recorder()
+    det = StreamingDetector(rec, DetectorConfig(hop_ms=30))
+    det.feed(x)
+    det.flush()
+    streamed = np.concatenate(rec.rows)
+    stored = window_posteriors(PatternModel(), x, det.hop)
+    n = min(len(streamed), len(stored))
+    assert n >= len(x) // det.hop
+    np.testing.assert_allclose(stored[:n], streamed[:n])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("smooth_ms", [20.0, 200.0])
+def test_replay_and_one_word_sweep_decide_as_the_detector(seed: int, smooth_ms: float) -> None:
+    x = noisy_bursts(seed)
+    cfg = DetectorConfig(hop_ms=20, smooth_ms=smooth_ms, threshold=0.3, refractory_ms=700,
+                         words=("yes",))
+    live = detect_array(PatternModel(), x, cfg)
+    assert len(live) >= 3
+    probs = window_posteriors(PatternModel(), x, 20)
+    assert StreamingDetector(PatternModel(), cfg).replay(probs)[:len(live)] == live
+    timing = Timing.of(SR, SR, 20, smooth_ms, 700)
+    rows = firing_rows(smooth(probs[:, 0], timing.smooth), 0.3, timing.refractory)
+    assert [round(timing.time_s(int(r)), 9) for r in rows][:len(live)] == \
+        [round(d.time_s, 9) for d in live]
+
+
+def test_smooth_averages_what_there_is_at_the_start() -> None:
+    p = np.array([[1.0], [0.0], [0.5], [0.5]])
+    np.testing.assert_allclose(smooth(p, 2)[:, 0], [1.0, 0.5, 0.25, 0.5])
+    np.testing.assert_allclose(smooth(p, 1), p)
+
+
+def test_calibration_meets_its_target_on_its_own_audio() -> None:
+    timing = Timing.of(SR, SR, 20, 100, 1000)
+    negs = [Posteriors(f"n{i}.wav", window_posteriors(PatternModel(), noisy_bursts(10 + i), 20),
+                       20.0) for i in range(6)]
+    neg = NegativeScores.build(negs, [0, 1], timing)
+    assert neg.hours == pytest.approx(120 / 3600)
+    # 360 false alarms per hour over 2 words on 2 minutes: 6 allowed per word.
+    th = calibrate_thresholds(("yes", "no"), neg, 360.0, timing.refractory)
+    for j, w in enumerate(("yes", "no")):
+        fa = neg.false_alarms(j, th[w], timing.refractory)
+        assert fa <= 6
+        # a lower threshold than the one chosen would break the budget (or it is the lowest peak)
+        assert neg.false_alarms(j, th[w] - 0.02, timing.refractory) > 6 or th[w] < 0.1
+    strict = calibrate_thresholds(("yes", "no"), neg, 1.0, timing.refractory)
+    assert strict["yes"] == pytest.approx(neg.scores[:, 0].max() + 1e-6)
+    assert neg.false_alarms(0, strict["yes"], timing.refractory) == 0
+
+
+def test_split_keeps_speakers_together_and_is_stable() -> None:
+    files = [Path(f"spk{i // 3}_{i % 3}.flac") for i in range(60)]
+    cal, meas = split_files(files)
+    assert cal and meas and len(cal) + len(meas) == 60
+    assert not {f.name.split("_")[0] for f in cal} & {f.name.split("_")[0] for f in meas}
+    assert split_files(list(reversed(files)))[0] == list(reversed(cal))
+
+
+def write(path: Path, x: np.ndarray, sr: int = SR) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.round(x * 32767).astype(np.int16), sr, subtype="PCM_16")
+    return path
+
+
+def test_score_clips_and_negatives_with_calibration(tmp_path: Path) -> None:
+    for i, length in enumerate([0.9, 0.8, 0.3]):  # the last "yes" is short: a low peak
+        write(tmp_path / "pos" / "yes" / f"c{i}.wav", signal(2.0, [(0.5, 0.5 + length, YES)]))
+    for i in range(8):
+        x = signal(30.0, [(5.0 + 3 * k, 5.0 + 3 * k + 0.05 * (i + k + 1), YES)
+                          for k in range(6)])
+        write(tmp_path / "neg" / f"s{i}_a.wav", x)
+    (tmp_path / "neg" / "s9_broken.wav").write_text("not audio")
+    clf = PatternModel()
+    files = plan([tmp_path / "pos"], [tmp_path / "neg"], ["yes", "no"])
+    assert len(files) == 3 + 9
+    audio = collect(clf, files, hop=20)
+    assert [Path(s.path).name for s in audio.skipped] == ["s9_broken.wav"]
+    cfg = DetectorConfig(smooth_ms=100, threshold=0.5)
+    plain = score(audio, stored_model(clf), cfg)
+    yes = plain.curves[0]
+    assert yes.word == "yes" and yes.positives == 3 and plain.curves[-1].word == "all"
+    assert yes.recall[0] == 1.0 and yes.false_alarms[0] > 0  # the lowest threshold hears all
+    assert yes.false_alarms[-1] == 0
+    assert plain.operating.per_word["yes"].hits == 2  # the short one stays under 0.5
+    assert plain.operating.hours == pytest.approx(8 * 30 / 3600)
+    cal = score(audio, stored_model(clf), cfg, calibrate_fa_per_hour=1.0)
+    assert cal.calibration is not None and set(cal.calibrated_on).isdisjoint(cal.measured_on)
+    assert len(cal.calibrated_on) + len(cal.measured_on) == 8
+    assert cal.config.thresholds["yes"] == cal.calibration.thresholds["yes"] > 0.5
+    assert cal.calibration.measured_fa_per_hour == 0.0
+
+
+def test_operating_point_round_trip_and_detector_settings() -> None:
+    op = OperatingPoint({"yes": 0.91}, smooth_ms=300, hop_ms=20, refractory_ms=800,
+                        target_fa_per_hour=1.0, calibrated_on=["speech"], calibration_hours=0.4)
+    back = OperatingPoint.from_dict(op.to_dict())
+    assert back == op
+    cfg = back.detector_config(words=("yes",))
+    assert cfg.thresholds == {"yes": 0.91} and cfg.smooth_ms == 300 and cfg.words == ("yes",)
+    assert "1 false alarms/h" in op.describe() and "yes=0.91" in op.describe()
+    with pytest.raises(KwspotError, match="operating point"):
+        OperatingPoint.from_dict({"thresholds": {"yes": "high"}, "smooth_ms": 1, "hop_ms": 1,
+                                  "refractory_ms": 1})
+
+
+@pytest.mark.parametrize("kind", ["pt", "onnx"])
+def test_score_command_calibrates_and_detect_uses_it(models: dict[str, Path],  # noqa: F811
+                                                     tmp_path: Path, kind: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        write(tmp_path / "pos" / "yes" / f"{i}.wav", rng.standard_normal(16000) * 0.1, 16000)
+    for i in range(4):  # 8 kHz negatives, resampled
+        write(tmp_path / "neg" / f"spk{i}_0.flac", rng.standard_normal(16000) * 0.1, 8000)
+    (tmp_path / "neg" / "broken.flac").write_bytes(b"fLaC broken")
+    out = tmp_path / f"calibrated.{kind}"
+    code, stdout, err = kwspot(capsys, "score", "--model", models[kind], "--positives",
+                              tmp_path / "pos", "--negatives", tmp_path / "neg",
+                              "--calibrate", "1", "--save-model", out,
+                              "--out", tmp_path / "report")
+    assert code == 0, err
+    assert "broken.flac" in err and "skipped" in err
+    assert "calibrated for 1 false alarms/h" in stdout and "never used for calibration" in stdout
+    assert (tmp_path / "report" / "det.png").stat().st_size > 1000
+    assert (tmp_path / "report" / "det.json").is_file()
+    # the stored operating point is what detect runs at, and it says so
+    wav = write(tmp_path / "long.wav", np.zeros(32000), 16000)
+    code, _, err = kwspot(capsys, "detect", "--model", out, wav)
+    assert code == 0 and "operating point: the model's, calibrated" in err
+    code, _, err = kwspot(capsys, "detect", "--model", out, wav, "--threshold", "0.9")
+    assert code == 0 and "operating point: given, threshold 0.9" in err
+    code, _, err = kwspot(capsys, "score", "--model", models[kind], "--negatives",
+                          tmp_path / "neg", "--calibrate", "1", "--save-model", out)
+    assert code == 2 and "already exists" in err
+
+
+def test_exported_onnx_keeps_the_operating_point(models: dict[str, Path],  # noqa: F811
+                                                 tmp_path: Path) -> None:
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.calibrated_model import write_calibrated_model
+    from kwspot.infer.export import export_checkpoint
+    from kwspot.infer.operating_point import model_operating_point
+
+    op = OperatingPoint({"yes": 0.97}, 500, 20, 1000, 1.0, ["x"], 0.5)
+    pt = write_calibrated_model(models["pt"], op, tmp_path / "c.pt")
+    onnx_path = export_checkpoint(pt, tmp_path / "c.onnx").path
+    assert model_operating_point(load_classifier(onnx_path)) == op
+    assert model_operating_point(load_classifier(models["onnx"])) is None
+    with pytest.raises(KwspotError, match="must be a .onnx"):
+        write_calibrated_model(models["onnx"], op, tmp_path / "x.pt")
