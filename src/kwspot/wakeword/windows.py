@@ -23,11 +23,10 @@ from torch import Tensor, nn
 from kwspot.embedding.frontend import (
     CHUNK,
     EmbeddingFrontend,
-    EmbeddingStream,
     embedding_output_frames,
 )
-from kwspot.evaluate.posteriors import TAIL_S, Posteriors, Skipped, read_mono
 from kwspot.errors import KwspotError
+from kwspot.evaluate.posteriors import TAIL_S, Posteriors, Skipped, read_mono
 
 HOP = CHUNK  # 1280 samples: one embedding, one window
 MAX_CLIP = 125 * CHUNK  # longest window (10 s)
