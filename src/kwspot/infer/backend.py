@@ -62,7 +62,7 @@ class TorchClassifier:
         self.net = net_from_checkpoint(self.ckpt).to(self.device)
         self.labels = tuple(self.ckpt["labels"])
         self.sample_rate = int(self.ckpt["frontend"]["sample_rate"])
-        self.clip_samples = 16000
+        self.clip_samples = int(self.ckpt.get("clip_samples", 16000))  # longer for phrases
         self.model_name = self.ckpt["model"]
         self.operating_point = self.ckpt.get("operating_point")  # calibrated thresholds
 

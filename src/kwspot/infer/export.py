@@ -74,8 +74,9 @@ def export_checkpoint(checkpoint: Path | str, out: Path | str, *, quantize: str 
     if ckpt.get("config"):
         extra["config"] = ckpt["config"]  # the training run's settings (data options included)
     return export_net(net, tuple(ckpt["labels"]), out, model_name=ckpt["model"],
-                      quantize=quantize, input_dtype=input_dtype, opset=opset,
-                      calibration=calibration, extra_meta=extra)
+                      clip_samples=int(ckpt.get("clip_samples", 16000)), quantize=quantize,
+                      input_dtype=input_dtype, opset=opset, calibration=calibration,
+                      extra_meta=extra)
 
 
 def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_name: str,

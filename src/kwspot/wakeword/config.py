@@ -42,8 +42,14 @@ class WakewordConfig:
         "folder with the embedding model files (else the wheel)")
 
     def __post_init__(self) -> None:
-        if not self.phrases:
+        from kwspot.data.synth.generate import _check_words
+
+        phrases = _check_words(self.phrases, "phrase")  # one-line errors for bad phrases
+        if not phrases:
             raise KwspotError("wakeword: give at least one phrase")
+        if "unknown" in phrases:
+            raise KwspotError("phrase 'unknown': the name of the class of everything else")
+        object.__setattr__(self, "phrases", phrases)
         checks = [("target_fa_per_hour", self.target_fa_per_hour > 0),
                   ("per_phrase", self.per_phrase >= 10), ("per_negative", self.per_negative >= 3),
                   ("confusables", self.confusables >= 0), ("iters", self.iters >= 1),

@@ -42,6 +42,7 @@ class WakewordResult:
     report: object  # kwspot.evaluate.score.ScoreReport (measured on the measurement part)
     files: dict[str, int] = field(default_factory=dict)  # negative files per part
     reused_model: bool = False
+    det_plot: Path | None = None  # written when there were test recordings
 
 
 def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | None = None,
@@ -51,6 +52,7 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
     from kwspot.data.synth.clips import phrase_label
     from kwspot.evaluate.calibrate import split_files
     from kwspot.evaluate.posteriors import audio_files
+    from kwspot.wakeword.summary import write_report
     from kwspot.wakeword.synthesis import synthesize_sets, window_samples
 
     say = step or (lambda _msg: None)
@@ -92,9 +94,10 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
     _save_checkpoint(net, cfg, labels, window, op, ckpt_path)
     (out / STATE).write_text(json.dumps(cfg.training_key(), indent=1) + "\n", encoding="utf-8")
     onnx_path = _export(net, labels, window, op, out / "model.onnx")
-    return WakewordResult(out, labels, window, ckpt_path, onnx_path, report,
-                          {"training": len(train_files), "calibration": len(cal_files),
-                           "measurement": len(measure)}, reused)
+    files = {"training": len(train_files), "calibration": len(cal_files),
+             "measurement": len(measure)}
+    plot = write_report(out, labels, window, files, report)
+    return WakewordResult(out, labels, window, ckpt_path, onnx_path, report, files, reused, plot)
 
 
 def _check_run_folder(out: Path, cfg: WakewordConfig, overwrite: bool) -> dict | None:
@@ -195,8 +198,12 @@ def _save_checkpoint(net, cfg: WakewordConfig, labels, window, op, path: Path) -
 
 
 def _export(net, labels, window, op, path: Path) -> Path:
+    import warnings
+
     from kwspot.infer.export import export_net
 
     extra = {"operating_point": op.to_dict()} if op else {}
-    return export_net(net, labels, path, model_name="wakeword", clip_samples=int(window),
-                      extra_meta=extra).path
+    with warnings.catch_warnings():  # the tracer's note on the frame count is not for users
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        return export_net(net, labels, path, model_name="wakeword", clip_samples=int(window),
+                          extra_meta=extra).path
