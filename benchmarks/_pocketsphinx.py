@@ -91,7 +91,8 @@ def sweep(phrase: str, positives: Sequence[str], negatives: Sequence[str],
             pos_ok = [c for c, _ in pos if c >= 0]
             hours = sum(s for c, s in neg if c >= 0) / 3600
             alarms = sum(c for c, _ in neg if c >= 0)
-            rows.append({"threshold": thr, "recall": sum(c > 0 for c in pos_ok) / max(len(pos_ok), 1),
+            recall = sum(c > 0 for c in pos_ok) / max(len(pos_ok), 1)
+            rows.append({"threshold": thr, "recall": recall,
                          "false_alarms": alarms, "hours": hours,
                          "fa_per_hour": alarms / hours if hours else float("nan"),
                          "skipped": sum(c < 0 for c, _ in pos + neg)})

@@ -76,9 +76,11 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
                            per_negative=cfg.per_negative, confusables=cfg.confusables,
                            window=window, seed=cfg.seed, workers=cfg.workers, progress=progress)
     net = _build_net(cfg, len(labels))
+    from kwspot.data.cache import default_cache_dir
     from kwspot.wakeword.windows import EmbeddingCache
 
-    cache = EmbeddingCache(net.frontend.embedding, out / "cache" / "embeddings")
+    # Shared by all runs: keyed by file, window and embedding weights.
+    cache = EmbeddingCache(net.frontend.embedding, default_cache_dir() / "stream-embeddings")
     ckpt_path = out / "model.pt"
     reused = state is not None and ckpt_path.is_file()
     if reused:
