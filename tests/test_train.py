@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from kwspot.checkpoint import load_checkpoint, net_from_checkpoint
+from kwspot.checkpoint import load_checkpoint
 from kwspot.cli import main
 from kwspot.config import TrainConfig
 from kwspot.errors import KwspotError
@@ -44,10 +44,14 @@ def test_short_run_learns_and_logs(tone_data: Path, tmp_path: Path, capsys) -> N
     assert metrics[-1]["train_loss"] < metrics[1]["train_loss"]
     assert capsys.readouterr().out.count("| 0 hr") == 4  # same rows on screen
     ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
-    for key in ("model", "frontend", "labels", "optimizer", "iteration", "rng", "config"):
-        assert key in ckpt
-    assert ckpt["labels"] == ["yes", "no", "up", "silence", "unknown"]
-    net = net_from_checkpoint(ckpt)
+    assert ckpt.resume is None  # best.pt: what inference needs, no training state
+    assert ckpt.iteration == ckpt.best_iter and ckpt.config["model"] == "vggnet1"
+    assert (ckpt.sample_rate, ckpt.clip_samples) == (16000, 16000)
+    assert ckpt.labels == ["yes", "no", "up", "silence", "unknown"]
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    for key in ("train_weights", "optimizer", "rng", "elapsed_s", "interval"):
+        assert key in last.resume
+    net = ckpt.build_net()
     assert net(torch.zeros(2, 16000)).shape == (2, 5)
     assert not list((tmp_path / "run").glob(".*tmp"))  # no temp files left behind
 
@@ -55,11 +59,14 @@ def test_short_run_learns_and_logs(tone_data: Path, tmp_path: Path, capsys) -> N
 def test_same_seed_same_run(tone_data: Path, tmp_path: Path) -> None:
     a = train(_cfg(tone_data, tmp_path / "a", iters=20, log_every=10))
     b = train(_cfg(tone_data, tmp_path / "b", iters=20, log_every=10))
-    c = train(_cfg(tone_data, tmp_path / "c", iters=20, log_every=10, seed=1))
+    train(_cfg(tone_data, tmp_path / "c", iters=20, log_every=10, seed=1))
     ma, mb, mc = (read_metrics(tmp_path / n / "metrics.jsonl") for n in "abc")
     assert [m["train_loss"] for m in ma] == [m["train_loss"] for m in mb]
     assert [m["train_loss"] for m in ma] != [m["train_loss"] for m in mc]
-    assert a.best_acc == b.best_acc and c is not None
+    assert a.best_acc == b.best_acc
+    wa, wb, wc = (load_checkpoint(tmp_path / n / "last.pt")["state_dict"] for n in "abc")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)  # the same seed: the same weights
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)  # another seed: other weights
 
 
 def _run_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -83,7 +90,7 @@ def test_killed_run_resumes_exactly(tone_data: Path, tmp_path: Path) -> None:
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert full.wait(timeout=300) == 0, full.stderr.read()
-    last = load_checkpoint(tmp_path / "killed" / "last.pt")["iteration"]
+    last = load_checkpoint(tmp_path / "killed" / "last.pt").iteration
     assert 0 < last < 40, "the run should have been killed mid-way"
     resumed = _run_cli(["train", "--resume", str(tmp_path / "killed")], env)
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
@@ -108,7 +115,7 @@ def test_interrupt_keeps_a_checkpoint(tone_data: Path, tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
     assert "interrupted at iteration" in proc.stderr.read()
-    assert load_checkpoint(tmp_path / "r" / "last.pt")["iteration"] > 0
+    assert load_checkpoint(tmp_path / "r" / "last.pt").iteration > 0
 
 
 def test_resume_refuses_another_model_or_labels(tone_data: Path, tmp_path: Path, capsys) -> None:
@@ -153,8 +160,8 @@ def test_recipe_options_run(tone_data: Path, tmp_path: Path) -> None:
                      ema=0.9, spec_time_masks=2, spec_freq_masks=2, gain_db=3, speed=0.1,
                      feature_norm=True))
     ckpt = load_checkpoint(tmp_path / "r" / "last.pt")
-    assert ckpt["ema_state"] is not None and res.last.iter == 6
-    assert json.dumps(ckpt["config"])  # config is plain data
+    assert ckpt.resume["ema"] is not None and res.last.iter == 6
+    assert json.dumps(ckpt.config)  # config is plain data
 
 
 def test_unwritable_run_folder_is_one_line(tone_data: Path, tmp_path: Path) -> None:

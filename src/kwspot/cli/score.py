@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "with a ground-truth CSV of the same name")
     p.add_argument("--negatives", nargs="+", required=True, metavar="PATH",
                    help="folders or files of audio holding none of the words")
+    p.add_argument("--maybe-contains", action="append", default=[], metavar="PATH=W1,W2",
+                   help="negatives under PATH may hold these words: their detections there "
+                   "are not counted and PATH's audio does not count for them (repeatable)")
     p.add_argument("--calibrate", type=float, default=None, metavar="FA_PER_H",
                    help="choose per-word thresholds for this many false alarms per hour (all "
                    "words together) on one half of the negatives; measure on the other")
@@ -58,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     clf = load_classifier(args.model, threads=args.threads)
     config = detector_config(args, clf)
     hop = round(config.hop_ms * clf.sample_rate / 1000)
-    files = plan(args.positives, args.negatives, command_words(clf.labels, config))
+    files = plan(args.positives, args.negatives, command_words(clf.labels, config),
+                 _maybe(args.maybe_contains))
     with progress_bar(len(files), "scoring") as advance:
         audio = collect(clf, files, hop, on_file=advance)
     for s in audio.skipped:
@@ -89,3 +93,15 @@ def run(args: argparse.Namespace) -> int:
                                       overwrite=args.overwrite)
         print(f"wrote {path} with operating point {report.calibration.describe()}")
     return 0
+
+
+def _maybe(items: list[str]) -> dict[str, list[str]]:
+    from kwspot.errors import KwspotError
+
+    out: dict[str, list[str]] = {}
+    for item in items:
+        path, sep, words = item.rpartition("=")
+        if not sep or not path or not words.strip():
+            raise KwspotError(f"--maybe-contains {item!r}: expected PATH=WORD1,WORD2")
+        out.setdefault(path, []).extend(w.strip() for w in words.split(",") if w.strip())
+    return out

@@ -55,7 +55,7 @@ def word_threshold(negatives: NegativeScores, word: int, allowed: int,
     """The lowest threshold just above a peak of the word's score with at most ``allowed``
     false alarms on ``negatives`` (capped at 1.0)."""
     peaks = peaks_desc(negatives.scores[:, word], allowed + 64)
-    best = float(peaks[0]) + MARGIN if len(peaks) else 0.5
+    best = float(peaks[0]) + MARGIN if len(peaks) else 1.0  # no audio: never (almost)
     for p in peaks[1:]:
         t = float(p) + MARGIN
         if negatives.false_alarms(word, t, refractory) > allowed:
@@ -68,5 +68,6 @@ def calibrate_thresholds(words: Sequence[str], negatives: NegativeScores,
                          target_fa_per_hour: float, refractory: int) -> dict[str, float]:
     """Per-word thresholds so that all words together raise about ``target_fa_per_hour``
     false alarms per hour on ``negatives`` (at most that, up to the cap of 1.0)."""
-    allowed = floor(target_fa_per_hour / max(1, len(words)) * negatives.hours + 1e-9)
-    return {w: word_threshold(negatives, j, allowed, refractory) for j, w in enumerate(words)}
+    share = target_fa_per_hour / max(1, len(words))
+    return {w: word_threshold(negatives, j, floor(share * negatives.hours[j] + 1e-9), refractory)
+            for j, w in enumerate(words)}

@@ -52,19 +52,29 @@ class TorchClassifier:
     def __init__(self, path: Path, *, device: str = "cpu", threads: int | None = None) -> None:
         import torch
 
-        from kwspot.checkpoint import load_checkpoint, net_from_checkpoint
+        from kwspot.checkpoint import Checkpoint
 
         if threads:
             torch.set_num_threads(threads)
-        self.ckpt = load_checkpoint(path)
-        self.source = self.ckpt["path"]
+        self.ckpt = Checkpoint.load(path)
+        self.source = self.ckpt.path
         self.device = torch.device(device)
-        self.net = net_from_checkpoint(self.ckpt).to(self.device)
-        self.labels = tuple(self.ckpt["labels"])
-        self.sample_rate = int(self.ckpt["frontend"]["sample_rate"])
-        self.clip_samples = int(self.ckpt.get("clip_samples", 16000))  # longer for phrases
-        self.model_name = self.ckpt["model"]
-        self.operating_point = self.ckpt.get("operating_point")  # calibrated thresholds
+        self.net = self.ckpt.build_net().to(self.device)
+        self.labels = tuple(self.ckpt.labels)
+        self.sample_rate = self.ckpt.sample_rate
+        self.clip_samples = self.ckpt.clip_samples
+        self.model_name = self.ckpt.model
+        self.operating_point = self.ckpt.operating_point  # calibrated thresholds
+
+    def stream_scorer(self):  # noqa: ANN201 (an EmbeddingWindowScorer, or None)
+        """For an embedding model on the CPU: a scorer that reuses the embeddings already
+        computed as a stream advances (see :mod:`kwspot.embedding.scorer`); else None."""
+        if self.net.frontend.cfg.kind != "embedding" or self.device.type != "cpu":
+            return None
+        from kwspot.embedding.scorer import EmbeddingWindowScorer
+
+        return EmbeddingWindowScorer(self.net.frontend.embedding, self.net.classifier,
+                                     self.clip_samples)
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         import torch

@@ -63,19 +63,19 @@ def export_checkpoint(checkpoint: Path | str, out: Path | str, *, quantize: str 
                       input_dtype: str = "float", opset: int = 17,
                       calibration: np.ndarray | None = None) -> ExportResult:
     """Export a kwspot checkpoint (or run folder) to ``out`` (see :func:`export_net`)."""
-    from kwspot.checkpoint import load_checkpoint, net_from_checkpoint
+    from kwspot.checkpoint import Checkpoint
 
-    ckpt = load_checkpoint(checkpoint)
-    net = net_from_checkpoint(ckpt)
-    extra = {"checkpoint": Path(ckpt["path"]).name, "iteration": ckpt.get("iteration"),
-             "best_acc": ckpt.get("best_acc")}
-    if ckpt.get("operating_point"):
-        extra["operating_point"] = ckpt["operating_point"]  # calibrated thresholds travel along
-    if ckpt.get("config"):
-        extra["config"] = ckpt["config"]  # the training run's settings (data options included)
-    return export_net(net, tuple(ckpt["labels"]), out, model_name=ckpt["model"],
-                      clip_samples=int(ckpt.get("clip_samples", 16000)), quantize=quantize,
-                      input_dtype=input_dtype, opset=opset, calibration=calibration,
+    ckpt = Checkpoint.load(checkpoint)
+    net = ckpt.build_net()
+    extra: dict[str, Any] = {"checkpoint": Path(ckpt.path).name, "iteration": ckpt.iteration,
+                             "best_acc": ckpt.best_acc}
+    if ckpt.config:
+        extra["config"] = ckpt.config  # the training run's settings (data options included)
+    if ckpt.operating_point:
+        extra["operating_point"] = ckpt.operating_point
+    return export_net(net, tuple(ckpt.labels), out, model_name=ckpt.model,
+                      quantize=quantize, input_dtype=input_dtype, opset=opset,
+                      clip_samples=ckpt.clip_samples, calibration=calibration,
                       extra_meta=extra)
 
 
@@ -211,11 +211,11 @@ def calibration_clips(folder: Path | str, count: int = 256, seed: int = 0) -> np
 def training_clips(checkpoint: Path | str, count: int = 256, seed: int = 0) -> np.ndarray | None:
     """``count`` clips of the training split the checkpoint was trained on (float32), or None
     when that dataset is not on this machine (or the checkpoint does not record it)."""
-    from kwspot.checkpoint import load_checkpoint
+    from kwspot.checkpoint import Checkpoint
     from kwspot.config import TrainConfig
     from kwspot.data.dataset import load_dataset
 
-    config = load_checkpoint(checkpoint).get("config")
+    config = Checkpoint.load(checkpoint).config
     if not config or not config.get("data") or not Path(config["data"]).is_dir():
         return None
     try:

@@ -135,10 +135,10 @@ def _build_net(cfg: WakewordConfig, classes: int) -> torch.nn.Module:
 
 
 def _load_head(net: torch.nn.Module, path: Path) -> None:
-    from kwspot.checkpoint import load_checkpoint
+    from kwspot.checkpoint import Checkpoint, load_weights
 
-    ckpt = load_checkpoint(path)
-    net.load_state_dict(ckpt["state_dict"])
+    ckpt = Checkpoint.load(path)
+    load_weights(net, ckpt.weights, ckpt.path, ckpt.model)
     net.eval()
 
 
@@ -189,14 +189,12 @@ def _test_files(cfg: WakewordConfig, labels) -> list[tuple[str, Path]]:
 
 
 def _save_checkpoint(net, cfg: WakewordConfig, labels, window, op, path: Path) -> None:
-    from kwspot.checkpoint import save_atomic
+    from kwspot.checkpoint import Checkpoint
 
-    save_atomic({"format": "kwspot-checkpoint", "version": 1, "model": cfg.model,
-                 "model_kwargs": {}, "frontend": net.frontend.cfg.to_dict(),
-                 "labels": list(labels), "clip_samples": int(window), "sample_rate": 16000,
-                 "state_dict": net.state_dict(), "config": {"wakeword": cfg.to_dict()},
-                 "operating_point": op.to_dict() if op else None,
-                 "torch_version": str(torch.__version__)}, path)
+    Checkpoint(model=cfg.model, labels=list(labels), frontend=net.frontend.cfg.to_dict(),
+               weights=net.state_dict(), clip_samples=int(window),
+               sample_rate=net.frontend.cfg.sample_rate, config={"wakeword": cfg.to_dict()},
+               operating_point=op.to_dict() if op else None).save(path)
 
 
 def _export(net, labels, window, op, path: Path) -> Path:
