@@ -96,7 +96,8 @@ def train_command(root: Path, model: str, iters: int, log_every: int, batch: int
     return ["kwspot", "train", "--data", str(root), "--val-pct", str(VAL_PCT),
             "--test-pct", str(TEST_PCT), "--model", model, "--iters", str(iters),
             "--log-every", str(log_every), "--batch-size", str(batch),
-            "--warmup-iters", str(warmup), "--device", "cpu", "--seed", "0", "--out", str(out)]
+            "--warmup-iters", str(warmup), "--device", "cpu", "--seed", "0", "--out", str(out),
+            "--overwrite"]
 
 
 def held_out_accuracy(run: Path) -> tuple[float, int, int, int]:

@@ -36,12 +36,16 @@ class TrainConfig(AugmentConfig):
     zero_silence: float = 0.1  # share of the generated silence clips that are pure zeros
     resample: bool = False  # convert non-16-kHz / stereo clips instead of refusing them
     cache_dir: str | None = None  # decoded-audio cache folder
+    negatives: tuple[str, ...] = ()  # folders of running audio without the words (unknowns)
     synth: str | None = None  # folder of `kwspot synth` clips mixed into the training split
     synth_ratio: float = 1.0  # synthesized training clips per real training clip (at most)
     # model
     model: str = "seresnet3"  # registered model name (`kwspot models`)
     features: str | None = None  # raw | mel | mfcc (default: the model's own front-end)
     feature_norm: bool = False  # per-band mean/std normalisation fitted on training clips
+    embedding_dir: str = ""  # folder with openWakeWord's model files ("" = pyopen-wakeword's)
+    embedding_lr_scale: float = 0.0  # fine-tune the embedding at lr × this (0 = frozen)
+    feature_copies: int = 2  # augmented copies per clip precomputed for a frozen embedding
     # optimisation (the seed: SGD, lr 0.01, momentum 0.9, batch 256)
     iters: int = 10000  # training iterations (batches)
     epochs: float = 0.0  # run length in passes over the training split (> 0: overrides iters)
@@ -85,6 +89,10 @@ class TrainConfig(AugmentConfig):
             ("warmup", 0 <= self.warmup < 1, f"must be a share in [0, 1), got {self.warmup}"),
             ("warmup_iters", self.warmup_iters >= 0,
              f"must be 0 or more, got {self.warmup_iters}"),
+            ("embedding_lr_scale", self.embedding_lr_scale >= 0,
+             f"must be >= 0, got {self.embedding_lr_scale}"),
+            ("feature_copies", self.feature_copies >= 0,
+             f"must be >= 0, got {self.feature_copies}"),
             ("features", self.features is None or self.features in FRONTENDS,
              f"must be one of {', '.join(FRONTENDS)}, got {self.features!r}"),
         ]
@@ -108,8 +116,9 @@ class TrainConfig(AugmentConfig):
         if "warmup_iters" in explicit:
             recommended.pop("warmup", None)
         merged = {**recommended, **explicit}
-        if "words" in merged:
-            merged["words"] = tuple(merged["words"])
+        for key in ("words", "negatives"):
+            if key in merged:
+                merged[key] = tuple(merged[key])
         return cls(**merged)
 
     def sized(self, n_train: int) -> TrainConfig:
@@ -126,6 +135,11 @@ class TrainConfig(AugmentConfig):
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def frontend_settings(self) -> dict[str, Any]:
+        """Front-end parameters this run sets (beside the model's own)."""
+        return {"normalize": self.feature_norm, "embedding_dir": self.embedding_dir,
+                "embedding_lr_scale": self.embedding_lr_scale}
 
     def data_config(self) -> DataConfig:
         """The data settings, as :mod:`kwspot.data` takes them."""

@@ -31,6 +31,9 @@ def add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
                    help="unknown clips per split as a share of command clips (%(setting)s)")
     g.add_argument("--zero-silence", type=float, default=None,
                    help="share of the silence clips that are pure zeros (%(setting)s)")
+    g.add_argument("--negatives", type=_paths, default=None, metavar="DIR1,DIR2",
+                   help="folders of running speech/noise holding none of the words: every "
+                   "second becomes a training 'unknown' clip (any rate; resampled)")
     g.add_argument("--resample", action="store_true", default=None,
                    help="convert clips that are not 16 kHz mono instead of refusing them")
     g.add_argument("--cache-dir", default=None,
@@ -48,6 +51,10 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
 def _words(text: str) -> tuple[str, ...]:
     """The listed words (checked later, by the library, with the other settings)."""
     return tuple(w.strip() for w in text.split(",") if w.strip())
+
+
+def _paths(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
 def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:

@@ -61,12 +61,32 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kwspot.data.dataset import load_dataset
-    from kwspot.evaluate import evaluate_classifier, evaluate_ensemble
+    import json
+    import sys
 
-    _check_request(args)
+    from kwspot.data.dataset import DataConfig, load_dataset
+    from kwspot.evaluate import (
+        evaluate_classifier,
+        evaluate_ensemble,
+        format_comparison,
+        format_confusion,
+        format_per_class,
+        format_summary,
+    )
+    from kwspot.outputs import atomic_open
+
+    several = len(args.checkpoint) > 1
     clfs = _load_models(args)
-    cfg, first = _data_config(args, clfs)
+    cfg = DataConfig(**{**data_defaults(clfs[0]), **_given_data(args)})
+    if not cfg.root:
+        raise KwspotError("--data ROOT is required (the model does not record its dataset)")
+    first = data_defaults(clfs[0])
+    others = [c for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True)
+              if "root" in first and "root" in data_defaults(clf)
+              and data_defaults(clf) != first]
+    if others and not _given_data(args):
+        print(f"kwspot: note: other data settings in {', '.join(others)}; all models are "
+              f"evaluated on the data of {args.checkpoint[0]}", file=sys.stderr)
     data = load_dataset(cfg, for_training=False)
     subset = args.subset or default_subset(data, first.get("root"))
     split = data.whole() if subset == "all" else data.splits[subset]
@@ -86,14 +106,40 @@ def run(args: argparse.Namespace) -> int:
         main = evaluate_ensemble(results)
         main.info["checkpoint"] = "ensemble"
         columns.append("ensemble")
-    _print_tables(args, results, main, columns, subset)
-    _plot_maps(args, results, main, columns, subset)
+    shown = [*results, main] if args.ensemble else results
+    if several:
+        print()
+        print(format_comparison(shown, columns))
+    if not several or args.ensemble:
+        what = "ensemble" if args.ensemble else main.info["model"]
+        print(f"\n{what}: {format_summary(main)}\n")
+        print(format_per_class(main))
+        print(f"\nconfusion matrix ({subset}; rows true, columns predicted):")
+        print(format_confusion(main))
+
+    print()
+    _plot(args, results, main if args.ensemble else None, columns, subset)
+
     if args.json:
-        _write_json(args, subset, split, data, cfg, results, main)
+        doc: dict[str, Any] = {
+            "subset": subset, "clips": len(split), "files_found": len(data.layout.clips),
+            "data": _jsonable(vars(cfg)),
+            "models": [r.to_dict() for r in results],
+        }
+        if args.ensemble:
+            doc["ensemble"] = main.to_dict()
+        with atomic_open(args.json) as f:
+            f.write(json.dumps(doc, indent=1) + "\n")
+        print(f"kwspot: figures written to {args.json}")
     return 0
 
 
-def _check_request(args: argparse.Namespace) -> None:
+def _load_models(args: argparse.Namespace) -> list[Any]:
+    """The classifiers of ``--checkpoint``, after checking the options that go with them (and
+    that the output files can be written: before the evaluation, not after)."""
+    from kwspot.infer.backend import load_classifier
+    from kwspot.outputs import output_path
+
     if args.batch_size < 1:
         raise KwspotError(f"--batch-size must be positive, got {args.batch_size}")
     several = len(args.checkpoint) > 1
@@ -102,12 +148,9 @@ def _check_request(args: argparse.Namespace) -> None:
                           "--ensemble (other models' maps go beside their checkpoints)")
     if args.ensemble and not several:
         raise KwspotError("--ensemble needs two or more --checkpoint")
-
-
-def _load_models(args: argparse.Namespace) -> list[Any]:
-    """The models to evaluate; they must share one label list."""
-    from kwspot.infer.backend import load_classifier
-
+    for out in (args.plot, args.json):
+        if out:
+            output_path(out)
     clfs = [load_classifier(c, device=args.device, threads=args.threads) for c in args.checkpoint]
     for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True):
         if tuple(clf.labels) != tuple(clfs[0].labels):
@@ -117,84 +160,25 @@ def _load_models(args: argparse.Namespace) -> list[Any]:
     return clfs
 
 
-def _data_config(args: argparse.Namespace, clfs: list[Any]) -> tuple[Any, dict[str, Any]]:
-    """The data settings: the first model's, overridden by the flags given; and the first
-    model's own settings."""
-    import sys
-
-    from kwspot.data.dataset import DataConfig
-
-    first = data_defaults(clfs[0])
-    cfg = DataConfig(**{**first, **_given_data(args)})
-    if not cfg.root:
-        raise KwspotError("--data ROOT is required (the model does not record its dataset)")
-    others = [c for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True)
-              if "root" in first and "root" in data_defaults(clf)
-              and data_defaults(clf) != first]
-    if others and not _given_data(args):
-        print(f"kwspot: note: other data settings in {', '.join(others)}; all models are "
-              f"evaluated on the data of {args.checkpoint[0]}", file=sys.stderr)
-    return cfg, first
-
-
-def _print_tables(args: argparse.Namespace, results: list[Any], main: Any,
-                  columns: list[str], subset: str) -> None:
-    from kwspot.evaluate import (
-        format_comparison,
-        format_confusion,
-        format_per_class,
-        format_summary,
-    )
-
-    several = len(results) > 1
-    if several:
-        print()
-        print(format_comparison([*results, main] if args.ensemble else results, columns))
-    if not several or args.ensemble:
-        what = "ensemble" if args.ensemble else main.info["model"]
-        print(f"\n{what}: {format_summary(main)}\n")
-        print(format_per_class(main))
-        print(f"\nconfusion matrix ({subset}; rows true, columns predicted):")
-        print(format_confusion(main))
-    print()
-
-
-def _plot_maps(args: argparse.Namespace, results: list[Any], main: Any, columns: list[str],
-               subset: str) -> None:
+def _plot(args: argparse.Namespace, results: list[Any], ensemble: Any, columns: list[str],
+          subset: str) -> None:
+    """Confusion heat maps beside each model (``--plot`` for the single model or the
+    ensemble)."""
     from kwspot.evaluate import plot_confusion
 
-    several = len(results) > 1
     paths = _plot_paths(args.checkpoint, subset)
     for i, (r, path) in enumerate(zip(results, paths, strict=True)):
-        if i == 0 and args.plot and not several:
+        if i == 0 and args.plot and len(results) == 1:
             path = Path(args.plot)
         title = (f"{r.info['model']} ({columns[i]}) on {subset}: accuracy "
                  f"{r.accuracy:.4f}, {r.count} clips")
         print(f"kwspot: confusion heat map: {plot_confusion(r, path, title=title)}")
-    if args.ensemble:
+    if ensemble is not None:
         path = Path(args.plot) if args.plot else paths[0].with_name(
             f"confusion_{subset}_ensemble.png")
-        title = (f"ensemble of {len(results)} on {subset}: accuracy {main.accuracy:.4f}, "
-                 f"{main.count} clips")
-        print(f"kwspot: confusion heat map: {plot_confusion(main, path, title=title)}")
-
-
-def _write_json(args: argparse.Namespace, subset: str, split: Any, data: Any, cfg: Any,
-                results: list[Any], main: Any) -> None:
-    import json
-
-    from kwspot.outputs import atomic_open
-
-    doc: dict[str, Any] = {
-        "subset": subset, "clips": len(split), "files_found": len(data.layout.clips),
-        "data": _jsonable(vars(cfg)),
-        "models": [r.to_dict() for r in results],
-    }
-    if args.ensemble:
-        doc["ensemble"] = main.to_dict()
-    with atomic_open(args.json) as f:
-        f.write(json.dumps(doc, indent=1) + "\n")
-    print(f"kwspot: figures written to {args.json}")
+        title = (f"ensemble of {len(results)} on {subset}: accuracy {ensemble.accuracy:.4f}, "
+                 f"{ensemble.count} clips")
+        print(f"kwspot: confusion heat map: {plot_confusion(ensemble, path, title=title)}")
 
 
 def default_subset(data: Any, trained_on: str | None) -> str:
@@ -226,7 +210,9 @@ def data_defaults(clf: Any) -> dict[str, Any]:
 
     ckpt = getattr(clf, "ckpt", None)
     config = ckpt.config if ckpt is not None else (getattr(clf, "meta", None) or {}).get("config")
-    return recorded_data_settings(config if isinstance(config, dict) else None, clf.labels)
+    out = recorded_data_settings(config if isinstance(config, dict) else None, clf.labels)
+    out.pop("negatives", None)  # training-only: not needed to rebuild the test split
+    return out
 
 
 def _given_data(args: argparse.Namespace) -> dict[str, Any]:

@@ -75,9 +75,10 @@ def discover(root: Path | str, noise_dir: Path | str | None = None) -> Layout:
         raise KwspotError(f"{root}: no such folder")
     if not root.is_dir():
         raise KwspotError(f"{root}: not a folder")
-    kind, audio_root, unlabeled_test = _kind_of(root)
-    clips = _unlabeled_clips(root) if kind == "unlabeled" else _word_clips(audio_root)
-    noise = _noise_files(audio_root, noise_dir)
+    kind, audio_root = _kind(root)
+    test_audio = root / "test" / "audio"
+    unlabeled_test = test_audio if kind == "kaggle" and test_audio.is_dir() else None
+    clips = _unlabeled_clips(root) if kind == "unlabeled" else _labeled_clips(audio_root)
 
     def listed(name: str) -> Path | None:
         for folder in (audio_root, root, audio_root.parent):
@@ -85,23 +86,22 @@ def discover(root: Path | str, noise_dir: Path | str | None = None) -> Layout:
                 return folder / name
         return None
 
-    return Layout(kind=kind, root=audio_root, clips=clips, noise_files=noise,
+    return Layout(kind=kind, root=audio_root, clips=clips,
+                  noise_files=_noise_files(audio_root, noise_dir),
                   validation_list=listed("validation_list.txt"),
                   testing_list=listed("testing_list.txt"), unlabeled_test=unlabeled_test)
 
 
-def _kind_of(root: Path) -> tuple[str, Path, Path | None]:
-    """The layout kind, the folder holding the word folders, Kaggle's unlabeled test audio."""
-    kaggle_audio = root / "train" / "audio"
-    if kaggle_audio.is_dir():
-        test_audio = root / "test" / "audio"
-        return "kaggle", kaggle_audio, test_audio if test_audio.is_dir() else None
+def _kind(root: Path) -> tuple[str, Path]:
+    """The layout's kind and the folder its word folders (or files) are in."""
+    if (root / "train" / "audio").is_dir():
+        return "kaggle", root / "train" / "audio"
     subdirs = [d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
     if UNKNOWN_DIR in subdirs or SILENCE_DIR in subdirs:
-        return "prelabeled", root, None
+        return "prelabeled", root
     if [d for d in subdirs if d != NOISE_DIR]:
-        return "speech_commands", root, None
-    return "unlabeled", root, None
+        return "speech_commands", root
+    return "unlabeled", root
 
 
 def _unlabeled_clips(root: Path) -> list[Clip]:
@@ -112,7 +112,7 @@ def _unlabeled_clips(root: Path) -> list[Clip]:
     return clips
 
 
-def _word_clips(audio_root: Path) -> list[Clip]:
+def _labeled_clips(audio_root: Path) -> list[Clip]:
     clips: list[Clip] = []
     for d in sorted(audio_root.iterdir()):
         if not d.is_dir() or d.name == NOISE_DIR or d.name.startswith("."):
@@ -125,8 +125,7 @@ def _word_clips(audio_root: Path) -> list[Clip]:
 
 
 def _noise_files(audio_root: Path, noise_dir: Path | str | None) -> list[Path]:
-    """The background noise files: of ``noise_dir`` when given (it must hold some), else of
-    ``audio_root/_background_noise_`` (maybe none)."""
+    """The given noise folder's audio files (which must exist), else ``_background_noise_``'s."""
     if noise_dir is None:
         nd = audio_root / NOISE_DIR
         return sorted(p.resolve() for p in nd.iterdir() if is_audio_file(p)) if nd.is_dir() else []

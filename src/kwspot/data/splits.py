@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from pathlib import Path
 
 from kwspot.data.layouts import Clip, Layout, hash_name
@@ -42,6 +43,9 @@ def speaker_split(speaker: str, val_pct: float, test_pct: float, salt: str = "")
 
 
 def _bucket(pct: float, val_pct: float, test_pct: float) -> str:
+    # The rule's percentage reaches 100.0 itself (h = 2^27 - 1): with shares adding up to 100 %
+    # that name still belongs to them, not to an empty training share.
+    pct = min(pct, math.nextafter(100.0, 0.0))
     if pct < val_pct:
         return "validation"
     if pct < val_pct + test_pct:
