@@ -2,7 +2,7 @@
 hour of real speech (DET curves), thresholds calibrated on other speech; and the speed of the
 streaming detector with PyTorch and onnxruntime.
 
-    python benchmarks/streaming.py           # full run (trains 3 models; ~40 min on 2 busy cores)
+    python benchmarks/streaming.py           # full run (trains 3 models side by side)
     python benchmarks/streaming.py --quick   # CI smoke run: tiny models, a few negative files
 
 The ten command words are trained on the training speakers of ``sc_v2_test_part`` and measured
@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import _common as C
@@ -40,13 +39,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=str(DATA / "sc_v2_test_part"), help="dataset root")
     p.add_argument("--noise-dir", default=str(DATA / "background_noise"))
-    p.add_argument("--minutes", type=float, default=15.0, help="length of the test recording")
+    p.add_argument("--minutes", type=float, default=10.0, help="length of the test recording")
     p.add_argument("--model", default="dscnn_m", help="from-scratch model")
-    p.add_argument("--iters", type=int, default=3000)
+    p.add_argument("--iters", type=int, default=600)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--embed-model", default=None,
                    help="registered model on the speech-embedding front-end to compare "
-                   "(default: the first registered one whose name holds 'embed', if any)")
+                   "(default: emb_mlp when registered; 'none' to leave it out)")
     p.add_argument("--smoothing", default="20,200,500,1000",
                    help="posterior smoothing spans to compare, ms (20 = none)")
     p.add_argument("--target", type=float, default=1.0,
@@ -58,16 +57,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency-runs", type=int, default=300, help="batch-1 runs timed per backend")
     p.add_argument("--no-int8", action="store_true", help="skip the int8 ONNX model")
     p.add_argument("--quick", action="store_true",
-                   help="CI smoke run: 10 training iterations, 0.25-min recording, 10 negative "
-                   "files per folder")
+                   help="CI smoke run: dscnn_s for 3 iterations, 0.25-min recording, 10 "
+                   "negative files per folder")
     p.add_argument("--json", default=None, help="write every figure here")
     args = p.parse_args(argv)
     args.smoothing = [float(s) for s in args.smoothing.split(",")]
     args.files_per_folder = None
     if args.quick:
         args.minutes = min(args.minutes, 0.25)
-        args.iters = 10
-        args.batch_size = 32
+        args.iters = 3
+        args.batch_size = 16
+        args.model = "dscnn_s"
         args.latency_runs = min(args.latency_runs, 20)
         args.smoothing = [500.0]
         args.files_per_folder = 10
@@ -84,33 +84,37 @@ class Recipe:
     fold_negatives: bool = False  # train one model per half on that half's negative speech
 
 
-def train_run(args: argparse.Namespace, out: Path, recipe: Recipe, negatives: Path | None
-              ) -> Path:
-    """A trained checkpoint of ``recipe`` (reused when ``out`` holds one with the same
-    settings); the training log goes to ``out/train.log``."""
-    from kwspot.checkpoint import load_checkpoint
-
+def train_command(args: argparse.Namespace, out: Path, recipe: Recipe,
+                  negatives: Path | None) -> list[str]:
     cmd = [sys.executable, "-m", "kwspot", "train", "--data", args.data, "--val-pct", "10",
            "--test-pct", "20", "--model", recipe.model, "--iters", str(args.iters),
            "--batch-size", str(args.batch_size), "--device", "cpu", "--threads",
-           str(args.threads), "--seed", "0", "--log-every", str(max(1, args.iters // 6)),
+           str(args.threads), "--seed", "0", "--log-every", str(max(1, args.iters // 4)),
            "--out", str(out), *recipe.options]
-    if negatives is not None:
-        cmd += ["--negatives", str(negatives)]
-    best = out / "best.pt"
-    stamp = out / "command.txt"
-    if best.is_file() and stamp.is_file() and stamp.read_text() == " ".join(cmd[1:]):
-        return best
-    if out.exists():
-        for f in ("best.pt", "last.pt"):
+    return cmd + (["--negatives", str(negatives)] if negatives is not None else [])
+
+
+def train_all(jobs: list[tuple[Path, list[str]]]) -> None:
+    """Run the training commands side by side (one process each; logs in ``out/train.log``);
+    a run folder whose ``command.txt`` matches its command is reused as it is."""
+    running = []
+    for out, cmd in jobs:
+        stamp = out / "command.txt"
+        if (out / "best.pt").is_file() and stamp.is_file() and \
+                stamp.read_text() == " ".join(cmd[1:]):
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        for f in ("best.pt", "last.pt", "command.txt"):
             (out / f).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "train.log", "w") as log:
-        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT,
-                       env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
-    stamp.write_text(" ".join(cmd[1:]))
-    load_checkpoint(best)
-    return best
+        log = open(out / "train.log", "w")  # noqa: SIM115 (closed below)
+        running.append((out, cmd, log, subprocess.Popen(cmd, stdout=log,
+                                                        stderr=subprocess.STDOUT)))
+    for out, cmd, log, proc in running:
+        rc = proc.wait()
+        log.close()
+        if rc != 0:
+            raise SystemExit(f"training failed ({out / 'train.log'}): {' '.join(cmd)}")
+        (out / "command.txt").write_text(" ".join(cmd[1:]))
 
 
 def fold_folders(work: Path, halves: list[list[Path]]) -> list[Path]:
@@ -166,12 +170,40 @@ def speed_table(args: argparse.Namespace, ckpt: Path, work: Path, wav: Path) -> 
 
 
 def embed_model(args: argparse.Namespace) -> str | None:
+    """The head on the speech-embedding front-end to compare, if one is registered."""
     from kwspot import models
 
     if args.embed_model:
-        return args.embed_model
-    names = [n for n in models.list_models() if "embed" in n]
-    return names[0] if names else None
+        return None if args.embed_model == "none" else args.embed_model
+    names = [n for n in models.list_models() if models.get_spec(n).frontend == "embedding"]
+    return "emb_mlp" if "emb_mlp" in names else (names[0] if names else None)
+
+
+def cached_collect(clf, files, hop: int, cache: Path, key: str):
+    """:func:`kwspot.evaluate.score.collect`, kept in ``cache`` (an .npz of the posteriors)
+    and reused while ``key`` (model file and settings) is unchanged."""
+    from kwspot.evaluate.longaudio import read_truth
+    from kwspot.evaluate.posteriors import Posteriors, Skipped
+    from kwspot.evaluate.score import Collected, collect
+
+    if cache.is_file():
+        z = np.load(cache)
+        meta = json.loads(str(z["meta"]))
+        if meta["key"] == key:
+            cut = np.cumsum([0, *meta["rows"]])
+            posts = [Posteriors(s, z["probs"][a:b], d) for s, a, b, d in
+                     zip(meta["sources"], cut[:-1], cut[1:], meta["seconds"], strict=True)]
+            n = meta["negatives"]
+            return Collected([], [(p, read_truth(Path(p.source).with_suffix(".csv")))
+                                  for p in posts[n:]], posts[:n], files.negative_sources,
+                             [Skipped(*s) for s in meta["skipped"]], hop, files.excluded)
+    audio = collect(clf, files, hop)
+    posts = audio.negatives + [p for p, _ in audio.recordings]
+    meta = {"key": key, "negatives": len(audio.negatives), "rows": [len(p.probs) for p in posts],
+            "sources": [p.source for p in posts], "seconds": [p.audio_s for p in posts],
+            "skipped": [[s.path, s.reason] for s in audio.skipped]}
+    np.savez(cache, probs=np.concatenate([p.probs for p in posts]), meta=json.dumps(meta))
+    return audio
 
 
 @dataclass
@@ -224,9 +256,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     from kwspot.checkpoint import load_checkpoint
     from kwspot.evaluate.calibrate import split_files
     from kwspot.evaluate.detplot import plot_det
-    from kwspot.evaluate.longaudio import RecordingConfig, build_recording
+    from kwspot.evaluate.longaudio import RecordingConfig, build_recording, read_truth
     from kwspot.evaluate.posteriors import audio_files
-    from kwspot.evaluate.score import collect, plan, stored_model
+    from kwspot.evaluate.score import plan, stored_model
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.export import export_checkpoint
 
@@ -241,30 +273,44 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     emb = embed_model(args)
     if emb:
         recipes.append(Recipe(f"speech embedding ({emb}) + negative speech", emb,
+                              [] if args.quick else ["--iters", "3000", "--batch-size", "128"],
                               fold_negatives=True))
 
     words = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
     rec_cfg = RecordingConfig(root=args.data, noise_dir=args.noise_dir, words=words,
                               val_pct=10.0, test_pct=20.0, minutes=args.minutes)
     wav = work / "test.wav"
-    truth = build_recording(rec_cfg, wav, work / "test.csv")
+    stamp = work / "test.json"
+    rec_key = json.dumps(asdict(rec_cfg))
+    if wav.is_file() and stamp.is_file() and stamp.read_text() == rec_key:
+        truth = read_truth(work / "test.csv")
+    else:
+        truth = build_recording(rec_cfg, wav, work / "test.csv")
+        stamp.write_text(rec_key)
     n_cmd = sum(e.kind == "command" for e in truth)
     maybe = {str(DATA / k): list(v) for k, v in MAYBE.items()}
 
     scored = []
     speed = ""
     notes = []
+    runs = {(r, k): (work / f"recipe{r}" / f"half{k}", train_command(
+        args, work / f"recipe{r}" / f"half{k}", recipe,
+        fold_dirs[k] if recipe.fold_negatives else None))
+        for r, recipe in enumerate(recipes)
+        for k in ((0, 1) if recipe.fold_negatives else (0,))}
+    train_all(list(runs.values()))
     for r, recipe in enumerate(recipes):
         folds = (0, 1) if recipe.fold_negatives else (0,)
-        ckpts = [train_run(args, work / f"recipe{r}" / f"half{k}", recipe,
-                           fold_dirs[k] if recipe.fold_negatives else None) for k in folds]
+        ckpts = [runs[r, k][0] / "best.pt" for k in folds]
         accs = [load_checkpoint(c).best_acc for c in ckpts]
         audios, models, halves_post = [], [], []
         for k, ckpt in enumerate(ckpts):
             onnx = export_checkpoint(ckpt, work / f"recipe{r}_half{k}.onnx").path
             clf = load_classifier(onnx, threads=args.threads)
             files = plan([wav], neg_files, words, maybe)
-            audio = collect(clf, files, hop=round(0.02 * clf.sample_rate))
+            key = f"{(runs[r, folds[k]][0] / 'command.txt').read_text()} {rec_key}"
+            audio = cached_collect(clf, files, round(0.02 * clf.sample_rate),
+                                   work / f"recipe{r}_half{k}_posteriors.npz", key)
             notes += [f"skipped {s.reason}" for s in audio.skipped]
             by = {p.source: p for p in audio.negatives}
             halves_post.append([[by[str(f)] for f in h if str(f) in by] for h in halves])
@@ -295,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
           "measured on the other. R@N/h: the best recall of a threshold sweep at ≤ N false "
           "alarms per hour of the measured speech (thresholds chosen on the measured audio "
           "itself: an upper bound). Hop 20 ms, refractory 1 s, hit tolerance ±0.5 s."
-          + (" **Quick run: 10 training iterations, the figures mean nothing.**"
+          + (" **Quick run: 3 training iterations, the figures mean nothing.**"
              if args.quick else ""))
     print()
     rows = []
@@ -329,8 +375,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
           f"speech): {verdict} — best calibrated row: {best.recipe}, smoothing "
           f"{best.smooth_ms:g} ms, {best.result.total.recall * 100:.1f}% recall at "
           f"{best.result.fa_per_hour():.2f} FA/h"
-          + ("" if emb else "; no speech-embedding model is registered, so only from-scratch "
-             "models are compared") + ".")
+          + ("" if emb else "; no speech-embedding model in this run (none registered, or "
+             "left out with --embed-model none), so only from-scratch models are compared")
+          + ".")
     print()
     png = Path(args.det_png)
     chosen = [s for s in scored if s.smooth_ms == (500.0 if 500.0 in args.smoothing

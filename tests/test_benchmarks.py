@@ -86,3 +86,17 @@ def test_write_replaces_only_the_sections_that_ran(tmp_path: Path,
     streaming = run_all.section("streaming", "backend  hits\npytorch  3", 1.0, ("1", "1"), info,
                                 "cmd")
     assert "```text\nbackend  hits" in streaming  # plain-text output goes in a code block
+
+
+def test_streaming_quick_reports_false_alarms_per_hour(tmp_path: Path) -> None:
+    r = _run([str(BENCH / "streaming.py"), "--quick", "--out", str(tmp_path)], timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = r.stdout
+    if "skipped: needs" in out:
+        assert not _data_present() or "speech_" in out
+        return
+    for text in ["| recipe ", "R@1/h %", "calibrated (1/h): recall %", "| word ",
+                 "Goal (≥ 90% recall at ≤ 1 false alarm per hour", "| backend ",
+                 "real-time factor", "+ negative speech"]:
+        assert text in out, f"{text!r} missing from\n{out}"
+    assert (tmp_path / "quick" / "streaming_det.png").stat().st_size > 1000

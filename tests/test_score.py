@@ -234,3 +234,37 @@ def test_train_setting_reaches_the_data() -> None:
 
     cfg = TrainConfig.resolve({"data": "x", "negatives": ["speech", "noise"]})
     assert cfg.data_config().negatives == ("speech", "noise")
+
+
+def test_maybe_contains_pooling_and_mining(tmp_path: Path) -> None:
+    from kwspot.evaluate.det import pool_curves
+    from kwspot.evaluate.operating import pool_results
+    from kwspot.evaluate.score import Scorer
+
+    write(tmp_path / "pos" / "yes" / "c.wav", signal(2.0, [(0.5, 1.3, YES)]))
+    for i in range(4):
+        write(tmp_path / "phone" / f"p{i}_a.wav", signal(20.0, [(5.0, 5.6, YES)]))
+        write(tmp_path / "orders" / f"o{i}_a.wav", signal(20.0, [(5.0, 5.6, NO)]))
+    clf = PatternModel()
+    files = plan([tmp_path / "pos"], [tmp_path / "phone", tmp_path / "orders"], ["yes", "no"],
+                 {str(tmp_path / "orders"): ["no"]})
+    audio = collect(clf, files, hop=20)
+    scorer = Scorer(audio, stored_model(clf), DetectorConfig(smooth_ms=100, threshold=0.5))
+    curves, res = scorer.measure(audio.negatives)
+    # "no" in the orders folder is not counted, and only the phone folder's hours count for it
+    assert res.per_word["no"].false_alarms == 0 and res.per_word["yes"].false_alarms == 4
+    assert res.hours["no"] == pytest.approx(80 / 3600) and res.hours["yes"] == pytest.approx(
+        160 / 3600)
+    assert curves[1].hours == pytest.approx(80 / 3600) and curves[1].false_alarms.max() == 0
+    both = pool_results([res, res])
+    assert both.fa_per_hour("yes") == pytest.approx(res.fa_per_hour("yes"))
+    assert both.per_word["yes"].positives == 2 * res.per_word["yes"].positives
+    pooled = pool_curves([curves, curves])
+    np.testing.assert_allclose(pooled[-1].fa_per_hour, curves[-1].fa_per_hour)
+    assert pooled[0].positives == 2 * curves[0].positives
+    mined = scorer.mine(audio.negatives, 0.5, tmp_path / "hard")
+    assert len(mined) == 4  # the "yes" of each phone file; "no" is not counted in orders
+    x, sr = sf.read(str(mined[0]))
+    assert sr == SR and len(x) == SR and np.isclose(x, YES, atol=1e-3).sum() >= 0.5 * SR
+    with pytest.raises(KwspotError, match="not scored words"):
+        plan([], [tmp_path / "phone"], ["yes"], {str(tmp_path / "phone"): ["maybe"]})

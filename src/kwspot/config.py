@@ -41,7 +41,7 @@ class TrainConfig:
     feature_norm: bool = False  # per-band mean/std normalisation fitted on training clips
     embedding_dir: str = ""  # folder with openWakeWord's model files ("" = pyopen-wakeword's)
     embedding_lr_scale: float = 0.0  # fine-tune the embedding at lr × this (0 = frozen)
-    feature_copies: int = 4  # augmented copies per clip precomputed for a frozen embedding
+    feature_copies: int = 2  # augmented copies per clip precomputed for a frozen embedding
     # optimisation (the seed: SGD, lr 0.01, momentum 0.9, batch 256)
     iters: int = 10000  # training iterations (batches)
     batch_size: int = 256  # global batch (split over ranks under torchrun)

@@ -1,9 +1,10 @@
 """``kwspot demo``: the main job on a fresh machine, offline and with no dataset.
 
 Synthesizes a default Speech-Commands-style set with eSpeak NG (cached), trains a small model
-for a few minutes of CPU, evaluates it on held-out synthetic voices and, when real recordings
-are at hand (``../shared/data/sc_v2_test_part`` or ``--real DIR``), on real human speech, and
-prints the accuracy table and where the confusion-matrix PNGs are.
+for a few minutes of CPU (by default a head over the pretrained speech embedding; without
+openWakeWord's model files, the seed's vggnet1), evaluates it on held-out synthetic voices
+and, when real recordings are at hand (``../shared/data/sc_v2_test_part`` or ``--real DIR``),
+on real human speech, and prints the accuracy table and where the confusion-matrix PNGs are.
 """
 
 from __future__ import annotations
@@ -21,16 +22,30 @@ class DemoConfig:
     out: str = "runs/demo"  # run folder
     synth_dir: str | None = None  # synthesized set (default <cache>/synth-demo-<per_word>)
     real: str | None = None  # real 12-class folder to test on (default ../shared/data/...)
-    model: str = "vggnet1"  # the seed's MFCC net: the fastest to train on a CPU
+    model: str | None = None  # default: emb_conv (pretrained embedding), else vggnet1
     per_word: int = 200  # synthesized clips per word (4,000 clips in ~10 s)
     iters: int = 600  # training iterations (~40 epochs; a few minutes on 2 cores)
     batch_size: int = 128
     log_every: int = 100
     seed: int = 0
     workers: int | None = None  # synthesis processes
+    feature_copies: int | None = None  # augmented copies per clip (embedding; recipe's)
 
 
-QUICK = dict(per_word=8, iters=30, batch_size=32, log_every=15)
+QUICK = dict(per_word=8, iters=30, batch_size=32, log_every=15, feature_copies=0)
+EMBEDDING_MODEL, FALLBACK_MODEL = "emb_conv", "vggnet1"
+
+
+def default_model() -> str:
+    """The embedding head when openWakeWord's model files are installed, else vggnet1."""
+    from kwspot.embedding import locate
+    from kwspot.errors import KwspotError
+
+    try:
+        locate()
+    except KwspotError:
+        return FALLBACK_MODEL
+    return EMBEDDING_MODEL
 
 
 @dataclass(frozen=True)
@@ -51,17 +66,19 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
 
     synth_dir = Path(cfg.synth_dir or default_cache_dir() / f"synth-demo-{cfg.per_word}")
     # Settings are checked before minutes of synthesis, not after.
+    model = cfg.model or default_model()
+    copies = {} if cfg.feature_copies is None else {"feature_copies": cfg.feature_copies}
     tcfg = TrainConfig.resolve(
-        {"data": str(synth_dir), "model": cfg.model, "iters": cfg.iters,
+        {"data": str(synth_dir), "model": model, "iters": cfg.iters,
          "batch_size": cfg.batch_size, "log_every": cfg.log_every, "seed": cfg.seed,
-         "out": cfg.out, "warmup_iters": min(100, cfg.iters // 10)},
-        get_spec(cfg.model).recommended)
+         "out": cfg.out, "warmup_iters": min(100, cfg.iters // 10), **copies},
+        get_spec(model).recommended)
     print(f"kwspot demo: 1/3 synthesizing speech with eSpeak NG into {synth_dir}", flush=True)
     rep = synthesize(synth_dir, per_word=cfg.per_word, seed=cfg.seed, workers=cfg.workers)
     how = "reused" if rep.reused else f"made in {rep.elapsed_s:.1f} s"
     print(f"  {rep.clips:,} clips from {rep.speakers} synthetic speakers ({how})", flush=True)
 
-    print(f"kwspot demo: 2/3 training {cfg.model} on the synthetic training voices", flush=True)
+    print(f"kwspot demo: 2/3 training {model} on the synthetic training voices", flush=True)
     result = train(tcfg)
 
     print("kwspot demo: 3/3 evaluating the best checkpoint", flush=True)

@@ -19,7 +19,7 @@ from kwspot.errors import KwspotError
 
 # Subcommand modules, in the order `kwspot --help` lists them.
 COMMAND_MODULES = ["demo", "data", "models", "train", "evaluate", "predict", "report", "synth",
-                   "export", "detect", "listen", "score"]
+                   "export", "detect", "listen", "score", "wakeword"]
 
 
 class OneLineParser(argparse.ArgumentParser):

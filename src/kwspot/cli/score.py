@@ -35,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="let --save-model replace a file")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write det.json (every figure) and det.png (the DET plot) here")
+    p.add_argument("--mine", default=None, metavar="DIR",
+                   help="write 1-s clips of the negatives where a word reaches --mine-threshold "
+                   "(with --calibrate: of the calibration half only) to DIR, for train "
+                   "--negatives DIR")
+    p.add_argument("--mine-threshold", type=float, default=0.5,
+                   help="score at which a window is mined (0.5)")
     p.add_argument("--tolerance", type=float, default=0.5,
                    help="a detection within this many seconds of a word's span in a recording "
                    "is a hit (0.5)")
@@ -48,7 +54,14 @@ def run(args: argparse.Namespace) -> int:
 
     from kwspot.errors import KwspotError
     from kwspot.evaluate.detplot import plot_det
-    from kwspot.evaluate.score import collect, command_words, plan, score, stored_model
+    from kwspot.evaluate.score import (
+        Scorer,
+        collect,
+        command_words,
+        plan,
+        score,
+        stored_model,
+    )
     from kwspot.evaluate.score_tables import describe_audio, format_score
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.calibrated_model import write_calibrated_model
@@ -88,6 +101,13 @@ def run(args: argparse.Namespace) -> int:
                  f"{describe_audio(report)[:90]}",
                  marks={"operating point": (report.operating.fa_per_hour(), t.recall)})
         print(f"\nwrote {out / 'det.json'} and {out / 'det.png'}")
+    if args.mine:
+        scorer = Scorer(audio, stored_model(clf), config, args.tolerance)
+        pool = audio.negatives if report.calibration is None else \
+            [p for p in audio.negatives if p.source in set(report.calibrated_on)]
+        clips = scorer.mine(pool, args.mine_threshold, args.mine)
+        print(f"wrote {len(clips)} hard-negative clip(s) to {args.mine} (from {len(pool)} "
+              f"negative file(s){', the calibration half' if report.calibration else ''})")
     if args.save_model:
         path = write_calibrated_model(args.model, report.calibration, args.save_model,
                                       overwrite=args.overwrite)

@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--embedding-lr-scale", type=float, default=None, metavar="S",
                    help="fine-tune the pretrained embedding at lr x S (default 0: frozen)")
     m.add_argument("--feature-copies", type=int, default=None, metavar="N",
-                   help="augmented copies per clip precomputed for a frozen embedding (4)")
+                   help="augmented copies per clip precomputed for a frozen embedding (2)")
     m.add_argument("--feature-norm", action="store_true", default=None,
                    help="per-band mean/std normalisation fitted on training clips")
     o = p.add_argument_group("optimisation")

@@ -28,6 +28,7 @@ from kwspot.evaluate.det import (
     sweep,
 )
 from kwspot.evaluate.longaudio import TruthEvent, read_truth
+from kwspot.evaluate.mining import write_hard_negatives
 from kwspot.evaluate.operating import OperatingResult, StoredModel, measure
 from kwspot.evaluate.posteriors import Posteriors, Skipped, audio_files, many_posteriors
 from kwspot.infer.backend import Classifier
@@ -219,6 +220,15 @@ class Scorer:
         op = measure(self.model, config or self.config, negatives, self.audio.clips,
                      self.audio.recordings, self.tolerance_s, excluded)
         return curves, op
+
+
+    def mine(self, negatives: Sequence[Posteriors], threshold: float, out: Path | str
+             ) -> list[Path]:
+        """Write the windows of ``negatives`` where a word reaches ``threshold`` as clips
+        (hard negatives for training; see :mod:`kwspot.evaluate.mining`)."""
+        excluded = [self.audio.excluded.get(p.source, frozenset()) for p in negatives]
+        return write_hard_negatives(negatives, self.index, {w: threshold for w in self.words},
+                                    self.timing, out, excluded)
 
 
 def score(audio: Collected, model: StoredModel, config: DetectorConfig, *,
