@@ -82,6 +82,8 @@ BAD_INPUTS = {
     "listen": (["listen", "--model", "{missing}.onnx"], []),
     "score": (["score", "--model", "{missing}.onnx", "--negatives", "{nan}"],
               ["no such model file"]),
+    "wakeword": (["wakeword", "computer", "--out", "{missing}/run", "--negatives", "{missing}"],
+                 ["no such file or folder"]),
     "parser": (["train", "--iters", "many"], ["invalid int value", "kwspot train --help"]),
 }
 
@@ -196,7 +198,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 PARSERS = _subparsers(build_parser())
 # Commands that make things from nothing (minutes of synthesis or training, or a table of
 # every model): their parsing is fuzzed, their work is replaced by a stub.
-STUBBED = {"demo", "synth", "models"}
+STUBBED = {"demo", "synth", "models", "wakeword"}
 
 
 @pytest.fixture
