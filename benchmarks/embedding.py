@@ -50,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a `kwspot synth` folder (default: made with `kwspot synth` defaults)")
     p.add_argument("--out", default=None, help="run folders (/tmp/kwspot-bench/embedding)")
     p.add_argument("--latency-runs", type=int, default=200)
+    p.add_argument("--reuse", action="store_true",
+                   help="score run folders in --out that a run of the same command finished")
     a = p.parse_args(argv)
     a.heads = a.heads.split(",")
     a.mix_heads = [h for h in a.mix_heads.split(",") if h]
@@ -83,6 +85,14 @@ def train_cmd(data: Path, head: str, out: Path, args: argparse.Namespace,
     if args.quick:
         cmd += ["--batch-size", "16", "--feature-copies", "0"]
     return cmd
+
+
+def reuse(run: Path) -> tuple[int, float, str]:
+    """A finished run of the same command (``--reuse``): exit 0, unknown minutes, its log."""
+    log = run / "log.txt"
+    if (run / "best.pt").is_file() and log.is_file() and "head trained in" in log.read_text():
+        return 0, float("nan"), log.read_text()
+    return 1, 0.0, ""
 
 
 def accuracy_on(run: Path, root: Path, split: str | None) -> tuple[float, int]:
@@ -217,7 +227,11 @@ def run(args: argparse.Namespace, root: Path, out: Path, tmp: Path) -> int:
         name = f"{what.replace(' + ', '+')}-{head}"
         cmd = train_cmd(data, head, out / name, args, synth=mix, split=what != "synthetic")
         print(f"{name}: `kwspot {shlex.join(cmd)}`", flush=True)
-        rc, minutes, text = kwspot(cmd, out / f"{name}.txt")
+        rc, minutes, text = reuse(out / name) if args.reuse else (1, 0.0, "")
+        if rc == 0:
+            print(f"{name}: reusing the finished run in {out / name} (--reuse)", flush=True)
+        else:
+            rc, minutes, text = kwspot(cmd, out / f"{name}.txt")
         if rc != 0:
             print(f"{name}: kwspot train failed (exit {rc}): "
                   f"{' / '.join(text.strip().splitlines()[-3:])}")
@@ -232,7 +246,7 @@ def run(args: argparse.Namespace, root: Path, out: Path, tmp: Path) -> int:
                         "n": n, "val": val, "minutes": minutes, "pre_s": pre_s,
                         "head_s": head_s, "head_cpu_s": head_cpu})
         rows.append([what, head, f"{val * 100:.1f}", f"{acc * 100:.1f}", f"{n:,} ({tested})",
-                     C.fmt(pre_s), C.fmt(head_s), C.fmt(head_cpu), f"{minutes:.1f}"])
+                     C.fmt(pre_s), C.fmt(head_s), C.fmt(head_cpu), C.fmt(minutes)])
         print(f"{name}: {acc * 100:.1f}% on {n} clips ({tested}); load average {C.load()}",
               flush=True)
     print()
