@@ -236,7 +236,7 @@ def run(args: argparse.Namespace, root: Path, out: Path, tmp: Path) -> int:
             print(f"{name}: kwspot train failed (exit {rc}): "
                   f"{' / '.join(text.strip().splitlines()[-3:])}")
             continue
-        acc, n = accuracy_on(out / name, root if split is None else data, split)
+        acc, n = accuracy_on(out / name, real if split is None else data, split)
         pre_s, head_s, head_cpu = timings(text)
         from kwspot.checkpoint import load_checkpoint
 
