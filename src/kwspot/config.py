@@ -32,6 +32,7 @@ class TrainConfig:
     unknown_share: float = 0.1  # unknown clips per split, share of command clips
     resample: bool = False  # convert non-16-kHz / stereo clips instead of refusing them
     cache_dir: str | None = None  # decoded-audio cache folder
+    negatives: tuple[str, ...] = ()  # folders of running audio without the words (unknowns)
     synth: str | None = None  # folder of `kwspot synth` clips mixed into the training split
     synth_ratio: float = 1.0  # synthesized training clips per real training clip (at most)
     # model
@@ -106,8 +107,9 @@ class TrainConfig:
             if bad:
                 raise KwspotError(f"unknown training {source}(s): {', '.join(bad)}")
         merged = {**(recommended or {}), **explicit}
-        if "words" in merged:
-            merged["words"] = tuple(merged["words"])
+        for key in ("words", "negatives"):
+            if key in merged:
+                merged[key] = tuple(merged[key])
         return cls(**merged)
 
     def replace(self, **kw: Any) -> TrainConfig:
@@ -126,7 +128,7 @@ class TrainConfig:
                           split=self.split, val_pct=self.val_pct, test_pct=self.test_pct,
                           split_salt=self.split_salt, silence_share=self.silence_share,
                           unknown_share=self.unknown_share, resample=self.resample,
-                          cache_dir=self.cache_dir, seed=self.seed)
+                          cache_dir=self.cache_dir, seed=self.seed, negatives=self.negatives)
 
     def augment_config(self) -> AugmentConfig:
         return AugmentConfig(shift_ms=self.shift_ms, noise_prob=self.noise_prob,

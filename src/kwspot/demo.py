@@ -65,19 +65,20 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     from kwspot.train import train
 
     synth_dir = Path(cfg.synth_dir or default_cache_dir() / f"synth-demo-{cfg.per_word}")
-    print(f"kwspot demo: 1/3 synthesizing speech with eSpeak NG into {synth_dir}", flush=True)
-    rep = synthesize(synth_dir, per_word=cfg.per_word, seed=cfg.seed, workers=cfg.workers)
-    how = "reused" if rep.reused else f"made in {rep.elapsed_s:.1f} s"
-    print(f"  {rep.clips:,} clips from {rep.speakers} synthetic speakers ({how})", flush=True)
-
+    # Settings are checked before minutes of synthesis, not after.
     model = cfg.model or default_model()
-    print(f"kwspot demo: 2/3 training {model} on the synthetic training voices", flush=True)
     copies = {} if cfg.feature_copies is None else {"feature_copies": cfg.feature_copies}
     tcfg = TrainConfig.resolve(
         {"data": str(synth_dir), "model": model, "iters": cfg.iters,
          "batch_size": cfg.batch_size, "log_every": cfg.log_every, "seed": cfg.seed,
          "out": cfg.out, "warmup_iters": min(100, cfg.iters // 10), **copies},
         get_spec(model).recommended)
+    print(f"kwspot demo: 1/3 synthesizing speech with eSpeak NG into {synth_dir}", flush=True)
+    rep = synthesize(synth_dir, per_word=cfg.per_word, seed=cfg.seed, workers=cfg.workers)
+    how = "reused" if rep.reused else f"made in {rep.elapsed_s:.1f} s"
+    print(f"  {rep.clips:,} clips from {rep.speakers} synthetic speakers ({how})", flush=True)
+
+    print(f"kwspot demo: 2/3 training {model} on the synthetic training voices", flush=True)
     result = train(tcfg)
 
     print("kwspot demo: 3/3 evaluating the best checkpoint", flush=True)

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kwspot.data.audio import CLIP_SAMPLES, SAMPLE_RATE
+
 FRONTENDS = ("raw", "mel", "mfcc", "embedding")
 # A single-threaded CPU front-end works through a batch in chunks of about this many frame
 # samples (≈2 MB, one core's L2 cache), 3-5× faster than one pass over a large batch. With
@@ -50,7 +52,7 @@ class FrontendConfig:
     """Front-end parameters (units in the names)."""
 
     kind: str = "mel"  # raw | mel | mfcc | embedding
-    sample_rate: int = 16000  # Hz
+    sample_rate: int = SAMPLE_RATE  # Hz
     n_fft: int = 512  # FFT size in samples (window zero-padded to it)
     win_length: int = 400  # analysis window in samples (25 ms)
     hop_length: int = 160  # frame step in samples (10 ms)
@@ -94,7 +96,7 @@ class FrontendConfig:
     def with_overrides(self, **kw: Any) -> FrontendConfig:
         return replace(self, **kw)
 
-    def output_shape(self, num_samples: int = 16000) -> tuple[int, ...]:
+    def output_shape(self, num_samples: int = CLIP_SAMPLES) -> tuple[int, ...]:
         """Shape of one clip's features (without batch)."""
         if self.kind == "raw":
             return (1, num_samples)

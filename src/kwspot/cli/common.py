@@ -25,6 +25,9 @@ def add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
                    help="silence clips per split as a share of command clips (0.1)")
     g.add_argument("--unknown-share", type=float, default=None,
                    help="unknown clips per split as a share of command clips (0.1)")
+    g.add_argument("--negatives", type=_paths, default=None, metavar="DIR1,DIR2",
+                   help="folders of running speech/noise holding none of the words: every "
+                   "second becomes a training 'unknown' clip (any rate; resampled)")
     g.add_argument("--resample", action="store_true", default=None,
                    help="convert clips that are not 16 kHz mono instead of refusing them")
     g.add_argument("--cache-dir", default=None,
@@ -43,10 +46,14 @@ def _words(text: str) -> tuple[str, ...]:
     return LabelSet.parse(text).words
 
 
+def _paths(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
 def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
     """The options among ``names`` that the user actually gave (not None)."""
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
 DATA_FIELDS = ["data", "words", "noise_dir", "split", "val_pct", "test_pct", "split_salt",
-               "silence_share", "unknown_share", "resample", "cache_dir"]
+               "silence_share", "unknown_share", "negatives", "resample", "cache_dir"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+from dataclasses import replace
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,17 +54,17 @@ def _perturbation_options(p: argparse.ArgumentParser) -> None:
 
     defaults = {k: v.default for k, v in inspect.signature(synthesize).parameters.items()}
     g = p.add_argument_group("making speech sound recorded (shares of clips, 0-1)")
-    g.add_argument("--reverb", type=float, default=D.reverb, metavar="P",
-                   help="spoken in a simulated room (default: %(default)s)")
-    g.add_argument("--device", type=float, default=D.device, metavar="P",
-                   help="heard through a random device response (default: %(default)s)")
-    g.add_argument("--telephone", type=float, default=D.telephone, metavar="P",
-                   help="sent through an 8-kHz telephone channel (default: %(default)s)")
+    g.add_argument("--reverb", type=float, default=None, metavar="P",
+                   help=f"spoken in a simulated room (default: {D.reverb})")
+    g.add_argument("--device", type=float, default=None, metavar="P",
+                   help=f"heard through a random device response (default: {D.device})")
+    g.add_argument("--telephone", type=float, default=None, metavar="P",
+                   help=f"sent through an 8-kHz telephone channel (default: {D.telephone})")
     g.add_argument("--noise-dirs", default="", metavar="DIR1,DIR2",
                    help="folders of real noise recordings to mix in (e.g. "
                    "../shared/data/esc10,../shared/data/background_noise)")
-    g.add_argument("--noise", type=float, default=D.noise, metavar="P",
-                   help="with real noise from --noise-dirs (default: %(default)s)")
+    g.add_argument("--noise", type=float, default=None, metavar="P",
+                   help=f"with real noise from --noise-dirs (default: {D.noise})")
     g.add_argument("--snr-db", default=f"{D.snr_db[0]:g},{D.snr_db[1]:g}", metavar="LO,HI",
                    help="speech-to-noise ratio of real noise (default: %(default)s)")
     g.add_argument("--tract-spread", type=float, default=defaults["tract_spread"],
@@ -73,23 +74,25 @@ def _perturbation_options(p: argparse.ArgumentParser) -> None:
                    help="spread of a speaker's speaking rate (tempo) between clips, log "
                    "(default: %(default)s)")
     g.add_argument("--clean", action="store_true",
-                   help="no reverberation, device, telephone or real noise")
+                   help="no reverberation, device, telephone or real noise unless asked for "
+                   "by the options above (--clean --reverb 0.5: rooms only)")
 
 
 def perturbations(args: argparse.Namespace):
     """The :class:`~kwspot.data.perturb.Perturbations` the options ask for."""
     from kwspot.data.perturb import Perturbations
+    from kwspot.data.synth import DEFAULT_PERTURBATIONS
     from kwspot.errors import KwspotError
 
-    if args.clean:
-        return Perturbations()
+    base = Perturbations() if args.clean else DEFAULT_PERTURBATIONS
+    shares = {k: getattr(args, k) for k in ("reverb", "device", "telephone", "noise")
+              if getattr(args, k) is not None}
     try:
         low, high = (float(v) for v in args.snr_db.split(","))
     except ValueError:
         raise KwspotError(f"--snr-db {args.snr_db!r}: expected two numbers LO,HI") from None
     dirs = tuple(d for d in args.noise_dirs.split(",") if d.strip())
-    return Perturbations(reverb=args.reverb, device=args.device, telephone=args.telephone,
-                         noise=args.noise, snr_db=(low, high), noise_dirs=dirs)
+    return replace(base, **shares, snr_db=(low, high), noise_dirs=dirs)
 
 
 def run(args: argparse.Namespace) -> int:

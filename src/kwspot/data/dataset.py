@@ -15,6 +15,7 @@ from kwspot.data.audio import CLIP_SAMPLES, read_audio
 from kwspot.data.cache import load_waves
 from kwspot.data.labels import DEFAULT_WORDS, LabelSet
 from kwspot.data.layouts import SILENCE_DIR, UNKNOWN_DIR, Layout, discover
+from kwspot.data.negatives import negative_windows
 from kwspot.data.splits import SPLITS, assign_splits
 from kwspot.errors import KwspotError
 
@@ -39,6 +40,7 @@ class DataConfig:
     resample: bool = False  # convert clips that are not 16 kHz mono instead of refusing them
     cache_dir: str | None = None  # decoded-audio cache (default $KWSPOT_CACHE or ~/.cache/kwspot)
     seed: int = 0  # draws of unknown clips and silence crops
+    negatives: tuple[str, ...] = ()  # running audio without the words: 1-s training "unknown"s
 
 
 @dataclass
@@ -167,7 +169,17 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = 
             spk += [f"silence-{split}"] * len(sw)
             src += ssrc
         splits[split] = SplitData(split, w, lab, spk, src)
+    if cfg.negatives:
+        splits["training"] = _with_negatives(splits["training"], cfg, labels.unknown_index)
     return KwsData(cfg, labels, layout, splits, noise, needs)
+
+
+def _with_negatives(tr: SplitData, cfg: DataConfig, unknown: int) -> SplitData:
+    """The training split plus the windows of the negative audio, labelled unknown."""
+    neg = negative_windows(cfg.negatives, cfg.seed)
+    return SplitData(tr.name, np.concatenate([tr.waves, neg.waves]),
+                     np.concatenate([tr.labels, np.full(len(neg.waves), unknown, np.int64)]),
+                     tr.speakers + ["negatives"] * len(neg.waves), tr.sources + neg.sources)
 
 
 def _silence_clips(noise: list[np.ndarray], files: list[Path], n: int, split: str,

@@ -105,6 +105,7 @@ def reverberate(x: np.ndarray, ir: np.ndarray) -> np.ndarray:
 
     ``ir`` is ``[L]`` for all clips or ``[B, L]`` for one per clip of a ``[B, T]`` batch.
     """
+    ir = np.asarray(ir).reshape((1,) * (np.ndim(x) - np.ndim(ir)) + np.shape(ir))
     return fftconvolve(x, ir, axes=-1)
 
 
@@ -224,6 +225,9 @@ class NoiseBank:
             data, rate = sf.read(path, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
             self.skipped.append(f"{path}: {exc}")
+            return np.zeros(0, dtype=np.float32)
+        if not np.isfinite(data).all():
+            self.skipped.append(f"{path}: audio holds non-finite samples (NaN or infinity)")
             return np.zeros(0, dtype=np.float32)
         mono = data.mean(axis=1)
         if rate != RATE:

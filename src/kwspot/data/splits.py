@@ -11,6 +11,7 @@ how a pre-labeled folder such as the official test set is split by percentage.
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 from pathlib import Path
 
@@ -40,6 +41,9 @@ def speaker_split(speaker: str, val_pct: float, test_pct: float, salt: str = "")
 
 
 def _bucket(pct: float, val_pct: float, test_pct: float) -> str:
+    # The rule's percentage reaches 100.0 itself (h = 2^27 - 1): with shares adding up to 100 %
+    # that name still belongs to them, not to an empty training share.
+    pct = min(pct, math.nextafter(100.0, 0.0))
     if pct < val_pct:
         return "validation"
     if pct < val_pct + test_pct:

@@ -9,6 +9,7 @@ several channels averaged.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from math import gcd
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kwspot.data.audio import is_audio_file
+from kwspot.data.audio import is_audio_file, require_finite, resample_rate
 from kwspot.errors import KwspotError
 from kwspot.infer.backend import Classifier
 
@@ -60,16 +61,18 @@ def read_mono(path: Path | str, sample_rate: int) -> tuple[np.ndarray, int]:
     import soundfile as sf
     from scipy.signal import resample_poly
 
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+    try:  # bytes: the name need not be UTF-8
+        data, rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, EOFError) as exc:
         msg = str(exc).strip().splitlines()
         raise KwspotError(f"{path}: cannot read audio ({msg[-1] if msg else 'unknown format'})"
                           ) from None
     if len(data) == 0:
         raise KwspotError(f"{path}: the file holds no audio samples")
+    require_finite(data, path)
     x = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
     if rate != sample_rate:
+        resample_rate(rate, path)
         g = gcd(rate, sample_rate)
         x = resample_poly(x.astype(np.float64), sample_rate // g, rate // g).astype(np.float32)
     return np.ascontiguousarray(x, dtype=np.float32), rate
