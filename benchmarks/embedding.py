@@ -134,7 +134,7 @@ def onnx_latency_ms(run: Path, out: Path, runs: int) -> tuple[float, int]:
     import onnxruntime as ort
 
     onnx_path = out / f"{run.name}.onnx"
-    rc, _, text = kwspot(["export", str(run / "best.pt"), "--out", str(onnx_path)],
+    rc, _, text = kwspot(["export", "--checkpoint", str(run / "best.pt"), "--out", str(onnx_path)],
                          out / f"{run.name}.export.txt")
     if rc != 0:
         raise RuntimeError(f"kwspot export failed: {text.strip().splitlines()[-1]}")
