@@ -1,5 +1,5 @@
 """The benchmark scripts run (tiny ``--quick`` sizes) and print their tables; ``run_all`` keeps
-the sections it did not rerun; the fast front-end path gives the reference numbers."""
+the sections it did not rerun."""
 
 from __future__ import annotations
 
@@ -8,11 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
-
-from kwspot.features import Frontend, FrontendConfig
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
@@ -90,41 +86,6 @@ def test_write_replaces_only_the_sections_that_ran(tmp_path: Path,
     streaming = run_all.section("streaming", "backend  hits\npytorch  3", 1.0, ("1", "1"), info,
                                 "cmd")
     assert "```text\nbackend  hits" in streaming  # plain-text output goes in a code block
-
-
-@pytest.mark.parametrize("kw", [{}, {"win_length": 480},
-                                {"n_fft": 1024, "win_length": 640, "hop_length": 320,
-                                 "f_max": 4000.0, "n_mfcc": 10},
-                                {"n_mels": 64, "n_mfcc": 64}])
-def test_fast_log_mel_matches_stft_reference_on_every_path(kw: dict) -> None:
-    """The chunked single-thread path and the one-pass path give torch.stft's numbers."""
-    fe = Frontend(FrontendConfig(kind="mfcc", **kw))
-    x = torch.from_numpy(np.random.default_rng(0).standard_normal((23, 16000)).astype(np.float32)
-                         * 0.1)
-    spec = torch.stft(x, fe.cfg.n_fft, fe.cfg.hop_length, window=fe.window, center=True,
-                      pad_mode="constant", return_complex=True)
-    ref = torch.log((spec.abs() ** 2).transpose(1, 2) @ fe.mel_fb + fe.cfg.log_floor)
-    threads = torch.get_num_threads()
-    try:
-        outs = []
-        for t in (1, 2):  # one thread: chunks of a few clips; more: one pass
-            torch.set_num_threads(t)
-            with torch.no_grad():
-                outs.append(fe.log_mel(x))
-    finally:
-        torch.set_num_threads(threads)
-    for out in outs:
-        assert out.shape == ref.shape
-        assert (out - ref).abs().max() < 1e-4
-    assert torch.equal(outs[0][:5], fe._log_mel_chunk(x[:5]))
-    assert "mel_fb_ri" not in fe.state_dict()  # checkpoints keep their keys
-
-
-def test_fast_log_mel_passes_gradients() -> None:
-    fe = Frontend(FrontendConfig(kind="mel"))
-    x = (torch.randn(3, 16000) * 0.1).requires_grad_()
-    fe(x).sum().backward()
-    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
 
 
 def test_streaming_quick_reports_false_alarms_per_hour(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,6 @@ import torch
 from kwspot.checkpoint import Checkpoint
 from kwspot.data.labels import LabelSet
 from kwspot.errors import KwspotError
-from kwspot.features import Frontend, FrontendConfig
 from kwspot.infer.backend import load_classifier
 from kwspot.infer.export import export_checkpoint, export_net, training_clips
 from kwspot.network import KwsNet, build_net, frontend_for
@@ -74,25 +72,6 @@ def clips() -> np.ndarray:
     t = np.arange(16000) / 16000
     tones = [0.3 * np.sin(2 * np.pi * f * t) for f in (200, 700, 2500)]
     return np.concatenate([rng.normal(0, 0.05, (5, 16000)), tones]).astype(np.float32)
-
-
-@pytest.mark.parametrize("kind", ["mel", "mfcc", "raw", "embedding"])
-def test_frontend_onnx_form_equals_pytorch(kind: str, clips: np.ndarray, tmp_path: Path) -> None:
-    """One front-end implementation: its exported graph computes what PyTorch computes."""
-    import onnxruntime as ort
-
-    if kind == "embedding":
-        pytest.importorskip("pyopen_wakeword", reason="pyopen-wakeword is not installed")
-    fe = Frontend(FrontendConfig(kind=kind)).eval()
-    x = torch.from_numpy(clips)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ref = fe(x)
-        torch.onnx.export(fe, (x[:2],), str(tmp_path / "fe.onnx"), input_names=["audio"],
-                          dynamo=False, dynamic_axes={"audio": {0: "batch"}})
-    out = ort.InferenceSession(str(tmp_path / "fe.onnx")).run(None, {"audio": clips})[0]
-    assert out.shape == tuple(ref.shape)
-    assert np.abs(out - ref.numpy()).max() < 1e-3
 
 
 @pytest.mark.parametrize("case", list(CASES))

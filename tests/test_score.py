@@ -175,7 +175,7 @@ def test_score_command_calibrates_and_detect_uses_it(models: dict[str, Path],  #
     # the stored operating point is what detect runs at, and it says so
     wav = write(tmp_path / "long.wav", np.zeros(32000), 16000)
     code, _, err = kwspot(capsys, "detect", "--model", out, wav)
-    assert code == 0 and "operating point: the model's, calibrated" in err
+    assert code == 0 and "operating point: the model's, calibrated" in err, err
     code, _, err = kwspot(capsys, "detect", "--model", out, wav, "--threshold", "0.9")
     assert code == 0 and "operating point: given, threshold 0.9" in err
     code, _, err = kwspot(capsys, "score", "--model", models[kind], "--negatives",

@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from kwspot.cli import main
+from kwspot.data.perturb import Perturbations
 from kwspot.data.synth import (
     DEFAULT_UNKNOWN_WORDS,
     DEFAULT_WORDS,
@@ -28,14 +29,31 @@ from kwspot.errors import KwspotError
 
 PARAMS = dict(words=["yes", "no"], unknown_words=["marvin"], per_word=10, seed=3,
               speakers=12, noise_seconds=30.0, progress=False)
+# Every perturbation on for about half the clips; the noise folder is made by the fixture.
+PERTURB = dict(reverb=0.5, device=0.5, telephone=0.3, noise=0.5)
 META_REQUIRED = {"path", "word", "speaker", "voice", "rate", "pitch", "range", "offset_s",
                  "level_db"}
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def noise_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two 'recordings': hum at 22.05 kHz and hiss at 16 kHz."""
+    folder = tmp_path_factory.mktemp("noise")
+    t = np.arange(22050 * 2) / 22050
+    sf.write(folder / "hum.wav", 0.1 * np.sin(2 * np.pi * 120 * t), 22050)
+    sf.write(folder / "hiss.flac", 0.05 * np.random.default_rng(0).standard_normal(16000), 16000)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def params(noise_dir: Path) -> dict:
+    return {**PARAMS, "perturb": Perturbations(**PERTURB, noise_dirs=(str(noise_dir),))}
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory, params: dict) -> Path:
     out = tmp_path_factory.mktemp("synth") / "set"
-    report = synthesize(out, workers=1, **PARAMS)
+    report = synthesize(out, workers=1, **params)
     assert report.clips == 30 and not report.reused
     return out
 
@@ -50,9 +68,25 @@ def _files(root: Path) -> dict[str, bytes]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_same_seed_gives_identical_bytes_for_any_worker_count(made: Path, tmp_path: Path):
-    synthesize(tmp_path / "again", workers=2, **PARAMS)
+def test_same_seed_gives_identical_bytes_for_any_worker_count(made: Path, tmp_path: Path,
+                                                              params: dict):
+    synthesize(tmp_path / "again", workers=2, **params)
     assert _files(made) == _files(tmp_path / "again")
+
+
+def test_perturbations_are_applied_and_recorded(made: Path):
+    rows = _meta(made)
+    for column in ("rt60_s", "noise_file"):
+        used = [r[column] for r in rows if r[column]]
+        assert 5 <= len(used) <= 25, column
+    assert {r["noise_file"] for r in rows} == {"", "hum.wav", "hiss.flac"}
+    assert 5 <= sum(int(r["device"]) for r in rows) <= 25
+    phoned = [r for r in rows if r["telephone"] == "1"]
+    assert phoned
+    for row in phoned:  # nothing above the 4-kHz telephone band
+        x, _ = sf.read(made / row["path"], dtype="float64")
+        spectrum = np.abs(np.fft.rfft(x)) ** 2
+        assert spectrum[4200:].sum() < 1e-3 * spectrum.sum()
 
 
 def test_clip_format_and_meta_columns(made: Path):
@@ -137,13 +171,13 @@ def test_background_noise_files(made: Path):
         assert np.sqrt(np.mean((x / 32767.0) ** 2)) > 10 ** (-55 / 20), f.name
 
 
-def test_marker_makes_a_second_run_a_no_op(made: Path, tmp_path: Path):
+def test_marker_makes_a_second_run_a_no_op(made: Path, tmp_path: Path, params: dict):
     copy = tmp_path / "copy"
     shutil.copytree(made, copy)
     assert (copy / MARKER).is_file()
     clip = next(copy.glob("yes/*.wav"))
     before = clip.stat().st_mtime_ns
-    report = synthesize(copy, workers=1, **PARAMS)
+    report = synthesize(copy, workers=1, **params)
     assert report.reused and report.clips == 30
     assert clip.stat().st_mtime_ns == before
     # Other parameters replace the old set, leaving none of its files behind.
@@ -154,14 +188,42 @@ def test_marker_makes_a_second_run_a_no_op(made: Path, tmp_path: Path):
     assert len(list((copy / "yes").glob("*.wav"))) == 4
 
 
-def test_cli_reports_reuse_and_user_errors(made: Path, tmp_path: Path, capsys):
+def test_cli_reports_reuse_and_user_errors(made: Path, tmp_path: Path, noise_dir: Path,
+                                           capsys):
     args = ["synth", "--out", str(made), "--words", "yes,no", "--unknown-words", "marvin",
-            "--per-word", "10", "--seed", "3", "--speakers", "12", "--noise-seconds", "30"]
+            "--per-word", "10", "--seed", "3", "--speakers", "12", "--noise-seconds", "30",
+            "--noise-dirs", str(noise_dir),
+            *(x for k, v in PERTURB.items() for x in (f"--{k}", str(v)))]
     assert main(args) == 0
     assert "nothing to do" in capsys.readouterr().out
     assert main(["synth", "--out", str(tmp_path / "x"), "--words", "yes,n0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("kwspot: error: --words: 'n0'") and "\n" not in err
+    assert main(["synth", "--out", str(tmp_path / "x"), "--noise-dirs", str(tmp_path / "no"),
+                 "--noise", "0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "noise folder not found" in err and "\n" not in err
+    assert main(["synth", "--out", str(tmp_path / "x"), "--reverb", "2"]) == 2
+    assert "within 0..1" in capsys.readouterr().err
+
+
+def test_phrases_get_clips_long_enough(tmp_path: Path):
+    report = synthesize(tmp_path / "p", words=["hey computer"], unknown_words=["ok"],
+                        per_word=3, seed=1, speakers=3, noise_seconds=2.0, workers=1,
+                        progress=False)
+    assert report.clip_seconds > 1.0 and report.clip_seconds % 0.25 == 0
+    rows = _meta(tmp_path / "p")
+    assert {r["word"] for r in rows} == {"hey_computer", "ok"}
+    for row in rows:
+        info = sf.info(tmp_path / "p" / row["path"])
+        assert info.frames == int(report.clip_seconds * 16000)
+        assert float(row["clip_s"]) == report.clip_seconds
+        assert float(row["offset_s"]) + float(row["duration_s"]) <= report.clip_seconds
+        if row["word"] == "hey_computer":
+            assert row["text"].startswith("hey computer") and float(row["duration_s"]) > 0.6
+    with pytest.raises(KwspotError, match="not a word or phrase"):
+        synthesize(tmp_path / "q", words=["hey  computer!"], **{
+            k: v for k, v in PARAMS.items() if k != "words"})
 
 
 def test_user_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -172,7 +234,7 @@ def test_user_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (tmp_path / "file").write_text("x")
     with pytest.raises(KwspotError, match="cannot write|not a folder"):
         synthesize(tmp_path / "file" / "out", **PARAMS)
-    with pytest.raises(KwspotError, match="not a word"):
+    with pytest.raises(KwspotError, match="not a word or phrase"):
         synthesize(tmp_path / "w", **{**PARAMS, "words": ["yes!"]})
     with pytest.raises(KwspotError, match="also in"):
         synthesize(tmp_path / "w", **{**PARAMS, "unknown_words": ["yes"]})

@@ -249,8 +249,13 @@ def _plain(v: Any) -> Any:
         return {k: _plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [_plain(x) for x in v]
-    if v is None or isinstance(v, (bool, int, float, str, Tensor)):
+    if v is None or isinstance(v, (str, Tensor)):
         return v
+    if type(v).__module__ == "numpy" and getattr(v, "shape", None) == ():  # a numpy scalar
+        v = v.item()
+    for kind in (bool, int, float):  # subclasses (numpy's float64) are saved as the base type
+        if isinstance(v, kind):
+            return kind(v)
     raise TypeError(f"checkpoint field of type {type(v).__name__} is not a plain value")
 
 

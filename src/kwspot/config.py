@@ -39,6 +39,9 @@ class TrainConfig:
     model: str = "seresnet3"  # registered model name (`kwspot models`)
     features: str | None = None  # raw | mel | mfcc (default: the model's own front-end)
     feature_norm: bool = False  # per-band mean/std normalisation fitted on training clips
+    embedding_dir: str = ""  # folder with openWakeWord's model files ("" = pyopen-wakeword's)
+    embedding_lr_scale: float = 0.0  # fine-tune the embedding at lr × this (0 = frozen)
+    feature_copies: int = 4  # augmented copies per clip precomputed for a frozen embedding
     # optimisation (the seed: SGD, lr 0.01, momentum 0.9, batch 256)
     iters: int = 10000  # training iterations (batches)
     batch_size: int = 256  # global batch (split over ranks under torchrun)
@@ -83,6 +86,10 @@ class TrainConfig:
             (self.schedule in ("cosine", "step", "constant"),
              f"--schedule must be cosine, step or constant, got {self.schedule!r}"),
             (0 <= self.ema < 1, f"--ema must be in [0, 1), got {self.ema}"),
+            (self.embedding_lr_scale >= 0,
+             f"--embedding-lr-scale must be >= 0, got {self.embedding_lr_scale}"),
+            (self.feature_copies >= 0,
+             f"--feature-copies must be >= 0, got {self.feature_copies}"),
             (self.features is None or self.features in FRONTENDS,
              f"--features must be one of {', '.join(FRONTENDS)}, got {self.features!r}"),
         ]
@@ -110,6 +117,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def frontend_settings(self) -> dict[str, Any]:
+        """Front-end parameters this run sets (beside the model's own)."""
+        return {"normalize": self.feature_norm, "embedding_dir": self.embedding_dir,
+                "embedding_lr_scale": self.embedding_lr_scale}
 
     def data_config(self) -> DataConfig:
         return DataConfig(root=self.data, words=self.words, noise_dir=self.noise_dir,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kwspot.data.cache import default_cache_dir
+from kwspot.errors import KwspotError
 
 DEFAULT_REAL = Path("../shared/data/sc_v2_test_part")
 
@@ -50,17 +51,21 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     from kwspot.train import train
 
     synth_dir = Path(cfg.synth_dir or default_cache_dir() / f"synth-demo-{cfg.per_word}")
+    # Settings are checked before minutes of synthesis, not after.
+    tcfg = TrainConfig.resolve(
+        {"data": str(synth_dir), "model": cfg.model, "iters": cfg.iters,
+         "batch_size": cfg.batch_size, "log_every": cfg.log_every, "seed": cfg.seed,
+         "out": cfg.out, "warmup_iters": min(100, cfg.iters // 10)},
+        get_spec(cfg.model).recommended)
+    real = Path(cfg.real) if cfg.real else DEFAULT_REAL
+    if cfg.real and not real.is_dir():
+        raise KwspotError(f"{real}: no such folder of real recordings")
     print(f"kwspot demo: 1/3 synthesizing speech with eSpeak NG into {synth_dir}", flush=True)
     rep = synthesize(synth_dir, per_word=cfg.per_word, seed=cfg.seed, workers=cfg.workers)
     how = "reused" if rep.reused else f"made in {rep.elapsed_s:.1f} s"
     print(f"  {rep.clips:,} clips from {rep.speakers} synthetic speakers ({how})", flush=True)
 
     print(f"kwspot demo: 2/3 training {cfg.model} on the synthetic training voices", flush=True)
-    tcfg = TrainConfig.resolve(
-        {"data": str(synth_dir), "model": cfg.model, "iters": cfg.iters,
-         "batch_size": cfg.batch_size, "log_every": cfg.log_every, "seed": cfg.seed,
-         "out": cfg.out, "warmup_iters": min(100, cfg.iters // 10)},
-        get_spec(cfg.model).recommended)
     result = train(tcfg)
 
     print("kwspot demo: 3/3 evaluating the best checkpoint", flush=True)
@@ -71,7 +76,6 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     png = plot_confusion(res, result.out / "confusion_synthetic_heldout.png",
                          title="held-out synthetic voices")
     rows.append(("held-out synthetic voices", len(held), res.accuracy, Path(png)))
-    real = Path(cfg.real) if cfg.real else DEFAULT_REAL
     if real.is_dir():
         data = load_dataset(DataConfig(root=str(real), val_pct=0, test_pct=0), verbose=False)
         tr = data.splits["training"]  # all of it: the model never heard a real recording
@@ -80,8 +84,6 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
                              title=f"real recordings: {real.name}")
         rows.append((f"real recordings ({real.name})", len(tr), rres.accuracy, Path(png)))
         print(format_per_class(rres))
-    elif cfg.real:
-        print(f"kwspot demo: note: {real} not found; skipping real recordings")
     print()
     print(f"{'test set':<44} {'clips':>6} {'accuracy':>9}  confusion matrix")
     for what, n, acc, path in rows:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from kwspot import __version__
 from kwspot.errors import KwspotError
@@ -21,8 +22,16 @@ COMMAND_MODULES = ["demo", "data", "models", "train", "evaluate", "predict", "re
                    "export", "detect", "listen", "score"]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the message and where to find help)
+    instead of a usage block; subcommand parsers are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="kwspot", description="Train, evaluate and run small keyword-spotting models."
     )
     parser.add_argument("--version", action="version", version=f"kwspot {__version__}")
@@ -38,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except KwspotError as exc:
         print(f"kwspot: error: {exc}", file=sys.stderr)

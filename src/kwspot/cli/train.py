@@ -23,8 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="synthesized clips per real training clip (1.0)")
     m = p.add_argument_group("model")
     m.add_argument("--model", default=None, help="registered model (see `kwspot models`)")
-    m.add_argument("--features", choices=["raw", "mel", "mfcc"], default=None,
-                   help="front-end (default: the model's own)")
+    m.add_argument("--features", default=None,
+                   help="front-end: raw, mel, mfcc or embedding (default: the model's own)")
+    m.add_argument("--embedding-dir", default=None, metavar="DIR",
+                   help="folder with openWakeWord's melspectrogram and embedding_model "
+                   "(.tflite or .onnx) when pyopen-wakeword is not installed")
+    m.add_argument("--embedding-lr-scale", type=float, default=None, metavar="S",
+                   help="fine-tune the pretrained embedding at lr x S (default 0: frozen)")
+    m.add_argument("--feature-copies", type=int, default=None, metavar="N",
+                   help="augmented copies per clip precomputed for a frozen embedding (4)")
     m.add_argument("--feature-norm", action="store_true", default=None,
                    help="per-band mean/std normalisation fitted on training clips")
     o = p.add_argument_group("optimisation")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from kwspot.data.audio import SAMPLE_RATE
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -24,7 +26,7 @@ class AugmentConfig:
     noise_volume: float = 0.1  # noise volume, uniform in [0, noise_volume] of its own level
     gain_db: float = 0.0  # random gain, uniform in ±gain_db decibels
     speed: float = 0.0  # speed/pitch perturbation: factor uniform in [1-speed, 1+speed]
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
 
     @property
     def enabled(self) -> bool:

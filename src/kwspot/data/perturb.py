@@ -105,6 +105,7 @@ def reverberate(x: np.ndarray, ir: np.ndarray) -> np.ndarray:
 
     ``ir`` is ``[L]`` for all clips or ``[B, L]`` for one per clip of a ``[B, T]`` batch.
     """
+    ir = np.asarray(ir).reshape((1,) * (np.ndim(x) - np.ndim(ir)) + np.shape(ir))
     return fftconvolve(x, ir, axes=-1)
 
 

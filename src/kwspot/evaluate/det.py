@@ -46,7 +46,7 @@ class Timing:
         """The detector's rounding of its millisecond settings."""
         hop = round(hop_ms * sample_rate / 1000)
         refractory = round(refractory_ms * sample_rate / 1000)
-        return cls(hop, clip, sample_rate, max(1, round(smooth_ms / hop_ms)),
+        return cls(hop, clip, sample_rate, max(1, round(smooth_ms * sample_rate / 1000 / hop)),
                    ceil(refractory / hop))
 
     def time_s(self, row: int) -> float:

@@ -66,6 +66,16 @@ class TorchClassifier:
         self.model_name = self.ckpt.model
         self.operating_point = self.ckpt.operating_point  # calibrated thresholds
 
+    def stream_scorer(self):  # noqa: ANN201 (an EmbeddingWindowScorer, or None)
+        """For an embedding model on the CPU: a scorer that reuses the embeddings already
+        computed as a stream advances (see :mod:`kwspot.embedding.scorer`); else None."""
+        if self.net.frontend.cfg.kind != "embedding" or self.device.type != "cpu":
+            return None
+        from kwspot.embedding.scorer import EmbeddingWindowScorer
+
+        return EmbeddingWindowScorer(self.net.frontend.embedding, self.net.classifier,
+                                     self.clip_samples)
+
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         import torch
 

@@ -42,6 +42,7 @@ from kwspot.network import KwsNet, build_net, frontend_for
 from kwspot.train.batches import IndexSampler, WaveBatches
 from kwspot.train.data import TrainingData, load_training_data
 from kwspot.train.device import check_distributed, device_kind, pick_device
+from kwspot.train.features import precompute, uses_precomputed
 from kwspot.train.progress import StepProgress
 from kwspot.train.rundir import RunFolder
 from kwspot.train.signals import StopRequest, stop_signals
@@ -121,11 +122,22 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
                          on_indices=shards.add)
 
     step = _build_step(cfg, data, source.waves, device, dist, fit_norm=saved is None)
+    pre = None
+    if uses_precomputed(step.net):  # a frozen pretrained embedding: run it once per clip
+        pre = precompute(cfg, step.net, step.augment, data.waves, source.labels,
+                         data.dataset.splits["validation"].waves, dist)
     state = _restore(saved, step) if saved is not None else RunState()
-    run = _Run(cfg, step, data, device, dist, folder, state, resume)
+    run = _Run(cfg, step, data, device, dist, folder, state, resume,
+               val_features=pre.val_features if pre is not None else None)
     run.log_header(resume, source.size)
+    if pre is not None and run.log is not None:
+        run.log.line(f"features of {pre.clips:,} training clips x {1 + pre.copies} (clean + "
+                     f"augmented copies) in {pre.seconds:.1f} s; the head trains on them")
     try:
-        run.loop(source)
+        t0 = time.perf_counter()
+        run.loop(pre.source if pre is not None else source)
+        if pre is not None and run.log is not None:
+            run.log.line(f"head trained in {time.perf_counter() - t0:.1f} s")
     finally:
         run.close()
     shards.write(step.net)
@@ -139,12 +151,15 @@ def _build_step(cfg: TrainConfig, data: TrainingData, train_waves: torch.Tensor,
     noise = int16_to_float(torch.from_numpy(data.dataset.noise_bank()))
     augment = WaveAugment(cfg.augment_config(), noise).to(device)
     num_classes = len(data.dataset.labels)
-    fe = frontend_for(cfg.model, cfg.features, normalize=cfg.feature_norm)
+    fe = frontend_for(cfg.model, cfg.features, **cfg.frontend_settings())
     net: KwsNet = build_net(cfg.model, num_classes, fe).to(device)
     if cfg.feature_norm and fit_norm:
         sample = train_waves[torch.randperm(len(train_waves))[:2000]]
         net.frontend.fit_normalization(int16_to_float(sample))
     classifier: nn.Module = net.classifier
+    if dist.enabled and any(p.requires_grad for p in net.frontend.parameters()):
+        raise KwspotError("--embedding-lr-scale: fine-tuning the embedding under torchrun is "
+                          "not supported; train it in one process or keep it frozen")
     if dist.enabled:
         if cfg.sync_bn:
             classifier = nn.SyncBatchNorm.convert_sync_batchnorm(classifier)
@@ -178,7 +193,7 @@ class _Run:
 
     def __init__(self, cfg: TrainConfig, step: TrainStep, data: TrainingData,
                  device: torch.device, dist: DistInfo, folder: RunFolder, state: RunState,
-                 resume: bool) -> None:
+                 resume: bool, val_features: torch.Tensor | None = None) -> None:
         self.cfg, self.step, self.device, self.dist = cfg, step, device, dist
         self.folder, self.state = folder, state
         self.labels = list(data.dataset.labels.names)
@@ -187,6 +202,7 @@ class _Run:
         val = data.dataset.splits["validation"]
         self.val_waves = torch.from_numpy(np.array(val.waves)).to(device)
         self.val_labels = torch.from_numpy(val.labels).to(device)
+        self.val_features = val_features  # precomputed clean features (frozen embedding)
         self.main = dist.is_main
         self.log = (TrainLog(folder.path, fine=cfg.log_every % 100 != 0,
                              resume=resume)
@@ -264,8 +280,13 @@ class _Run:
         for m in (step.net, step.ema):  # every rank validates (and rank 0 saves) rank 0's BN
             if m is not None:
                 broadcast_buffers(m, self.dist)
-        v_loss, v_acc = evaluate_split(step.eval_net, self.val_waves, self.val_labels,
-                                       cfg.eval_batch, self.dist)
+        if self.val_features is not None:
+            v_loss, v_acc = evaluate_split(step.eval_net.classifier, self.val_features,
+                                           self.val_labels, cfg.eval_batch, self.dist,
+                                           features=True)
+        else:
+            v_loss, v_acc = evaluate_split(step.eval_net, self.val_waves, self.val_labels,
+                                           cfg.eval_batch, self.dist)
         iv, count = state.interval, max(1, state.interval["count"])
         row = LogRow(lr=lr_at(cfg, max(0, it - 1)) if it else 0.0, iter=it,
                      epoch=it * cfg.batch_size / self.n_train,

@@ -43,12 +43,19 @@ def step_seed(seed: int, rank: int, it: int) -> int:
     return (seed * 1_000_003 + rank * 7_919 + it * 104_729) % (2**63 - 1)
 
 
-def build_optimizer(cfg: TrainConfig, module: nn.Module) -> torch.optim.Optimizer:
-    """SGD (with momentum) or AdamW; no weight decay on biases and normalisation weights."""
+def build_optimizer(cfg: TrainConfig, module: nn.Module,
+                    frontend: nn.Module | None = None) -> torch.optim.Optimizer:
+    """SGD (with momentum) or AdamW; no weight decay on biases and normalisation weights.
+    The trainable parameters of ``frontend`` (a pretrained embedding being fine-tuned) learn at
+    the rate times ``embedding_lr_scale`` (their group's ``lr_scale``)."""
     decay = [p for p in module.parameters() if p.dim() > 1]
     no_decay = [p for p in module.parameters() if p.dim() <= 1]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
+    tuned = [p for p in frontend.parameters() if p.requires_grad] if frontend else []
+    if tuned:
+        groups.append({"params": tuned, "weight_decay": 0.0,
+                       "lr_scale": cfg.embedding_lr_scale})
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
     return torch.optim.AdamW(groups, lr=cfg.lr)
@@ -82,7 +89,8 @@ class TrainStep:
         self.num_classes, self.rank = num_classes, rank
         self.classifier = classifier if classifier is not None else net.classifier
         self.device = next(net.classifier.parameters()).device
-        self.opt = build_optimizer(cfg, net.classifier)
+        self.opt = build_optimizer(cfg, net.classifier, net.frontend)
+        self.tune_frontend = any(p.requires_grad for p in net.frontend.parameters())
         self.ema = build_ema(cfg, net)
         self.gen = torch.Generator(device=self.device)
         self.seed = step_seed(cfg.seed, rank, 0)
@@ -95,7 +103,7 @@ class TrainStep:
                   device: torch.device | str = "cpu") -> TrainStep:
         """A fresh network of ``cfg.model`` with its step (single process; the benchmarks')."""
         torch.manual_seed(cfg.seed)
-        fe = frontend_for(cfg.model, cfg.features, normalize=cfg.feature_norm)
+        fe = frontend_for(cfg.model, cfg.features, **cfg.frontend_settings())
         net = build_net(cfg.model, num_classes, fe).to(device).train()
         augment = WaveAugment(cfg.augment_config(), noise).to(device)
         return cls(cfg, net, augment, num_classes=num_classes)
@@ -112,18 +120,24 @@ class TrainStep:
         torch.manual_seed(self.seed)  # dropout
         lr = lr_at(self.cfg, it)
         for g in self.opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("lr_scale", 1.0)
 
-    @torch.no_grad()
     def features(self, waves: Tensor) -> Tensor:
-        """int16 clips → augmented features (SpecAugment included), as training sees them."""
-        return self._spec_augment(self.net.frontend(self.augment(int16_to_float(waves),
-                                                                 self.gen)))
+        """int16 clips → augmented features (SpecAugment included), as training sees them;
+        with gradients only when the front-end is being fine-tuned."""
+        with torch.no_grad():
+            x = self.augment(int16_to_float(waves), self.gen)
+        with torch.set_grad_enabled(self.tune_frontend and torch.is_grad_enabled()):
+            feats = self.net.frontend(x)
+        return self._spec_augment(feats)
 
-    @torch.no_grad()
     def prepare(self, inputs: Tensor, labels: Tensor, kind: InputKind = "waves"
                 ) -> tuple[Tensor, Tensor]:
         """The classifier's inputs and soft targets: features, then mixup when asked for."""
+        with torch.set_grad_enabled(self.tune_frontend and torch.is_grad_enabled()):
+            return self._prepare(inputs, labels, kind)
+
+    def _prepare(self, inputs: Tensor, labels: Tensor, kind: InputKind) -> tuple[Tensor, Tensor]:
         feats = self.features(inputs) if kind == "waves" else self._spec_augment(inputs)
         target = F.one_hot(labels, self.num_classes).float()
         if self.cfg.mixup > 0:

@@ -12,8 +12,10 @@ from kwspot.features import int16_to_float
 
 @torch.no_grad()
 def evaluate_split(net: nn.Module, waves: Tensor, labels: Tensor, batch: int,
-                   dist: DistInfo | None = None) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``net`` (eval mode) on int16 waves.
+                   dist: DistInfo | None = None, *, features: bool = False
+                   ) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``net`` (eval mode) on int16 waves (or, with
+    ``features``, on precomputed front-end outputs given to ``net`` as they are).
 
     Under torchrun every rank evaluates its share and the sums are reduced over ranks.
     """
@@ -24,7 +26,7 @@ def evaluate_split(net: nn.Module, waves: Tensor, labels: Tensor, batch: int,
     sums = torch.zeros(3, dtype=torch.float64, device=labels.device)
     for i in range(0, len(idx), batch):
         j = idx[i:i + batch]
-        logits = net(int16_to_float(waves[j])).float()
+        logits = net(waves[j] if features else int16_to_float(waves[j])).float()
         y = labels[j]
         sums[0] += F.cross_entropy(logits, y, reduction="sum").double()
         sums[1] += (logits.argmax(1) == y).sum()

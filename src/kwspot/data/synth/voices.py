@@ -28,6 +28,7 @@ EXCLUDED_VARIANTS = frozenset({
 })
 
 _DEFAULT_PITCH = (82, 118)  # Hz, eSpeak's built-in base pitch and range
+TRACT_SPREAD = 0.05  # speakers' vocal-tract length factors: log-normal with this spread
 
 
 def list_accents(data_dir: Path) -> list[str]:
@@ -70,7 +71,7 @@ def read_variant(data_dir: Path, name: str) -> list[list[str]]:
 
 
 def derive_variant(base: list[list[str]], name: str, rng: np.random.Generator,
-                   tract_spread: float = 0.05) -> str:
+                   tract_spread: float = TRACT_SPREAD) -> str:
     """A new variant file: ``base`` with a random vocal-tract length, formants and pitch.
 
     All formant frequencies scale by one tract factor (log-normal, ``tract_spread``: ±~5 %
@@ -78,7 +79,7 @@ def derive_variant(base: list[list[str]], name: str, rng: np.random.Generator,
     perturbation done in the synthesizer, not on the waveform. Base pitch and pitch range
     scale by ±~10 %; a few speakers get some breath.
     """
-    bound = tract_spread / 0.05
+    bound = tract_spread / 0.05  # clipped at 0.88..1.14 for a spread of 0.05
     tract = float(np.clip(np.exp(rng.normal(0.0, tract_spread)), 0.88**bound, 1.14**bound))
     pitch_scale = float(np.clip(np.exp(rng.normal(0.0, 0.1)), 0.75, 1.35))
     range_scale = float(np.clip(np.exp(rng.normal(0.0, 0.12)), 0.7, 1.4))
