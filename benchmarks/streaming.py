@@ -291,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     maybe = {str(DATA / k): list(v) for k, v in MAYBE.items()}
 
     scored = []
+    iters: dict[str, str] = {}  # iterations of the checkpoint(s) used, per recipe
     speed = ""
     notes = []
     runs = {(r, k): (work / f"recipe{r}" / f"half{k}", train_command(
@@ -302,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     for r, recipe in enumerate(recipes):
         folds = (0, 1) if recipe.fold_negatives else (0,)
         ckpts = [runs[r, k][0] / "best.pt" for k in folds]
-        accs = [load_checkpoint(c).best_acc for c in ckpts]
+        loaded = [load_checkpoint(c) for c in ckpts]
+        accs = [c.best_acc for c in loaded]
+        iters[recipe.name] = "/".join(str(c.iteration) for c in loaded)
         audios, models, halves_post = [], [], []
         for k, ckpt in enumerate(ckpts):
             onnx = export_checkpoint(ckpt, work / f"recipe{r}_half{k}.onnx").path
@@ -348,13 +351,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     for s in scored:
         t = s.result.total
         all_curve = s.curves[-1]
-        rows.append([s.recipe, f"{s.smooth_ms:g}", f"{s.valid_acc * 100:.1f}",
+        rows.append([s.recipe, iters[s.recipe], f"{s.smooth_ms:g}", f"{s.valid_acc * 100:.1f}",
                      *(f"{all_curve.recall_at(x) * 100:.1f}" for x in (0.5, 1.0, 5.0)),
                      f"{t.recall * 100:.1f}", f"{s.result.fa_per_hour():.2f}",
                      f"{s.result.most_hours:.2f}"])
-    print(C.table(["recipe", "smoothing ms", "val acc %", "R@0.5/h %", "R@1/h %", "R@5/h %",
+    print(C.table(["recipe", "iterations", "smoothing ms", "val acc %", "R@0.5/h %", "R@1/h %",
+                   "R@5/h %",
                    f"calibrated ({args.target:g}/h): recall %", "FA/h", "hours measured"],
-                  rows, "lrrrrrrrrr"[:9]))
+                  rows, "lrrrrrrrrr"))
     print()
     best = max(scored, key=lambda s: (s.result.fa_per_hour() <= args.target,
                                       s.result.total.recall))
