@@ -184,13 +184,17 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = 
             spk += [f"silence-{split}"] * len(sw)
             src += ssrc
         splits[split] = SplitData(split, w, lab, spk, src)
-    if cfg.negatives:
-        splits["training"] = _with_negatives(splits["training"], cfg, labels.unknown_index)
+    splits["training"] = _with_negatives(splits["training"], cfg, labels.unknown_index,
+                                         for_training)
     return KwsData(cfg, labels, layout, splits, noise, needs)
 
 
-def _with_negatives(tr: SplitData, cfg: DataConfig, unknown: int) -> SplitData:
-    """The training split plus the windows of the negative audio, labelled unknown."""
+def _with_negatives(tr: SplitData, cfg: DataConfig, unknown: int, for_training: bool
+                    ) -> SplitData:
+    """The training split plus the windows of the negative audio, labelled unknown (when
+    training with negatives)."""
+    if not (cfg.negatives and for_training):
+        return tr
     neg = negative_windows(cfg.negatives, cfg.seed)
     return SplitData(tr.name, np.concatenate([tr.waves, neg.waves]),
                      np.concatenate([tr.labels, np.full(len(neg.waves), unknown, np.int64)]),
