@@ -182,11 +182,14 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             run(cmds[0])  # a set already there with the same options is kept
             for probe in a.probes:
+                kept = (Path(cmds[2][cmds[2].index("--json") + 1]) if probe == "train"
+                        else out / f"embedding-probe-{synth_dir.name}.json").is_file()
                 acc = (train_probe(cmds) if probe == "train"
                        else embedding_probe(synth_dir, real, out))
                 results.setdefault((probe, arm), []).append(acc)
-                print(f"{arm} seed {seed}, {probe} probe: {acc:.2%} on real clips "
-                      f"({(time.perf_counter() - t0) / 60:.1f} min, load {C.load()})",
+                how = ("figure kept from an earlier run" if kept else
+                       f"{(time.perf_counter() - t0) / 60:.1f} min, load {C.load()}")
+                print(f"{arm} seed {seed}, {probe} probe: {acc:.2%} on real clips ({how})",
                       flush=True)
             commands.setdefault(arm, [shlex.join(c[3:]).replace(str(out), "OUT")
                                       for c in cmds])
