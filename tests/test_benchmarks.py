@@ -86,3 +86,17 @@ def test_write_replaces_only_the_sections_that_ran(tmp_path: Path,
     streaming = run_all.section("streaming", "backend  hits\npytorch  3", 1.0, ("1", "1"), info,
                                 "cmd")
     assert "```text\nbackend  hits" in streaming  # plain-text output goes in a code block
+
+
+def test_wakeword_quick_prints_kwspot_and_pocketsphinx_rows() -> None:
+    """A tiny `kwspot wakeword` run and the PocketSphinx baseline on a few real recordings."""
+    r = _run([str(BENCH / "wakeword.py"), "--quick", "--words", "computer"], timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    if not _data_present():
+        assert "not found" in r.stdout and "skipped" in r.stdout
+        return
+    assert "| detector " in r.stdout and "recall % at <= 1 FA/h" in r.stdout
+    assert "| kwspot wakeword (synthetic speech only) | computer " in r.stdout
+    pocketsphinx = "| PocketSphinx keyphrase (no training) | computer " in r.stdout
+    assert pocketsphinx or "PocketSphinx skipped" in r.stdout
+    assert "kwspot wakeword computer --out" in r.stdout  # the exact command
