@@ -76,7 +76,8 @@ def test_a_phrase_of_two_words_end_to_end(weights, negatives, tmp_path) -> None:
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.detector import StreamingDetector
     from kwspot.infer.operating_point import model_operating_point
-    from kwspot.wakeword import WakewordConfig, run_wakeword
+    from kwspot.wakeword.config import WakewordConfig
+    from kwspot.wakeword.pipeline import run_wakeword
 
     cfg = WakewordConfig(phrases=("hey computer",), out=str(tmp_path / "run"),
                          negatives=(str(negatives),), per_phrase=10, per_negative=3,

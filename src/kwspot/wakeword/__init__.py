@@ -1,11 +1,11 @@
 """A wake-word detector for any phrase from text (``kwspot wakeword``).
 
->>> from kwspot.wakeword import WakewordConfig, run_wakeword
+>>> from kwspot.wakeword.config import WakewordConfig
+>>> from kwspot.wakeword.pipeline import run_wakeword
 >>> result = run_wakeword(WakewordConfig(("hey computer",), "runs/hey",
 ...                                      negatives=("speech/",)))  # doctest: +SKIP
+
+The package itself imports nothing heavy: the command line reads
+:class:`~kwspot.wakeword.config.WakewordConfig` to build its options even where only the
+torch-free inference commands are used.
 """
-
-from kwspot.wakeword.config import WakewordConfig
-from kwspot.wakeword.pipeline import WakewordResult, run_wakeword
-
-__all__ = ["WakewordConfig", "WakewordResult", "run_wakeword"]
