@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -267,7 +268,7 @@ class ConstantClassifier:
         from kwspot.data.labels import LabelSet
 
         self.labels = LabelSet().names
-        self.ckpt = {"config": {"data": trained_on}} if trained_on else None
+        self.ckpt = SimpleNamespace(config={"data": trained_on}) if trained_on else None
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         p = np.zeros((len(waves), len(self.labels)), dtype=np.float32)

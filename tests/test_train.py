@@ -83,7 +83,7 @@ def test_same_seed_same_run(tone_data: Path, tmp_path: Path) -> None:
     assert [m["train_loss"] for m in ma] == [m["train_loss"] for m in mb]
     assert [m["train_loss"] for m in ma] != [m["train_loss"] for m in mc]
     assert a.best_acc == b.best_acc
-    wa, wb, wc = (load_checkpoint(tmp_path / n / "last.pt")["state_dict"] for n in "abc")
+    wa, wb, wc = (load_checkpoint(tmp_path / n / "last.pt").weights for n in "abc")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)  # the same seed: the same weights
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)  # another seed: other weights
 
