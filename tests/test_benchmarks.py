@@ -21,8 +21,9 @@ EXPECTED = {
     "train_speed": ["| model ", "step clips/s"],
     "inference": ["| model ", "PyTorch ms @1", "| PyTorch .pt"],
     "accuracy": ["| model ", "held-out acc %", "CPU ms @ batch 1"],
+    "embedding": ["| training data ", "held-out acc %", "Which model to pick"],
 }
-NEEDS_REAL_DATA = {"pipeline", "accuracy"}
+NEEDS_REAL_DATA = {"pipeline", "accuracy", "embedding"}
 
 
 def _run(args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
@@ -37,7 +38,8 @@ def _data_present() -> bool:
 
 def test_run_all_quick_runs_every_script_and_prints_tables() -> None:
     # streaming.py belongs to the streaming benchmark's own tests; run_all runs it in full runs.
-    names = list(EXPECTED)
+    # embedding.py trains heads even in --quick mode: its own test below.
+    names = [n for n in EXPECTED if n != "embedding"]
     r = _run([str(BENCH / "run_all.py"), "--quick", "--only", ",".join(names)])
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = r.stdout
@@ -53,6 +55,18 @@ def test_run_all_quick_runs_every_script_and_prints_tables() -> None:
     for name in names:
         assert f"| {name} " in summary
     assert "failed" not in r.stderr
+
+
+def test_embedding_quick_trains_heads_and_prints_its_tables() -> None:
+    r = _run([str(BENCH / "embedding.py"), "--quick"], timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    if not _data_present():
+        assert "skipped" in r.stdout
+        return
+    if "pyopen-wakeword" in r.stdout and "skipped" in r.stdout:
+        pytest.skip("pyopen-wakeword is not installed")
+    for text in EXPECTED["embedding"]:
+        assert text in r.stdout, f"{text!r} missing from\n{r.stdout[-3000:]}"
 
 
 def test_run_all_rejects_bad_requests() -> None:
@@ -100,3 +114,17 @@ def test_streaming_quick_reports_false_alarms_per_hour(tmp_path: Path) -> None:
                  "real-time factor", "+ negative speech"]:
         assert text in out, f"{text!r} missing from\n{out}"
     assert (tmp_path / "quick" / "streaming_det.png").stat().st_size > 1000
+
+
+def test_wakeword_quick_prints_kwspot_and_pocketsphinx_rows() -> None:
+    """A tiny `kwspot wakeword` run and the PocketSphinx baseline on a few real recordings."""
+    r = _run([str(BENCH / "wakeword.py"), "--quick", "--words", "computer"], timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    if not _data_present():
+        assert "not found" in r.stdout and "skipped" in r.stdout
+        return
+    assert "| detector " in r.stdout and "recall % at <= 1 FA/h" in r.stdout
+    assert "| kwspot wakeword (synthetic speech only) | computer " in r.stdout
+    pocketsphinx = "| PocketSphinx keyphrase (no training) | computer " in r.stdout
+    assert pocketsphinx or "PocketSphinx skipped" in r.stdout
+    assert "kwspot wakeword computer --out" in r.stdout  # the exact command

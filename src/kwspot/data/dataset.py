@@ -153,19 +153,9 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = 
 
     by_split = assign_splits(layout, cfg.split, cfg.val_pct, cfg.test_pct, cfg.split_salt)
     rng = np.random.default_rng(cfg.seed)
-    chosen: dict[str, list] = {}
-    for split in SPLITS:
-        clips = by_split[split]
-        command = [c for c in clips if labels.is_command(c.folder)]
-        unknown = [c for c in clips if not labels.is_command(c.folder)
-                   and c.folder != SILENCE_DIR]
-        silence = [c for c in clips if c.folder == SILENCE_DIR]
-        if layout.kind != "prelabeled" or UNKNOWN_DIR not in present:
-            # Raw layouts: sample unknown words reproducibly to the configured share.
-            n_unk = min(len(unknown), round(cfg.unknown_share * len(command)))
-            pick = rng.choice(len(unknown), size=n_unk, replace=False) if n_unk else []
-            unknown = [unknown[i] for i in sorted(pick)]
-        chosen[split] = command + unknown + silence
+    sample_unknown = layout.kind != "prelabeled" or UNKNOWN_DIR not in present
+    chosen = {split: _choose(by_split[split], labels, cfg.unknown_share if sample_unknown
+                             else None, rng) for split in SPLITS}
 
     require(bool(chosen["training"]), f"{layout.root}: the training split is empty")
     if chosen["training"]:
@@ -194,17 +184,35 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = 
             spk += [f"silence-{split}"] * len(sw)
             src += ssrc
         splits[split] = SplitData(split, w, lab, spk, src)
-    if cfg.negatives:
-        splits["training"] = _with_negatives(splits["training"], cfg, labels.unknown_index)
+    splits["training"] = _with_negatives(splits["training"], cfg, labels.unknown_index,
+                                         for_training)
     return KwsData(cfg, labels, layout, splits, noise, needs)
 
 
-def _with_negatives(tr: SplitData, cfg: DataConfig, unknown: int) -> SplitData:
-    """The training split plus the windows of the negative audio, labelled unknown."""
+def _with_negatives(tr: SplitData, cfg: DataConfig, unknown: int, for_training: bool
+                    ) -> SplitData:
+    """The training split plus the windows of the negative audio, labelled unknown (when
+    training with negatives)."""
+    if not (cfg.negatives and for_training):
+        return tr
     neg = negative_windows(cfg.negatives, cfg.seed)
     return SplitData(tr.name, np.concatenate([tr.waves, neg.waves]),
                      np.concatenate([tr.labels, np.full(len(neg.waves), unknown, np.int64)]),
                      tr.speakers + ["negatives"] * len(neg.waves), tr.sources + neg.sources)
+
+
+def _choose(clips: list, labels: LabelSet, unknown_share: float | None,
+            rng: np.random.Generator) -> list:
+    """One split's command, unknown and silence clips; with ``unknown_share`` (raw layouts)
+    unknown words are sampled reproducibly to that share of the command clips."""
+    command = [c for c in clips if labels.is_command(c.folder)]
+    unknown = [c for c in clips if not labels.is_command(c.folder) and c.folder != SILENCE_DIR]
+    silence = [c for c in clips if c.folder == SILENCE_DIR]
+    if unknown_share is not None:
+        n_unk = min(len(unknown), round(unknown_share * len(command)))
+        pick = rng.choice(len(unknown), size=n_unk, replace=False) if n_unk else []
+        unknown = [unknown[i] for i in sorted(pick)]
+    return command + unknown + silence
 
 
 def _silence_clips(noise: list[np.ndarray], files: list[Path], n: int, split: str,

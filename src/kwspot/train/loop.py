@@ -147,10 +147,11 @@ def _train(cfg: TrainConfig, resume: bool, overwrite: bool, report: TrainReport,
         if pre is not None and run.log is not None:
             run.log.line(f"features of {pre.clips:,} training clips x {1 + pre.copies} (clean + "
                          f"augmented copies) in {pre.seconds:.1f} s; the head trains on them")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         run.loop(pre.source if pre is not None else source)
         if pre is not None and run.log is not None:
-            run.log.line(f"head trained in {time.perf_counter() - t0:.1f} s")
+            run.log.line(f"head trained in {time.perf_counter() - t0:.1f} s "
+                         f"({time.process_time() - c0:.1f} s of CPU)")
     finally:
         run.close()
     shards.write(step.net)
