@@ -27,7 +27,12 @@ def import_graph() -> dict[str, set[str]]:
     for name, path in files.items():
         deps: set[str] = set()
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {id(n) for block in ast.walk(tree) if _is_type_checking(block)
+                       for n in ast.walk(block)}  # not imported at run time
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             if isinstance(node, ast.Import):
                 deps.update(a.name for a in node.names)
             elif isinstance(node, ast.ImportFrom):
@@ -39,6 +44,10 @@ def import_graph() -> dict[str, set[str]]:
                 deps.update(f"{base}.{a.name}" for a in node.names)
         graph[name] = {d for d in deps if d in files and d != name}
     return graph
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
