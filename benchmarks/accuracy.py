@@ -96,7 +96,8 @@ def train_command(root: Path, model: str, iters: int, log_every: int, batch: int
     return ["kwspot", "train", "--data", str(root), "--val-pct", str(VAL_PCT),
             "--test-pct", str(TEST_PCT), "--model", model, "--iters", str(iters),
             "--log-every", str(log_every), "--batch-size", str(batch),
-            "--warmup-iters", str(warmup), "--device", "cpu", "--seed", "0", "--out", str(out)]
+            "--warmup-iters", str(warmup), "--device", "cpu", "--seed", "0", "--out", str(out),
+            "--overwrite"]
 
 
 def held_out_accuracy(run: Path) -> tuple[float, int, int, int]:
@@ -109,7 +110,7 @@ def held_out_accuracy(run: Path) -> tuple[float, int, int, int]:
     from kwspot.infer.backend import load_classifier
 
     clf = load_classifier(run / "best.pt")
-    cfg = TrainConfig.resolve(clf.ckpt.config)  # type: ignore[attr-defined]
+    cfg = TrainConfig.from_saved(clf.ckpt.config)  # type: ignore[attr-defined]
     data = load_dataset(cfg.data_config(), verbose=False)
     test, train = data.splits["testing"], data.splits["training"]
     real = _speakers(test, data.labels.silence_index)
@@ -191,8 +192,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
             cps = measure_clips_per_s(model, batch, waves, labels, noise)
             iters = iterations(args.minutes, cps, batch, sizes["validation"])
         log_every = iters if args.quick else max(1, round(iters / 8))
-        rec_iters = rec.get("iters", 0) or 1
-        warmup = round(rec.get("warmup_iters", 0) * iters / rec_iters)
+        warmup = round(rec.get("warmup", 0.0) * iters)  # the recipe's share of the run
         run = out / model
         cmd = train_command(root, model, iters, log_every, batch, warmup, run)
         print(f"{model}: {C.fmt(cps)} clips/s measured → `{shlex.join(cmd)}`", flush=True)

@@ -75,7 +75,7 @@ def kwspot(args: list[str], log: Path) -> tuple[int, float, str]:
 def train_cmd(data: Path, head: str, out: Path, args: argparse.Namespace,
               synth: Path | None = None, split: bool = True) -> list[str]:
     cmd = ["train", "--data", str(data), "--model", head, "--device", "cpu", "--threads", "1",
-           "--seed", "0", "--out", str(out)]
+           "--seed", "0", "--out", str(out), "--overwrite"]
     if split:
         cmd += ["--val-pct", str(VAL_PCT), "--test-pct", str(TEST_PCT)]
     if synth is not None:

@@ -34,6 +34,7 @@ SCRIPTS: dict[str, tuple[str, bool]] = {
     "accuracy": ("Accuracy", True),
     "synth_ablation": ("Synthetic speech", True),
     "embedding": ("Pretrained speech embedding", True),
+    "wakeword": ("Wake words from text", True),
 }
 BEGIN, END = "<!-- BEGIN {} -->", "<!-- END {} -->"
 

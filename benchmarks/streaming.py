@@ -90,7 +90,7 @@ def train_command(args: argparse.Namespace, out: Path, recipe: Recipe,
            "--test-pct", "20", "--model", recipe.model, "--iters", str(args.iters),
            "--batch-size", str(args.batch_size), "--device", "cpu", "--threads",
            str(args.threads), "--seed", "0", "--log-every", str(max(1, args.iters // 4)),
-           "--out", str(out), *recipe.options]
+           "--out", str(out), "--overwrite", *recipe.options]
     return cmd + (["--negatives", str(negatives)] if negatives is not None else [])
 
 
@@ -146,8 +146,8 @@ def latency_ms(clf, runs: int) -> float:
 
 
 def speed_table(args: argparse.Namespace, ckpt: Path, work: Path, wav: Path) -> str:
-    """The streaming detector on the recording with each backend: real-time factor and
-    batch-1 latency (default detector settings)."""
+    """The streaming detector on the first 2 minutes of the recording with each backend:
+    real-time factor and batch-1 latency (default detector settings)."""
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.export import export_checkpoint, training_clips
     from kwspot.infer.filedetect import detect_file
@@ -157,10 +157,15 @@ def speed_table(args: argparse.Namespace, ckpt: Path, work: Path, wav: Path) -> 
         models["onnxruntime int8"] = export_checkpoint(
             ckpt, work / "model-int8.onnx", quantize="int8",
             calibration=training_clips(ckpt)).path
+    import soundfile as sf
+
+    excerpt = work / "speed.wav"  # the first 2 minutes of the recording
+    x, sr = sf.read(str(wav), dtype="int16", frames=120 * 16000)
+    sf.write(str(excerpt), x, sr, subtype="PCM_16")
     rows = []
     for name, path in models.items():
         clf = load_classifier(path, threads=args.threads)
-        run = detect_file(clf, str(wav), None)
+        run = detect_file(clf, str(excerpt), None)
         delay = statistics.median(d.decided_s - d.time_s for d in run.detections) \
             if run.detections else float("nan")
         rows.append([name, f"{run.rtf:.4f}", f"{latency_ms(clf, args.latency_runs):.3f}",
@@ -204,6 +209,17 @@ def cached_collect(clf, files, hop: int, cache: Path, key: str):
             "skipped": [[s.path, s.reason] for s in audio.skipped]}
     np.savez(cache, probs=np.concatenate([p.probs for p in posts]), meta=json.dumps(meta))
     return audio
+
+
+def collect_job(job: tuple) -> None:
+    """One model over every file, kept in its posterior cache (run in a worker process)."""
+    from kwspot.evaluate.score import plan
+    from kwspot.infer.backend import load_classifier
+
+    onnx, threads, wav, negatives, words, maybe, cache, key = job
+    clf = load_classifier(onnx, threads=threads)
+    cached_collect(clf, plan([wav], negatives, words, maybe), round(0.02 * clf.sample_rate),
+                   Path(cache), key)
 
 
 @dataclass
@@ -291,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     maybe = {str(DATA / k): list(v) for k, v in MAYBE.items()}
 
     scored = []
+    iters: dict[str, str] = {}  # iterations of the checkpoint(s) used, per recipe
     speed = ""
     notes = []
     runs = {(r, k): (work / f"recipe{r}" / f"half{k}", train_command(
@@ -299,18 +316,30 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
         for r, recipe in enumerate(recipes)
         for k in ((0, 1) if recipe.fold_negatives else (0,))}
     train_all(list(runs.values()))
+    # Each model runs once over every file, the models side by side (one process each).
+    jobs = {}
+    for (r, k), (out, _) in runs.items():
+        onnx = export_checkpoint(out / "best.pt", work / f"recipe{r}_half{k}.onnx").path
+        jobs[r, k] = (str(onnx), args.threads, str(wav), [str(f) for f in neg_files], words,
+                      maybe, str(work / f"recipe{r}_half{k}_posteriors.npz"),
+                      f"{(out / 'command.txt').read_text()} {rec_key}")
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as ex:
+        list(ex.map(collect_job, jobs.values()))
     for r, recipe in enumerate(recipes):
         folds = (0, 1) if recipe.fold_negatives else (0,)
         ckpts = [runs[r, k][0] / "best.pt" for k in folds]
-        accs = [load_checkpoint(c).best_acc for c in ckpts]
+        loaded = [load_checkpoint(c) for c in ckpts]
+        accs = [c.best_acc for c in loaded]
+        iters[recipe.name] = "/".join(str(c.iteration) for c in loaded)
         audios, models, halves_post = [], [], []
-        for k, ckpt in enumerate(ckpts):
-            onnx = export_checkpoint(ckpt, work / f"recipe{r}_half{k}.onnx").path
-            clf = load_classifier(onnx, threads=args.threads)
-            files = plan([wav], neg_files, words, maybe)
-            key = f"{(runs[r, folds[k]][0] / 'command.txt').read_text()} {rec_key}"
-            audio = cached_collect(clf, files, round(0.02 * clf.sample_rate),
-                                   work / f"recipe{r}_half{k}_posteriors.npz", key)
+        for k in range(len(ckpts)):
+            job = jobs[r, folds[k]]
+            clf = load_classifier(job[0], threads=args.threads)
+            audio = cached_collect(clf, plan([wav], neg_files, words, maybe),
+                                   round(0.02 * clf.sample_rate), Path(job[6]), job[7])
             notes += [f"skipped {s.reason}" for s in audio.skipped]
             by = {p.source: p for p in audio.negatives}
             halves_post.append([[by[str(f)] for f in h if str(f) in by] for h in halves])
@@ -348,13 +377,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     for s in scored:
         t = s.result.total
         all_curve = s.curves[-1]
-        rows.append([s.recipe, f"{s.smooth_ms:g}", f"{s.valid_acc * 100:.1f}",
+        rows.append([s.recipe, iters[s.recipe], f"{s.smooth_ms:g}", f"{s.valid_acc * 100:.1f}",
                      *(f"{all_curve.recall_at(x) * 100:.1f}" for x in (0.5, 1.0, 5.0)),
                      f"{t.recall * 100:.1f}", f"{s.result.fa_per_hour():.2f}",
                      f"{s.result.most_hours:.2f}"])
-    print(C.table(["recipe", "smoothing ms", "val acc %", "R@0.5/h %", "R@1/h %", "R@5/h %",
+    print(C.table(["recipe", "iterations", "smoothing ms", "val acc %", "R@0.5/h %", "R@1/h %",
+                   "R@5/h %",
                    f"calibrated ({args.target:g}/h): recall %", "FA/h", "hours measured"],
-                  rows, "lrrrrrrrrr"[:9]))
+                  rows, "lrrrrrrrrr"))
     print()
     best = max(scored, key=lambda s: (s.result.fa_per_hour() <= args.target,
                                       s.result.total.recall))
@@ -394,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     print(f"DET plot (all words, smoothing 500 ms): ![DET]({shown})")
     print()
     print("Streaming speed (from-scratch model, default detector settings, "
-          f"{args.threads} thread(s), the recording above):")
+          f"{args.threads} thread(s), the first 2 minutes of the recording above):")
     print()
     print(speed)
     print()

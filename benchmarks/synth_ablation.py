@@ -65,9 +65,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=128, help="training batch size")
     p.add_argument("--seeds", default="0", help="comma-separated seeds (synthesis and training)")
     p.add_argument("--probes", default=None,
-                   help="train (the model above, trained on the set) and/or embedding "
+                   help="train (the model above, trained on the set; --train-arms) and/or "
+                   "embedding "
                    "(frozen pretrained embedding + logistic regression); default both "
                    "(--quick: train)")
+    p.add_argument("--train-arms", default="baseline,all",
+                   help="arms the train probe runs on (one run takes ~15 min of a busy 2-core "
+                   "CPU; 'every' for all arms)")
     p.add_argument("--out", default=None,
                    help="synth sets and runs go here (/tmp/kwspot-bench/synth_ablation)")
     a = p.parse_args(argv)
@@ -182,11 +186,17 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             run(cmds[0])  # a set already there with the same options is kept
             for probe in a.probes:
+                if probe == "train" and a.train_arms != "every" \
+                        and arm not in a.train_arms.split(","):
+                    continue
+                kept = (Path(cmds[2][cmds[2].index("--json") + 1]) if probe == "train"
+                        else out / f"embedding-probe-{synth_dir.name}.json").is_file()
                 acc = (train_probe(cmds) if probe == "train"
                        else embedding_probe(synth_dir, real, out))
                 results.setdefault((probe, arm), []).append(acc)
-                print(f"{arm} seed {seed}, {probe} probe: {acc:.2%} on real clips "
-                      f"({(time.perf_counter() - t0) / 60:.1f} min, load {C.load()})",
+                how = ("figure kept from an earlier run" if kept else
+                       f"{(time.perf_counter() - t0) / 60:.1f} min, load {C.load()}")
+                print(f"{arm} seed {seed}, {probe} probe: {acc:.2%} on real clips ({how})",
                       flush=True)
             commands.setdefault(arm, [shlex.join(c[3:]).replace(str(out), "OUT")
                                       for c in cmds])
@@ -219,7 +229,7 @@ def print_report(a: argparse.Namespace, results: dict[tuple[str, str], list[floa
     def cell(probe: str, arm: str) -> str:
         accs = results.get((probe, arm))
         if not accs:
-            return "–"
+            return "not run"
         mean = sum(accs) / len(accs)
         text = f"{mean:.1%}" + (f" ({' / '.join(f'{x:.1%}' for x in accs)})"
                                 if len(accs) > 1 else "")

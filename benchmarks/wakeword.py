@@ -74,7 +74,7 @@ def kwspot_row(word: str, rep: dict) -> list[str]:
     best = max([r for f, r in zip(det["fa_per_hour"], det["recall"], strict=True) if f <= 1.0],
                default=0.0)
     return ["kwspot wakeword (synthetic speech only)", word, str(op["positives"]),
-            f"{rep['operating_point']['hours']:.2f}", f"{100 * best:.1f}",
+            f"{op.get('hours', rep['operating_point'].get('hours', 0)):.2f}", f"{100 * best:.1f}",
             f"{100 * op['recall']:.1f}", f"{op['fa_per_hour']:.2f}",
             f"{rep['calibration']['thresholds'][word]:.4g}"]
 

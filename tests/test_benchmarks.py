@@ -114,3 +114,17 @@ def test_streaming_quick_reports_false_alarms_per_hour(tmp_path: Path) -> None:
                  "real-time factor", "+ negative speech"]:
         assert text in out, f"{text!r} missing from\n{out}"
     assert (tmp_path / "quick" / "streaming_det.png").stat().st_size > 1000
+
+
+def test_wakeword_quick_prints_kwspot_and_pocketsphinx_rows() -> None:
+    """A tiny `kwspot wakeword` run and the PocketSphinx baseline on a few real recordings."""
+    r = _run([str(BENCH / "wakeword.py"), "--quick", "--words", "computer"], timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    if not _data_present():
+        assert "not found" in r.stdout and "skipped" in r.stdout
+        return
+    assert "| detector " in r.stdout and "recall % at <= 1 FA/h" in r.stdout
+    assert "| kwspot wakeword (synthetic speech only) | computer " in r.stdout
+    pocketsphinx = "| PocketSphinx keyphrase (no training) | computer " in r.stdout
+    assert pocketsphinx or "PocketSphinx skipped" in r.stdout
+    assert "kwspot wakeword computer --out" in r.stdout  # the exact command

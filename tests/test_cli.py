@@ -43,6 +43,7 @@ def assert_one_line_error(code: int, err: str, *needles: str) -> None:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A small checkpoint and its ONNX export, a WAV of NaN floats, a file, a missing path."""
+    from kwspot.checkpoint import Checkpoint
     from kwspot.data.labels import LabelSet
     from kwspot.infer.export import export_checkpoint
     from kwspot.network import build_net, frontend_for
@@ -53,9 +54,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     fe = frontend_for("bcresnet1")
     net = build_net("bcresnet1", len(labels), fe).eval()
     pt = d / "model.pt"
-    torch.save({"format": "kwspot-checkpoint", "version": 1, "model": "bcresnet1",
-                "model_kwargs": {}, "frontend": fe.to_dict(), "labels": list(labels),
-                "state_dict": net.state_dict(), "iteration": 0, "best_acc": 0.0}, pt)
+    Checkpoint(model="bcresnet1", labels=list(labels), frontend=fe.to_dict(),
+               weights=net.state_dict()).save(pt)
     nan = d / "nan.wav"
     x = np.zeros(24000, dtype=np.float32)
     x[20000:] = np.nan
@@ -82,6 +82,8 @@ BAD_INPUTS = {
     "listen": (["listen", "--model", "{missing}.onnx"], []),
     "score": (["score", "--model", "{missing}.onnx", "--negatives", "{nan}"],
               ["no such model file"]),
+    "wakeword": (["wakeword", "computer", "--out", "{missing}/run", "--negatives", "{missing}"],
+                 ["no such file or folder"]),
     "parser": (["train", "--iters", "many"], ["invalid int value", "kwspot train --help"]),
 }
 
@@ -196,7 +198,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 PARSERS = _subparsers(build_parser())
 # Commands that make things from nothing (minutes of synthesis or training, or a table of
 # every model): their parsing is fuzzed, their work is replaced by a stub.
-STUBBED = {"demo", "synth", "models"}
+STUBBED = {"demo", "synth", "models", "wakeword"}
 
 
 @pytest.fixture

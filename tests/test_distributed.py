@@ -26,6 +26,7 @@ from kwspot.errors import KwspotError
 from kwspot.train import evaluate_split, lr_at, train
 from kwspot.train.batches import IndexSampler
 from kwspot.train.loop import _train
+from kwspot.train.report import Quiet
 from kwspot.trainlog import HEADER, read_metrics
 
 TIMEOUT_S = 240  # a hung collective fails the test instead of blocking CI
@@ -86,15 +87,15 @@ def test_batches_split_each_global_batch_into_disjoint_shares(world: int) -> Non
 
 
 def test_batches_reject_a_global_batch_the_processes_cannot_share() -> None:
-    with pytest.raises(KwspotError, match=r"--batch-size 30 must be divisible .*\(4\)"):
+    with pytest.raises(KwspotError, match=r"batch_size: 30 must be divisible .*\(4\)"):
         IndexSampler(100, 30, 0, DistInfo(1, 4, 1))
 
 
 def test_sync_bn_on_cpu_is_a_user_error(tmp_path: Path) -> None:
     cfg = TrainConfig(data=str(tmp_path), model="vggnet1", device="cpu", sync_bn=True,
                       out=str(tmp_path / "run"))
-    with pytest.raises(KwspotError, match="--sync-bn: .*GPUs only"):
-        _train(cfg, False, DistInfo(0, 2, 0))  # refused before any data or collective
+    with pytest.raises(KwspotError, match="sync_bn: .*GPUs only"):
+        _train(cfg, False, False, Quiet(), DistInfo(0, 2, 0))  # refused before data, collectives
 
 
 # --- two processes under torchrun ----------------------------------------------------------
@@ -107,8 +108,8 @@ def test_torchrun_two_processes(tones: list[str], tmp_path: Path) -> None:
     done = _torchrun([*args, "--out", str(out)], **{DEBUG_SHARDS_ENV: str(dbg)})
 
     # one writer: one log, one checkpoint set, the log printed once
-    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "last.pt", "log.txt",
-                                                     "metrics.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.json", "last.pt",
+                                                     "log.txt", "metrics.jsonl"]
     assert done.stdout.count(HEADER) == 1
     log = (out / "log.txt").read_text()
     assert log.count(HEADER) == 1 and "x 2 processes" in log

@@ -257,7 +257,7 @@ def test_evaluate_command_refuses_models_with_other_labels(run_dir: Path, tmp_pa
 # --- a test folder is scored whole ---------------------------------------------------------
 
 class ConstantClassifier:
-    """Says ``yes`` for every clip; ``ckpt`` records the data it was 'trained' on, if any."""
+    """Says ``yes`` for every clip; ``meta`` records the data it was 'trained' on, if any."""
 
     sample_rate = 16000
     clip_samples = 16000
@@ -267,7 +267,7 @@ class ConstantClassifier:
         from kwspot.data.labels import LabelSet
 
         self.labels = LabelSet().names
-        self.ckpt = {"config": {"data": trained_on}} if trained_on else None
+        self.meta = {"config": {"data": trained_on}} if trained_on else None  # as ONNX has
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         p = np.zeros((len(waves), len(self.labels)), dtype=np.float32)

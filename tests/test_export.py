@@ -79,6 +79,7 @@ def test_round_trip_agrees_with_pytorch(case: str, clips: np.ndarray, tmp_path: 
     net = make_net(case)
     ckpt = save_checkpoint(net, case, tmp_path / "m.pt")
     res = export_checkpoint(ckpt, tmp_path / "m.onnx")
+    assert res.max_prob_diff is not None and res.max_prob_diff < 1e-3  # checked on export
     onnx.checker.check_model(onnx.load(str(res.path)), full_check=True)
     pt, ox = load_classifier(ckpt), load_classifier(res.path)
     p_pt, p_ox = pt.predict_proba(clips), ox.predict_proba(clips)

@@ -30,8 +30,8 @@ PUBLISHED_PARAMS: dict[str, tuple[int, str]] = {
 MODERN = sorted(PUBLISHED_PARAMS)
 
 # Keys of the training config that ``recommended`` may use, and the front-end config keys.
-RECOMMENDED_KEYS = {"iters", "batch_size", "lr", "optimizer", "weight_decay", "schedule",
-                    "warmup_iters", "label_smoothing", "mixup", "spec_time_masks",
+RECOMMENDED_KEYS = {"epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule",
+                    "warmup", "label_smoothing", "mixup", "spec_time_masks",
                     "spec_time_width", "spec_freq_masks", "spec_freq_width", "ema"}
 FRONTEND_KEYS = {"n_mels", "n_mfcc", "n_fft", "win_length", "hop_length", "f_min", "f_max"}
 
@@ -81,8 +81,8 @@ def test_registry_metadata(name: str) -> None:
     assert set(rec) <= RECOMMENDED_KEYS, set(rec) - RECOMMENDED_KEYS
     assert rec["optimizer"] in ("sgd", "adamw")
     assert rec["schedule"] in ("cosine", "step", "constant")
-    assert 0 <= rec["warmup_iters"] < rec["iters"]
-    assert isinstance(rec["iters"], int) and isinstance(rec["batch_size"], int)
+    assert 0 < rec["warmup"] <= 0.05 and rec["epochs"] > 0  # stated in epochs and shares
+    assert isinstance(rec["batch_size"], int)
 
 
 @pytest.mark.parametrize("name", MODERN)

@@ -69,7 +69,7 @@ def test_replay_and_one_word_sweep_decide_as_the_detector(seed: int, smooth_ms: 
     assert StreamingDetector(PatternModel(), cfg).replay(probs)[:len(live)] == live
     timing = Timing.of(SR, SR, 20, smooth_ms, 700)
     rows = firing_rows(smooth(probs[:, 0], timing.smooth), 0.3, timing.refractory)
-    assert [round(timing.time_s(int(r)), 9) for r in rows][:len(live)] == \
+    assert [round(timing.time_s(timing.hop * (int(r) + 1)), 9) for r in rows][:len(live)] == \
         [round(d.time_s, 9) for d in live]
 
 
@@ -268,3 +268,38 @@ def test_maybe_contains_pooling_and_mining(tmp_path: Path) -> None:
     assert sr == SR and len(x) == SR and np.isclose(x, YES, atol=1e-3).sum() >= 0.5 * SR
     with pytest.raises(KwspotError, match="not scored words"):
         plan([], [tmp_path / "phone"], ["yes"], {str(tmp_path / "phone"): ["maybe"]})
+
+
+def test_embedding_model_posteriors_come_from_its_stream_scorer(tmp_path: Path) -> None:
+    """An embedding model classifies every 80 ms from embeddings computed once: the stored
+    posteriors are those windows, and replaying them decides as `detect` does."""
+    pytest.importorskip("pyopen_wakeword", reason="pyopen-wakeword is not installed")
+    import torch
+
+    from kwspot.data.labels import LabelSet
+    from kwspot.evaluate.posteriors import file_posteriors, stream_hop
+    from kwspot.features import FrontendConfig
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.filedetect import detect_file
+    from kwspot.network import build_net
+
+    torch.manual_seed(0)
+    labels = LabelSet().names
+    cfg = FrontendConfig(kind="embedding")
+    net = build_net("emb_mlp", len(labels), cfg).eval()
+    torch.save({"format": "kwspot-checkpoint", "version": 1, "model": "emb_mlp",
+                "model_kwargs": {}, "frontend": cfg.to_dict(), "labels": list(labels),
+                "state_dict": net.state_dict(), "iteration": 0, "best_acc": 0.0},
+               tmp_path / "emb.pt")
+    clf = load_classifier(tmp_path / "emb.pt", threads=1)
+    assert stream_hop(clf, 320) == 1280
+    wav = write(tmp_path / "a.wav", np.random.default_rng(0).standard_normal(16000 * 3) * 0.1,
+                16000)
+    post = file_posteriors(clf, wav, 1280)
+    assert post.ends is not None and (np.diff(post.ends) == 1280).all()
+    config = DetectorConfig(hop_ms=80, smooth_ms=160, threshold=0.09, refractory_ms=300)
+    live = detect_file(clf, str(wav), config).detections
+    replayed = StreamingDetector(clf, config).replay(post.probs, post.ends)
+    assert len(live) >= 1
+    assert [(d.word, round(d.time_s, 6)) for d in replayed[:len(live)]] == \
+        [(d.word, round(d.time_s, 6)) for d in live]

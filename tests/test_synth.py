@@ -277,3 +277,26 @@ def test_voice_inventory_and_defaults():
     variants = list_variants(paths.data)
     assert len(variants) > 50 and "m3" in variants and "robosoft" not in variants
     assert len(DEFAULT_WORDS) == 10 and "marvin" in DEFAULT_UNKNOWN_WORDS
+
+
+def test_cli_perturbation_options_override_defaults_or_clean():
+    import argparse
+
+    from kwspot.cli import synth as cli_synth
+    from kwspot.data.synth import DEFAULT_PERTURBATIONS
+
+    parser = argparse.ArgumentParser()
+    cli_synth.register(parser.add_subparsers())
+
+    def chosen(*argv: str) -> Perturbations:
+        return cli_synth.perturbations(parser.parse_args(["synth", "--out", "x", *argv]))
+
+    assert chosen() == DEFAULT_PERTURBATIONS
+    assert chosen("--clean") == Perturbations()
+    rooms = chosen("--clean", "--reverb", "0.6")
+    assert rooms.reverb == 0.6 and rooms.device == rooms.telephone == rooms.noise == 0
+    noisy = chosen("--noise", "0.5", "--noise-dirs", "a,b", "--snr-db", "0,10")
+    assert noisy.noise_dirs == ("a", "b") and noisy.snr_db == (0.0, 10.0)
+    assert noisy.reverb == DEFAULT_PERTURBATIONS.reverb
+    with pytest.raises(KwspotError, match="--snr-db"):
+        chosen("--snr-db", "5")

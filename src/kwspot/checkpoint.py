@@ -20,11 +20,6 @@ Checkpoint type) kept everything at the top level and ``torch.__version__`` as a
 
 from __future__ import annotations
 
-import errno
-import os
-import pickle
-import re
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -34,10 +29,10 @@ import torch
 from torch import Tensor
 
 from kwspot.errors import KwspotError
+from kwspot.tensorfile import read_tensors, remove_stale_tmp, save_atomic, write_text_atomic
 
 FORMAT = "kwspot-checkpoint"
 VERSION = 2
-TMP_SUFFIX = ".tmp"
 
 _REQUIRED = ("model", "labels", "frontend", "weights")
 
@@ -91,7 +86,7 @@ class Checkpoint:
             path = path / "best.pt" if (path / "best.pt").is_file() else path / "last.pt"
         if not path.is_file():
             raise KwspotError(f"{path}: no such checkpoint")
-        return cls.from_dict(_read(path), str(path))
+        return cls.from_dict(read_tensors(path), str(path))
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "checkpoint") -> Checkpoint:
@@ -173,68 +168,8 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
     return Checkpoint.load(path)
 
 
-# --- the file ------------------------------------------------------------------------------
-
-def _read(path: Path) -> Any:
-    """``torch.load`` with ``weights_only=True``: tensors and plain values, never code."""
-    from torch.torch_version import TorchVersion  # a str; version-1 files pickled one
-
-    try:
-        with torch.serialization.safe_globals([TorchVersion]), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. about the pickle protocol of foreign files
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        what = f"a pickled {found.group(1)}" if found else "not only tensors and plain values"
-        raise KwspotError(f"{path}: not a readable checkpoint (refused: {what}; nothing in it "
-                          "was run)") from None
-    except Exception as exc:  # torch raises many types for truncated/foreign files
-        raise KwspotError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
-
-
-def save_atomic(obj: Any, path: Path | str) -> None:
-    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``.
-
-    An OSError (disk full, read-only folder …) becomes one KwspotError line; the file that was
-    at ``path`` stays as it was and the temporary file is removed."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-        raise KwspotError(f"{path}: cannot write the checkpoint ({reason}); the last complete "
-                          "checkpoint is kept") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def remove_stale_tmp(folder: Path | str) -> list[Path]:
-    """Delete the temporary files of writers that are gone (``.NAME.PID.tmp`` whose PID is not
-    a live process); returns what was removed."""
-    removed = []
-    for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
-        pid = tmp.name[:-len(TMP_SUFFIX)].rsplit(".", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
+__all__ = ["FORMAT", "MIGRATIONS", "VERSION", "Checkpoint", "config_dict", "load_checkpoint",
+           "load_weights", "remove_stale_tmp", "save_atomic", "write_text_atomic"]
 
 
 # --- plain values and migrations -----------------------------------------------------------

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kwspot.data.cache import default_cache_dir
+
+if TYPE_CHECKING:
+    from kwspot.train.report import TrainReport
 
 DEFAULT_REAL = Path("../shared/data/sc_v2_test_part")
 
@@ -55,7 +59,7 @@ class DemoResult:
     rows: list[tuple[str, int, float, Path]]  # (what, clips, accuracy, confusion PNG)
 
 
-def run_demo(cfg: DemoConfig) -> DemoResult:
+def run_demo(cfg: DemoConfig, report: TrainReport | None = None) -> DemoResult:
     from kwspot.config import TrainConfig
     from kwspot.data.dataset import DataConfig, load_dataset
     from kwspot.data.synth import synthesize
@@ -63,6 +67,10 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     from kwspot.infer.backend import load_classifier
     from kwspot.models import get_spec
     from kwspot.train import train
+    from kwspot.train.report import Quiet
+
+    report = report or Quiet()
+    say = report.line  # the demo's own lines go where the training log goes
 
     synth_dir = Path(cfg.synth_dir or default_cache_dir() / f"synth-demo-{cfg.per_word}")
     # Settings are checked before minutes of synthesis, not after.
@@ -73,15 +81,15 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
          "batch_size": cfg.batch_size, "log_every": cfg.log_every, "seed": cfg.seed,
          "out": cfg.out, "warmup_iters": min(100, cfg.iters // 10), **copies},
         get_spec(model).recommended)
-    print(f"kwspot demo: 1/3 synthesizing speech with eSpeak NG into {synth_dir}", flush=True)
+    say(f"kwspot demo: 1/3 synthesizing speech with eSpeak NG into {synth_dir}")
     rep = synthesize(synth_dir, per_word=cfg.per_word, seed=cfg.seed, workers=cfg.workers)
     how = "reused" if rep.reused else f"made in {rep.elapsed_s:.1f} s"
-    print(f"  {rep.clips:,} clips from {rep.speakers} synthetic speakers ({how})", flush=True)
+    say(f"  {rep.clips:,} clips from {rep.speakers} synthetic speakers ({how})")
 
-    print(f"kwspot demo: 2/3 training {model} on the synthetic training voices", flush=True)
-    result = train(tcfg)
+    say(f"kwspot demo: 2/3 training {model} on the synthetic training voices")
+    result = train(tcfg, overwrite=True, report=report)  # a demo run replaces the last one
 
-    print("kwspot demo: 3/3 evaluating the best checkpoint", flush=True)
+    say("kwspot demo: 3/3 evaluating the best checkpoint")
     clf = load_classifier(result.out / "best.pt")
     rows = []
     held = load_dataset(tcfg.data_config(), verbose=False).splits["testing"]
@@ -97,11 +105,11 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
         png = plot_confusion(rres, result.out / "confusion_real.png",
                              title=f"real recordings: {real.name}")
         rows.append((f"real recordings ({real.name})", len(tr), rres.accuracy, Path(png)))
-        print(format_per_class(rres))
+        say(format_per_class(rres))
     elif cfg.real:
-        print(f"kwspot demo: note: {real} not found; skipping real recordings")
-    print()
-    print(f"{'test set':<44} {'clips':>6} {'accuracy':>9}  confusion matrix")
+        say(f"kwspot demo: note: {real} not found; skipping real recordings")
+    say("")
+    say(f"{'test set':<44} {'clips':>6} {'accuracy':>9}  confusion matrix")
     for what, n, acc, path in rows:
-        print(f"{what:<44} {n:>6,} {acc:>9.2%}  {path}")
+        say(f"{what:<44} {n:>6,} {acc:>9.2%}  {path}")
     return DemoResult(synth_dir, result.out, rows)

@@ -34,5 +34,7 @@ def run(args: argparse.Namespace) -> int:
     names = {f.name for f in fields(DemoConfig)}
     opts = {**(QUICK if args.quick else {}),
             **{k: v for k, v in vars(args).items() if k in names and v is not None}}
-    run_demo(DemoConfig(**opts))
+    from kwspot.cli.train import TerminalReport
+
+    run_demo(DemoConfig(**opts), report=TerminalReport())
     return 0

@@ -7,7 +7,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from kwspot.cli.common import DATA_FIELDS, add_data_args, add_runtime_args, given
+from kwspot.cli.common import (
+    DATA_FIELDS,
+    add_data_args,
+    add_runtime_args,
+    given,
+    settings_help,
+)
 from kwspot.errors import KwspotError
 
 SUBSETS = ("testing", "validation", "training", "all")
@@ -25,6 +31,7 @@ class _SplitAction(argparse.Action):
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="accuracy, per-class figures and confusion matrix",
+                       formatter_class=settings_help(dict),
                        description="Evaluate checkpoints (.pt) or exported models (.onnx) on a "
                        "split of a dataset. Data options default to the ones the (first) model "
                        "was trained with. A pre-labeled 12-class folder (the layout of the "
@@ -199,21 +206,12 @@ def describe_scored(data: Any, split: Any) -> str:
 def data_defaults(clf: Any) -> dict[str, Any]:
     """The data settings a model was trained with: a checkpoint's config, or for an ONNX file
     its labels (and a ``config`` in its metadata when the exporter stored one)."""
-    from dataclasses import fields
-
-    from kwspot.data.dataset import DataConfig
-    from kwspot.data.labels import SILENCE, UNKNOWN
+    from kwspot.data.dataset import recorded_data_settings
 
     ckpt = getattr(clf, "ckpt", None)
     config = ckpt.config if ckpt is not None else (getattr(clf, "meta", None) or {}).get("config")
-    out: dict[str, Any] = {}
-    if isinstance(config, dict):
-        known = {f.name for f in fields(DataConfig)}
-        out = {k: v for k, v in config.items() if k in known}
-        out.pop("negatives", None)  # training-only: not needed to rebuild the test split
-        if config.get("data"):
-            out["root"] = config["data"]
-    out["words"] = tuple(w for w in clf.labels if w not in (SILENCE, UNKNOWN))
+    out = recorded_data_settings(config if isinstance(config, dict) else None, clf.labels)
+    out.pop("negatives", None)  # training-only: not needed to rebuild the test split
     return out
 
 

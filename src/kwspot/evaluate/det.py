@@ -41,17 +41,16 @@ class Timing:
     refractory: int  # windows after a detection in which the word cannot fire again
 
     @classmethod
-    def of(cls, sample_rate: int, clip: int, hop_ms: float, smooth_ms: float,
+    def of(cls, sample_rate: int, clip: int, hop: int, smooth_ms: float,
            refractory_ms: float) -> Timing:
-        """The detector's rounding of its millisecond settings."""
-        hop = round(hop_ms * sample_rate / 1000)
+        """The detector's rounding of its millisecond settings (``hop`` in samples)."""
         refractory = round(refractory_ms * sample_rate / 1000)
-        return cls(hop, clip, sample_rate, max(1, round(smooth_ms / hop_ms)),
+        return cls(hop, clip, sample_rate, max(1, round(smooth_ms * sample_rate / 1000 / hop)),
                    ceil(refractory / hop))
 
-    def time_s(self, row: int) -> float:
-        """The detector's estimate of the time of a word that fires at window ``row``."""
-        end = self.hop * (row + 1)
+    def time_s(self, end: int) -> float:
+        """The detector's estimate of the time of a word that fires on the window ending at
+        stream position ``end``."""
         return max(0.0, (end - self.clip / 2 - (self.smooth - 1) * self.hop / 2)
                    / self.sample_rate)
 
@@ -142,6 +141,7 @@ class RecordingPositives:
     truth: list[TruthEvent]
     timing: Timing
     audio_s: float
+    ends: np.ndarray  # stream position where each window ends
     tolerance_s: float = 0.5
 
     @classmethod
@@ -149,14 +149,14 @@ class RecordingPositives:
               timing: Timing, tolerance_s: float = 0.5) -> RecordingPositives:
         smoothed = smooth(p.probs, timing.smooth)
         return cls({w: smoothed[:, i] for w, i in words.items()}, truth, timing, p.audio_s,
-                   tolerance_s)
+                   p.window_ends(timing.hop), tolerance_s)
 
     def events(self, word: str) -> int:
         return sum(e.kind == "command" and e.label == word for e in self.truth)
 
     def hits(self, word: str, threshold: float) -> int:
         rows = firing_rows(self.scores[word], threshold, self.timing.refractory)
-        dets = [(self.timing.time_s(int(r)), word) for r in rows]
+        dets = [(self.timing.time_s(int(self.ends[r])), word) for r in rows]
         return score_detections(dets, self.truth, [word], self.audio_s,
                                 self.tolerance_s).per_word[word].hits
 

@@ -19,7 +19,8 @@ def false_alarm_times(p: Posteriors, word_index: dict[str, int], thresholds: dic
                       timing: Timing) -> list[tuple[float, str]]:
     """``(time_s, word)`` of every detection in ``p`` (each word alone, as in a sweep)."""
     scores = smooth(p.probs, timing.smooth)
-    out = [(timing.time_s(int(r)), w) for w, i in word_index.items()
+    ends = p.window_ends(timing.hop)
+    out = [(timing.time_s(int(ends[r])), w) for w, i in word_index.items()
            for r in firing_rows(scores[:, i], thresholds[w], timing.refractory)]
     return sorted(out)
 

@@ -96,14 +96,15 @@ def measure(model: StoredModel, config: DetectorConfig, negatives: Sequence[Post
             continue
         if skip not in detectors:
             detectors[skip] = StreamingDetector(model, replace(config, words=words))
-        for d in detectors[skip].replay(p.probs):
+        for d in detectors[skip].replay(p.probs, p.ends):
             res.per_word[d.word].false_alarms += 1
     for word, p in clips:
         if word in res.per_word:
             res.per_word[word].positives += 1
-            res.per_word[word].hits += any(d.word == word for d in det.replay(p.probs))
+            res.per_word[word].hits += any(d.word == word
+                                           for d in det.replay(p.probs, p.ends))
     for p, truth in recordings:
-        found = [(d.time_s, d.word) for d in det.replay(p.probs)]
+        found = [(d.time_s, d.word) for d in det.replay(p.probs, p.ends)]
         s = score_detections(found, truth, det.words, p.audio_s, tolerance_s)
         for w, ws in s.per_word.items():
             res.per_word[w].positives += ws.events

@@ -14,7 +14,7 @@ other.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kwspot.errors import KwspotError
@@ -30,7 +30,13 @@ from kwspot.evaluate.det import (
 from kwspot.evaluate.longaudio import TruthEvent, read_truth
 from kwspot.evaluate.mining import write_hard_negatives
 from kwspot.evaluate.operating import OperatingResult, StoredModel, measure
-from kwspot.evaluate.posteriors import Posteriors, Skipped, audio_files, many_posteriors
+from kwspot.evaluate.posteriors import (
+    Posteriors,
+    Skipped,
+    audio_files,
+    many_posteriors,
+    stream_hop,
+)
 from kwspot.infer.backend import Classifier
 from kwspot.infer.detector import NON_COMMANDS, DetectorConfig
 from kwspot.infer.operating_point import OperatingPoint
@@ -121,6 +127,7 @@ def plan(positives: Sequence[Path | str], negatives: Sequence[Path | str],
 def collect(clf: Classifier, files: Plan, hop: int, *,
             on_file: Callable[[], None] | None = None) -> Collected:
     """Run ``clf`` once over every file; unreadable files are kept in ``skipped``."""
+    hop = stream_hop(clf, hop)
     out = Collected(negative_sources=files.negative_sources, hop=hop, excluded=files.excluded)
     out.negatives, out.skipped = many_posteriors(clf, files.negatives, hop, on_file=on_file)
     for word, f in files.positives:
@@ -170,14 +177,13 @@ class Scorer:
 
     def __init__(self, audio: Collected, model: StoredModel, config: DetectorConfig,
                  tolerance_s: float = 0.5) -> None:
+        # The posteriors' hop is the one the detector uses (an embedding model's own).
+        config = replace(config, hop_ms=audio.hop * 1000 / model.sample_rate)
         self.audio, self.model, self.config, self.tolerance_s = audio, model, config, tolerance_s
         self.words = command_words(model.labels, config)
         self.index = {w: model.labels.index(w) for w in self.words}
-        self.timing = Timing.of(model.sample_rate, model.clip_samples, config.hop_ms,
+        self.timing = Timing.of(model.sample_rate, model.clip_samples, audio.hop,
                                 config.smooth_ms, config.refractory_ms)
-        if self.timing.hop != audio.hop:
-            raise KwspotError(f"hop_ms {config.hop_ms}: the posteriors were computed every "
-                              f"{audio.hop} samples")
         positives: list[ClipPositives | RecordingPositives] = []
         if audio.clips:
             cp = ClipPositives()
@@ -240,7 +246,7 @@ def score(audio: Collected, model: StoredModel, config: DetectorConfig, *,
     scorer = Scorer(audio, model, config, tolerance_s)
     if calibrate_fa_per_hour is None:
         curves, op = scorer.measure(audio.negatives)
-        return ScoreReport(scorer.words, config, curves, op,
+        return ScoreReport(scorer.words, scorer.config, curves, op,
                            [p.source for p in audio.negatives], skipped=list(audio.skipped))
     cal, meas = audio.split_negatives(split_salt)
     calibration = scorer.calibrate(cal, calibrate_fa_per_hour)

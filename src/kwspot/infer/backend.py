@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 
 
 class Classifier(Protocol):
@@ -39,6 +39,8 @@ def load_classifier(path: Path | str, *, device: str = "cpu",
                     threads: int | None = None) -> Classifier:
     """A :class:`Classifier` for a ``.onnx`` file or a kwspot checkpoint (or run folder)."""
     path = Path(path)
+    if threads is not None and threads < 0:
+        raise SettingError("threads", f"must be 0 (the runtime's default) or more, got {threads}")
     if not path.exists():
         raise KwspotError(f"{path}: no such model file")
     if path.suffix.lower() == ".onnx":
@@ -53,12 +55,13 @@ class TorchClassifier:
         import torch
 
         from kwspot.checkpoint import Checkpoint
+        from kwspot.devices import torch_device
 
+        self.device = torch_device(device)
         if threads:
             torch.set_num_threads(threads)
         self.ckpt = Checkpoint.load(path)
         self.source = self.ckpt.path
-        self.device = torch.device(device)
         self.net = self.ckpt.build_net().to(self.device)
         self.labels = tuple(self.ckpt.labels)
         self.sample_rate = self.ckpt.sample_rate

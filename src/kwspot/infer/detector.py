@@ -209,13 +209,13 @@ class StreamingDetector:
         return found
 
 
-    def replay(self, probs: np.ndarray) -> list[Detection]:
-        """Decisions on posteriors classified before (rows: one window per hop from the
-        start of a stream, as :meth:`feed` and :meth:`flush` classify them): every setting
-        but the hop can be tried again without running the model."""
+    def replay(self, probs: np.ndarray, ends: np.ndarray | None = None) -> list[Detection]:
+        """Decisions on posteriors classified before (rows: the windows :meth:`feed` and
+        :meth:`flush` classify, ending at ``ends``; default one per hop from the start of the
+        stream): every setting but the hop can be tried again without running the model."""
         self.reset()
         probs = np.asarray(probs, dtype=np.float64)
-        ends = self.hop * (1 + np.arange(len(probs)))
+        ends = self.hop * (1 + np.arange(len(probs))) if ends is None else np.asarray(ends)
         found: list[Detection] = []
         for k in range(0, len(probs), 4096):
             found += self._decide(probs[k:k + 4096], ends[k:k + 4096])

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from kwspot.distributed import DistInfo
-from kwspot.errors import KwspotError
+from kwspot.errors import SettingError
 
 InputKind = Literal["waves", "features"]
 
@@ -37,10 +37,11 @@ class IndexSampler:
     def __init__(self, n: int, batch: int, seed: int, dist: DistInfo | None = None) -> None:
         dist = dist or DistInfo()
         if batch > n:
-            raise KwspotError(f"--batch-size {batch} is larger than the training split ({n} clips)")
+            raise SettingError("batch_size", f"{batch} is larger than the training split "
+                                             f"({n} clips)")
         if batch % dist.world_size:
-            raise KwspotError(f"--batch-size {batch} must be divisible by the number of "
-                              f"processes ({dist.world_size})")
+            raise SettingError("batch_size", f"{batch} must be divisible by the number of "
+                                             f"processes ({dist.world_size})")
         self.n, self.batch, self.seed, self.dist = n, batch, seed, dist
         self.per_epoch = n // batch
         self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)

@@ -12,7 +12,6 @@ by DistributedDataParallel; only rank 0 prints and writes files.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ from kwspot.distributed import (
     local_main_first,
     shutdown,
 )
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 from kwspot.features import int16_to_float
 from kwspot.models.profile import count_params
 from kwspot.network import KwsNet, build_net, frontend_for
@@ -43,7 +42,7 @@ from kwspot.train.batches import IndexSampler, WaveBatches
 from kwspot.train.data import TrainingData, load_training_data
 from kwspot.train.device import check_distributed, device_kind, pick_device
 from kwspot.train.features import precompute, uses_precomputed
-from kwspot.train.progress import StepProgress
+from kwspot.train.report import Quiet, TrainReport
 from kwspot.train.rundir import RunFolder
 from kwspot.train.signals import StopRequest, stop_signals
 from kwspot.train.step import StepResult, TrainStep, lr_at, step_seed
@@ -85,23 +84,32 @@ class RunState:
         return self.interval["loss"] / max(1, self.interval["count"])
 
 
-def train(cfg: TrainConfig, *, resume: bool = False) -> TrainResult:
-    """Run (or resume) one training run described by ``cfg``; see the module docstring."""
+def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False,
+          report: TrainReport | None = None) -> TrainResult:
+    """Run one training run described by ``cfg`` into the folder ``cfg.out``; see the module
+    docstring. ``resume`` continues the run saved there (or starts it when nothing was saved);
+    otherwise a folder that holds a run is refused unless ``overwrite``."""
     dist = init_from_env(device_kind(cfg.device))
     clean = False
     try:
-        result = _train(cfg, resume, dist)
+        result = _train(cfg, resume, overwrite, report or Quiet(), dist)
         clean = True
         return result
     finally:
         shutdown(dist, clean=clean)
 
 
-def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
+def _train(cfg: TrainConfig, resume: bool, overwrite: bool, report: TrainReport,
+           dist: DistInfo) -> TrainResult:
     device = pick_device(cfg.device, dist.local_rank)
     check_distributed(cfg.device, cfg.sync_bn, device, dist)
     folder = RunFolder(cfg.out)
     saved = folder.saved() if resume else None
+    if not resume:
+        folder.check_new(overwrite)
+    elif saved is None:  # killed before its first checkpoint
+        report.note(f"kwspot: {folder.path}: nothing was saved yet; starting the run")
+        resume = False
     torch.manual_seed(cfg.seed)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -109,12 +117,13 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
     # data: decoded once (under torchrun once per machine, the others read the cache) and
     # kept on the device as int16
     data = local_main_first(lambda: load_training_data(cfg, verbose=dist.is_main), dist)
+    cfg = cfg.sized(len(data.labels))  # epochs and shares of the run → iterations
     names = tuple(data.dataset.labels.names)
     if saved is not None:
         saved.check_compatible(cfg.model, names)
     val = data.dataset.splits["validation"]
     if len(val) == 0:
-        raise KwspotError(f"{cfg.data}: the validation split is empty (raise --val-pct)")
+        raise SettingError("val_pct", f"the validation split of {cfg.data} is empty (raise it)")
     shards = ShardRecorder.from_env(dist)  # test hook, off unless $KWSPOT_DEBUG_SHARDS is set
     source = WaveBatches(torch.from_numpy(np.array(data.waves)).to(device),  # a writable copy
                          torch.from_numpy(data.labels).to(device),
@@ -127,13 +136,17 @@ def _train(cfg: TrainConfig, resume: bool, dist: DistInfo) -> TrainResult:
         pre = precompute(cfg, step.net, step.augment, data.waves, source.labels,
                          data.dataset.splits["validation"].waves, dist)
     state = _restore(saved, step) if saved is not None else RunState()
-    run = _Run(cfg, step, data, device, dist, folder, state, resume,
+    if dist.is_main:
+        folder.clean()
+        if not resume:
+            folder.start(config_dict(cfg))
+    run = _Run(cfg, step, data, device, dist, folder, state, resume, report,
                val_features=pre.val_features if pre is not None else None)
-    run.log_header(resume, source.size)
-    if pre is not None and run.log is not None:
-        run.log.line(f"features of {pre.clips:,} training clips x {1 + pre.copies} (clean + "
-                     f"augmented copies) in {pre.seconds:.1f} s; the head trains on them")
     try:
+        run.log_header(resume, source.size)
+        if pre is not None and run.log is not None:
+            run.log.line(f"features of {pre.clips:,} training clips x {1 + pre.copies} (clean + "
+                         f"augmented copies) in {pre.seconds:.1f} s; the head trains on them")
         t0, c0 = time.perf_counter(), time.process_time()
         run.loop(pre.source if pre is not None else source)
         if pre is not None and run.log is not None:
@@ -175,6 +188,9 @@ def _restore(saved: Checkpoint, step: TrainStep) -> RunState:
     """Training weights, optimizer and EMA state from ``last.pt``; where the run stood."""
     state = saved.resume_state()
     where = saved.path
+    missing = [k for k in ("train_weights", "optimizer") if not isinstance(state.get(k), dict)]
+    if missing:
+        raise KwspotError(f"{where}: the resume state lacks {', '.join(missing)}")
     load_weights(step.net, state["train_weights"], where, saved.model)
     try:
         step.opt.load_state_dict(state["optimizer"])
@@ -194,9 +210,10 @@ class _Run:
 
     def __init__(self, cfg: TrainConfig, step: TrainStep, data: TrainingData,
                  device: torch.device, dist: DistInfo, folder: RunFolder, state: RunState,
-                 resume: bool, val_features: torch.Tensor | None = None) -> None:
+                 resume: bool, report: TrainReport,
+                 val_features: torch.Tensor | None = None) -> None:
         self.cfg, self.step, self.device, self.dist = cfg, step, device, dist
-        self.folder, self.state = folder, state
+        self.folder, self.state, self.report = folder, state, report
         self.labels = list(data.dataset.labels.names)
         self.n_train = len(data.labels)
         self.splits = {s: len(v) for s, v in data.dataset.splits.items()}
@@ -206,7 +223,7 @@ class _Run:
         self.val_features = val_features  # precomputed clean features (frozen embedding)
         self.main = dist.is_main
         self.log = (TrainLog(folder.path, fine=cfg.log_every % 100 != 0,
-                             resume=resume)
+                             resume=resume, echo=report.line)
                     if self.main else None)
         self.last_row: LogRow | None = None
         self.clips_per_s = 0.0
@@ -237,7 +254,6 @@ class _Run:
         t_start = time.perf_counter() - state.elapsed_s
         if state.iteration == 0:
             self.log_row(0, state.elapsed_s)
-        progress = StepProgress(cfg.log_every, enabled=self.main and sys.stdout.isatty())
         stop = StopRequest(*stop_signals(self.dist.enabled))
         t_interval, clips_interval = time.perf_counter(), 0
         self.step.net.train()
@@ -248,21 +264,20 @@ class _Run:
                 stop_votes = self.add_stats(result, stop.requested)
                 state.iteration = it = it + 1
                 clips_interval += cfg.batch_size
-                progress.advance(it, state.mean_loss())
+                if self.main:
+                    self.report.step(it, (it - 1) % cfg.log_every + 1, cfg.log_every,
+                                     state.mean_loss())
                 if it % cfg.log_every == 0 or it == cfg.iters:
                     self.clips_per_s = clips_interval / max(1e-9,
                                                             time.perf_counter() - t_interval)
-                    progress.clear()
                     self.log_row(it, time.perf_counter() - t_start)
                     t_interval, clips_interval = time.perf_counter(), 0
                 if stop_votes and it < cfg.iters:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
-            progress.clear()
             self.interrupted(time.perf_counter() - t_start)
             raise
         finally:
-            progress.close()
             stop.restore()
 
     def add_stats(self, r: StepResult, stop_requested: bool) -> float:
@@ -328,12 +343,13 @@ class _Run:
 
     def interrupted(self, elapsed: float) -> None:
         if self.main:
+            self.report.close()
             self.save(elapsed, None, False)
-            print(f"kwspot: interrupted at iteration {self.state.iteration}; saved "
-                  f"{self.folder.last} (continue with --resume {self.folder.path})",
-                  file=sys.stderr)
+            self.report.note(f"kwspot: interrupted at iteration {self.state.iteration}; saved "
+                             f"{self.folder.last} (continue with --resume {self.folder.path})")
 
     def close(self) -> None:
+        self.report.close()
         if self.log is not None:
             self.log.close()
 
@@ -343,7 +359,7 @@ class _Run:
             row = saved.row if saved is not None else None
             last = LogRow(**row) if row else LogRow(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         if self.main:
-            print(f"kwspot: best valid_acc {self.state.best_acc:.4f} at iteration "
-                  f"{self.state.best_iter:,}; checkpoints in {self.folder.path}", file=sys.stderr)
+            self.report.note(f"kwspot: best valid_acc {self.state.best_acc:.4f} at iteration "
+                             f"{self.state.best_iter:,}; checkpoints in {self.folder.path}")
         return TrainResult(self.folder.path, self.state.best_acc, self.state.best_iter, last,
                            self.clips_per_s)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kwspot.config import TrainConfig
-from kwspot.data.augment import WaveAugment, spec_augment
+from kwspot.data.augment import WaveAugment, spec_augment_as
 from kwspot.features import int16_to_float
 from kwspot.network import KwsNet, build_net, frontend_for
 from kwspot.train.batches import InputKind
@@ -174,9 +174,4 @@ class TrainStep:
         return StepResult(loss, logits, labels)
 
     def _spec_augment(self, feats: Tensor) -> Tensor:
-        c = self.cfg
-        if not (c.spec_time_masks or c.spec_freq_masks):
-            return feats
-        return spec_augment(feats, self.gen, time_masks=c.spec_time_masks,
-                            time_width=c.spec_time_width, freq_masks=c.spec_freq_masks,
-                            freq_width=c.spec_freq_width)
+        return spec_augment_as(self.augment.cfg, feats, self.gen)

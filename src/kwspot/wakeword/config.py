@@ -33,7 +33,7 @@ class WakewordConfig:
     iters: int = setting(2000, "head training steps")
     batch_size: int = setting(256, "windows per step: half phrases, half negatives")
     lr: float = setting(2e-3, "AdamW learning rate (cosine decay)")
-    copies: int = setting(2, "augmented copies of each synthetic clip (embeddings cached per copy)")
+    copies: int = setting(2, "augmented copies of each phrase clip (embeddings cached per copy)")
     smooth_ms: float = setting(240.0, "moving average of the phrase score")
     refractory_ms: float = setting(2000.0, "no second detection this soon after one")
     seed: int = setting(0, "synthesis, augmentation and training randomness")

@@ -32,11 +32,12 @@ def fit_head(net: torch.nn.Module, cfg: WakewordConfig, sets: SynthSets, labels:
     index = {w: i for i, w in enumerate(labels)}
     noise_files = [*train_files, *noise_clips(sets.negatives)]
     augment = WaveAugment(AUGMENT, torch.from_numpy(_noise(noise_files, cfg.seed)))
-    say(f"embedding {len(pos):,} phrase clips and {len(neg):,} synthetic negatives "
-        f"({cfg.copies} augmented copies each, cached)")
+    say(f"embedding {len(pos):,} phrase clips ({cfg.copies} augmented copies each) and "
+        f"{len(neg):,} synthetic negatives (cached)")
     banks = []
-    for name, waves in (("phrases", pos), ("negatives", neg)):
-        with progress_bar((cfg.copies + 1) * len(waves), f"embedding {name}",
+    # Negatives are many and varied already (running audio adds more): clean copies only.
+    for name, waves, copies in (("phrases", pos, cfg.copies), ("negatives", neg, 0)):
+        with progress_bar((copies + 1) * len(waves), f"embedding {name}",
                           enabled=progress) as advance:
             done = [0]
 
@@ -44,7 +45,7 @@ def fit_head(net: torch.nn.Module, cfg: WakewordConfig, sets: SynthSets, labels:
                 advance(n - done[0])
                 done[0] = n
 
-            banks.append(build_bank(net.frontend, waves, augment, cfg.copies, seed=cfg.seed,
+            banks.append(build_bank(net.frontend, waves, augment, copies, seed=cfg.seed,
                                     cache_dir=out / "cache", progress=tick))
     say(f"cutting windows from {len(noise_files)} negative training file(s)")
     with progress_bar(len(noise_files), "negative windows", enabled=progress) as advance:

@@ -19,11 +19,18 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from kwspot.errors import KwspotError
 from kwspot.wakeword.config import WakewordConfig
+
+if TYPE_CHECKING:
+    from kwspot.evaluate.score import ScoreReport
+    from kwspot.infer.operating_point import OperatingPoint
+    from kwspot.network import KwsNet
+    from kwspot.wakeword.windows import EmbeddingCache
 
 UNKNOWN = "unknown"
 STATE = "wakeword.json"  # the settings the model in the folder was trained with
@@ -39,7 +46,7 @@ class WakewordResult:
     window: int  # samples per window
     checkpoint: Path
     onnx: Path
-    report: object  # kwspot.evaluate.score.ScoreReport (measured on the measurement part)
+    report: ScoreReport  # measured on the measurement part
     files: dict[str, int] = field(default_factory=dict)  # negative files per part
     reused_model: bool = False
     det_plot: Path | None = None  # written when there were test recordings
@@ -124,7 +131,7 @@ def _check_run_folder(out: Path, cfg: WakewordConfig, overwrite: bool) -> dict |
     return None
 
 
-def _build_net(cfg: WakewordConfig, classes: int) -> torch.nn.Module:
+def _build_net(cfg: WakewordConfig, classes: int) -> KwsNet:
     from kwspot.features import FrontendConfig
     from kwspot.network import build_net
 
@@ -134,7 +141,7 @@ def _build_net(cfg: WakewordConfig, classes: int) -> torch.nn.Module:
     return build_net(cfg.model, classes, fe).eval()
 
 
-def _load_head(net: torch.nn.Module, path: Path) -> None:
+def _load_head(net: KwsNet, path: Path) -> None:
     from kwspot.checkpoint import Checkpoint, load_weights
 
     ckpt = Checkpoint.load(path)
@@ -142,7 +149,11 @@ def _load_head(net: torch.nn.Module, path: Path) -> None:
     net.eval()
 
 
-def _score(net, cfg: WakewordConfig, labels, window, cache, cal_files, measure, progress):
+def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: int,
+           cache: EmbeddingCache, cal_files: list[Path], measure: list[Path],
+           progress: bool | None) -> ScoreReport:
+    """Posteriors of the calibration and measurement files and of the test recordings (the
+    head over cached embeddings), then :func:`~kwspot.evaluate.score.score`."""
     from kwspot.evaluate.operating import StoredModel
     from kwspot.evaluate.score import Collected, score
     from kwspot.infer.detector import DetectorConfig
@@ -165,7 +176,7 @@ def _score(net, cfg: WakewordConfig, labels, window, cache, cal_files, measure, 
     return score(audio, model, config, calibrate_fa_per_hour=cfg.target_fa_per_hour)
 
 
-def _test_files(cfg: WakewordConfig, labels) -> list[tuple[str, Path]]:
+def _test_files(cfg: WakewordConfig, labels: tuple[str, ...]) -> list[tuple[str, Path]]:
     """``(phrase label, file)`` of the test recordings: a folder named after a phrase (or,
     with one phrase, any folder), or a folder of such folders."""
     from kwspot.evaluate.posteriors import audio_files
@@ -188,7 +199,8 @@ def _test_files(cfg: WakewordConfig, labels) -> list[tuple[str, Path]]:
     return out
 
 
-def _save_checkpoint(net, cfg: WakewordConfig, labels, window, op, path: Path) -> None:
+def _save_checkpoint(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: int,
+                     op: OperatingPoint | None, path: Path) -> None:
     from kwspot.checkpoint import Checkpoint
 
     Checkpoint(model=cfg.model, labels=list(labels), frontend=net.frontend.cfg.to_dict(),
@@ -197,7 +209,8 @@ def _save_checkpoint(net, cfg: WakewordConfig, labels, window, op, path: Path) -
                operating_point=op.to_dict() if op else None).save(path)
 
 
-def _export(net, labels, window, op, path: Path) -> Path:
+def _export(net: KwsNet, labels: tuple[str, ...], window: int, op: OperatingPoint | None,
+            path: Path) -> Path:
     import warnings
 
     from kwspot.infer.export import export_net
