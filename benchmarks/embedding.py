@@ -339,7 +339,7 @@ def goals(results: list[dict]) -> None:
         lines.append(f"a head trains in ≤ 5 min: longest {max(cpu) / 60:.1f} min of CPU time "
                      f"on 1 thread (wall time on this shared machine in the table) — "
                      f"**{'met' if max(cpu) <= 300 else 'not met'}**")
-    print("Goals (issue 13): " + "; ".join(lines) + ".")
+    print("Goal (issue 13 targets): " + "; ".join(lines) + ".")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ SCRIPTS: dict[str, tuple[str, bool]] = {
     "streaming": ("Streaming detection", True),
     "accuracy": ("Accuracy", True),
     "synth_ablation": ("Synthetic speech", True),
+    "embedding": ("Pretrained speech embedding", True),
     "wakeword": ("Wake words from text", True),
 }
 BEGIN, END = "<!-- BEGIN {} -->", "<!-- END {} -->"
