@@ -1,9 +1,9 @@
 """The two input pipelines the benchmarks compare, and kwspot's training step.
 
-* :class:`KwspotStep`: what ``kwspot train`` does per iteration: a batch of the int16 clips held
-  in memory → :class:`~kwspot.data.augment.WaveAugment` → :class:`~kwspot.features.Frontend`
-  (→ SpecAugment when the recipe asks for it) → forward, backward, optimizer step, all batched
-  in torch on the training device.
+* :func:`kwspot_step`: what ``kwspot train`` does per iteration, imported from
+  :mod:`kwspot.train.step`: a batch of the int16 clips held in memory → augmentation →
+  front-end (→ SpecAugment, mixup when the recipe asks for them) → forward, backward,
+  optimizer step (→ EMA), all batched in torch on the training device.
 * :class:`PlainClips`: the usual alternative: a ``torch.utils.data.Dataset`` that reads each
   WAV with soundfile, applies the same augmentation (random shift, background noise) in numpy
   and computes librosa features clip by clip, batched by a ``DataLoader``.
@@ -17,14 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from kwspot import models
 from kwspot.config import TrainConfig
-from kwspot.data.augment import WaveAugment, spec_augment
-from kwspot.features import FrontendConfig, int16_to_float
-from kwspot.network import KwsNet, build_net, frontend_for
+from kwspot.features import FrontendConfig
+from kwspot.train.step import TrainStep
 
 NUM_CLASSES = 12
 
@@ -34,56 +32,11 @@ def recipe(model: str, **overrides: object) -> TrainConfig:
     return TrainConfig.resolve({"model": model, **overrides}, models.get_spec(model).recommended)
 
 
-class KwspotStep:
-    """One training iteration as :func:`kwspot.train.train` runs it (without logging)."""
-
-    def __init__(self, cfg: TrainConfig, noise: Tensor, device: torch.device | str = "cpu",
-                 seed: int = 0) -> None:
-        self.cfg = cfg
-        self.device = torch.device(device)
-        torch.manual_seed(seed)
-        fe = frontend_for(cfg.model, cfg.features)
-        self.net: KwsNet = build_net(cfg.model, NUM_CLASSES, fe).to(self.device)
-        self.net.train()
-        self.augment = WaveAugment(cfg.augment_config(), noise).to(self.device)
-        decay = [p for p in self.net.classifier.parameters() if p.dim() > 1]
-        no_decay = [p for p in self.net.classifier.parameters() if p.dim() <= 1]
-        groups = [{"params": decay, "weight_decay": cfg.weight_decay},
-                  {"params": no_decay, "weight_decay": 0.0}]
-        self.opt = (torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
-                    if cfg.optimizer == "sgd" else torch.optim.AdamW(groups, lr=cfg.lr))
-        self.gen = torch.Generator(device=self.device).manual_seed(seed)
-
-    @property
-    def frontend_config(self) -> FrontendConfig:
-        return self.net.frontend.cfg
-
-    @torch.no_grad()
-    def features(self, waves_int16: Tensor) -> Tensor:
-        """int16 clips (on the device) → augmented features, as the training loop makes them."""
-        cfg = self.cfg
-        x = self.augment(int16_to_float(waves_int16), self.gen)
-        feats = self.net.frontend(x)
-        if cfg.spec_time_masks or cfg.spec_freq_masks:
-            feats = spec_augment(feats, self.gen, time_masks=cfg.spec_time_masks,
-                                 time_width=cfg.spec_time_width, freq_masks=cfg.spec_freq_masks,
-                                 freq_width=cfg.spec_freq_width)
-        return feats
-
-    def train_on(self, feats: Tensor, labels: Tensor) -> float:
-        """Forward, backward and optimizer step on features; returns the loss."""
-        logits = self.net.classifier(feats)
-        loss = F.cross_entropy(logits.float(), labels,
-                               label_smoothing=self.cfg.label_smoothing)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.net.classifier.parameters(), self.cfg.grad_clip)
-        self.opt.step()
-        return loss.item()
-
-    def step(self, waves_int16: Tensor, labels: Tensor) -> float:
-        return self.train_on(self.features(waves_int16), labels)
+def kwspot_step(cfg: TrainConfig, noise: Tensor, device: torch.device | str = "cpu"
+                ) -> TrainStep:
+    """kwspot's own training step (:class:`kwspot.train.step.TrainStep`) for a fresh network
+    of ``cfg.model`` with 12 classes: the step ``kwspot train`` runs, EMA and mixup included."""
+    return TrainStep.for_model(cfg, NUM_CLASSES, noise, device)
 
 
 @dataclass(frozen=True)

@@ -65,20 +65,20 @@ def measure_clips_per_s(model: str, batch: int, waves, labels, noise) -> float:
     """Clips/s of kwspot's training step: 3 warm-up iterations, then the mean over up to 20
     iterations or 30 s."""
     import torch
-    from _kws import KwspotStep, recipe
+    from _kws import kwspot_step, recipe
 
-    step = KwspotStep(recipe(model, batch_size=batch), noise)
+    step = kwspot_step(recipe(model, batch_size=batch), noise)
     g = torch.Generator().manual_seed(0)
 
-    def one() -> None:
+    def one(it: int) -> None:
         idx = torch.randint(0, len(labels), (batch,), generator=g)
-        step.step(waves[idx], labels[idx])
+        step.run(waves[idx], labels[idx], it)
 
-    for _ in range(3):
-        one()
+    for i in range(3):
+        one(i)
     t0, n = time.perf_counter(), 0
     while n < 20 and (n < 2 or time.perf_counter() - t0 < 30):
-        one()
+        one(3 + n)
         n += 1
     return n * batch / (time.perf_counter() - t0)
 
@@ -96,7 +96,8 @@ def train_command(root: Path, model: str, iters: int, log_every: int, batch: int
     return ["kwspot", "train", "--data", str(root), "--val-pct", str(VAL_PCT),
             "--test-pct", str(TEST_PCT), "--model", model, "--iters", str(iters),
             "--log-every", str(log_every), "--batch-size", str(batch),
-            "--warmup-iters", str(warmup), "--device", "cpu", "--seed", "0", "--out", str(out)]
+            "--warmup-iters", str(warmup), "--device", "cpu", "--seed", "0", "--out", str(out),
+            "--overwrite"]
 
 
 def held_out_accuracy(run: Path) -> tuple[float, int, int, int]:
@@ -109,7 +110,7 @@ def held_out_accuracy(run: Path) -> tuple[float, int, int, int]:
     from kwspot.infer.backend import load_classifier
 
     clf = load_classifier(run / "best.pt")
-    cfg = TrainConfig.resolve(clf.ckpt["config"])  # type: ignore[attr-defined]
+    cfg = TrainConfig.from_saved(clf.ckpt.config)  # type: ignore[attr-defined]
     data = load_dataset(cfg.data_config(), verbose=False)
     test, train = data.splits["testing"], data.splits["training"]
     real = _speakers(test, data.labels.silence_index)
@@ -130,9 +131,9 @@ def latency_ms(run: Path, runs: int) -> float:
     """Median ms of one 1-s clip at batch 1 through the trained network (1 CPU thread)."""
     import torch
 
-    from kwspot.checkpoint import load_checkpoint, net_from_checkpoint
+    from kwspot.checkpoint import Checkpoint
 
-    net = net_from_checkpoint(load_checkpoint(run / "best.pt")).eval()
+    net = Checkpoint.load(run / "best.pt").build_net()
     x = torch.zeros(1, 16000)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -191,8 +192,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
             cps = measure_clips_per_s(model, batch, waves, labels, noise)
             iters = iterations(args.minutes, cps, batch, sizes["validation"])
         log_every = iters if args.quick else max(1, round(iters / 8))
-        rec_iters = rec.get("iters", 0) or 1
-        warmup = round(rec.get("warmup_iters", 0) * iters / rec_iters)
+        warmup = round(rec.get("warmup", 0.0) * iters)  # the recipe's share of the run
         run = out / model
         cmd = train_command(root, model, iters, log_every, batch, warmup, run)
         print(f"{model}: {C.fmt(cps)} clips/s measured → `{shlex.join(cmd)}`", flush=True)
@@ -208,10 +208,10 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
             tail = (run / "stdout.txt").read_text().strip().splitlines()[-3:]
             print(f"{model}: kwspot train failed (exit {rc}): {' / '.join(tail)}")
             continue
-        from kwspot.checkpoint import load_checkpoint
+        from kwspot.checkpoint import Checkpoint
 
-        ckpt = load_checkpoint(run / "best.pt")
-        cfg = ckpt["config"]
+        ckpt = Checkpoint.load(run / "best.pt")
+        cfg = ckpt.config
         acc, n_test, spk_test, shared = held_out_accuracy(run)
         lat = latency_ms(run, args.latency_runs)
         fe = frontend_for(model)
@@ -224,10 +224,10 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
         if cfg.get("label_smoothing"):
             recipe_txt += f", smoothing {cfg['label_smoothing']:g}"
         rows.append([model, recipe_txt, f"{iters:,}", str(warmup), f"{epochs:.1f}",
-                     f"{minutes:.1f}", C.fmt(cps), f"{ckpt['best_acc'] * 100:.1f}",
+                     f"{minutes:.1f}", C.fmt(cps), f"{ckpt.best_acc * 100:.1f}",
                      f"{acc * 100:.1f}"])
         summary.append({"model": model, "params": params, "macs": macs, "latency_ms": lat,
-                        "acc": acc, "val_acc": ckpt["best_acc"], "iters": iters,
+                        "acc": acc, "val_acc": ckpt.best_acc, "iters": iters,
                         "minutes": minutes, "n_test": n_test, "shared_speakers": shared})
         print(f"{model}: held-out accuracy {acc * 100:.1f}% ({n_test} clips, {spk_test} "
               f"speakers, {shared} shared with training), {minutes:.1f} min", flush=True)

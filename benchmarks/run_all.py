@@ -30,9 +30,10 @@ SCRIPTS: dict[str, tuple[str, bool]] = {
     "pipeline": ("Input pipeline", True),
     "train_speed": ("Training throughput", True),
     "inference": ("Inference", True),
-    "streaming": ("Streaming detection", False),
+    "streaming": ("Streaming detection", True),
     "accuracy": ("Accuracy", True),
     "synth_ablation": ("Synthetic speech", True),
+    "wakeword": ("Wake words from text", True),
 }
 BEGIN, END = "<!-- BEGIN {} -->", "<!-- END {} -->"
 

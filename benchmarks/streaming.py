@@ -1,111 +1,140 @@
-"""Streaming detection on a long recording: accuracy and speed, PyTorch vs onnxruntime.
+"""Streaming detection you can leave on: recall on held-out speakers against false alarms per
+hour of real speech (DET curves), thresholds calibrated on other speech; and the speed of the
+streaming detector with PyTorch and onnxruntime.
 
-Takes a checkpoint (or trains a small one), exports it to ONNX (float and int8), builds a long
-recording from the held-out testing split of the checkpoint's own data split (so no clip's
-speaker was heard in training) over background noise, runs the streaming detector with each
-backend, and prints hits / misses / false alarms per hour, the real-time factor, and the
-latency of one 1-s clip at batch 1 (median of many runs).
+    python benchmarks/streaming.py           # full run (trains 3 models side by side)
+    python benchmarks/streaming.py --quick   # CI smoke run: tiny models, a few negative files
 
-    python benchmarks/streaming.py --checkpoint runs/vggnet1 --minutes 10
-    python benchmarks/streaming.py --checkpoint runs/vggnet1 --tune   # pick threshold/smoothing
-    python benchmarks/streaming.py --quick                             # CI: < 60 s
-
-``--tune`` builds a second recording from the validation split, classifies it once, and
-replays the posteriors through every threshold × smoothing setting; the setting with the most
-(hits - false alarms) there is then used on the testing recording.
+The ten command words are trained on the training speakers of ``sc_v2_test_part`` and measured
+on a recording built from its testing speakers (unheard) over background noise, plus real
+speech that holds none of the words (``speech_phone``, ``speech_s2i``). The negative files are
+split in two halves by speaker/session; thresholds are calibrated on one half and measured on
+the other, then the other way round, and the two measurements are pooled: every second of
+negative speech is measured with thresholds chosen without it. A recipe that trains on negative
+speech trains one model per half, on the half it is then calibrated on.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
+import subprocess
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import _common as C
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("KWSPOT_TEST_DATA", REPO.parent / "shared" / "data"))
+DATA = C.data_dir()
+SPEECH = ["speech_phone", "speech_s2i"]
+# speech_s2i (spoken coffee orders) has no transcripts and may hold these words ("no sugar",
+# "on the side", "to go"): their detections there are not counted, nor its hours for them.
+MAYBE = {"speech_s2i": ("on", "no", "go")}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", default=None, help="checkpoint or run folder (default: train "
-                   "a small vggnet1 first)")
     p.add_argument("--data", default=str(DATA / "sc_v2_test_part"), help="dataset root")
     p.add_argument("--noise-dir", default=str(DATA / "background_noise"))
-    p.add_argument("--minutes", type=float, default=10.0, help="length of the recording")
-    p.add_argument("--out", default="/tmp/kwspot-streaming", help="work folder")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads for both backends (1)")
+    p.add_argument("--minutes", type=float, default=10.0, help="length of the test recording")
+    p.add_argument("--model", default="dscnn_m", help="from-scratch model")
+    p.add_argument("--iters", type=int, default=600)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--embed-model", default=None,
+                   help="registered model on the speech-embedding front-end to compare "
+                   "(default: emb_mlp when registered; 'none' to leave it out)")
+    p.add_argument("--smoothing", default="20,200,500,1000",
+                   help="posterior smoothing spans to compare, ms (20 = none)")
+    p.add_argument("--target", type=float, default=1.0,
+                   help="false alarms per hour the thresholds are calibrated for")
+    p.add_argument("--out", default="/tmp/kwspot-streaming", help="work folder (trained "
+                   "models there are reused when their settings match)")
+    p.add_argument("--det-png", default=str(C.REPO / "docs" / "streaming_det.png"))
+    p.add_argument("--threads", type=int, default=1, help="CPU threads per model (1)")
     p.add_argument("--latency-runs", type=int, default=300, help="batch-1 runs timed per backend")
-    p.add_argument("--hop-ms", type=float, default=None)
-    p.add_argument("--smooth-ms", type=float, default=None)
-    p.add_argument("--threshold", type=float, default=None)
-    p.add_argument("--refractory-ms", type=float, default=None)
-    p.add_argument("--tolerance", type=float, default=0.5,
-                   help="a detection within this many seconds of a word's span is a hit")
     p.add_argument("--no-int8", action="store_true", help="skip the int8 ONNX model")
-    p.add_argument("--tune", action="store_true",
-                   help="choose threshold and smoothing on a validation-split recording")
     p.add_argument("--quick", action="store_true",
-                   help="CI smoke run: tiny model, 0.5-minute recording, few timing runs")
-    p.add_argument("--json", default=None, help="write the figures here")
+                   help="CI smoke run: dscnn_s for 3 iterations, 0.25-min recording, 10 "
+                   "negative files per folder")
+    p.add_argument("--json", default=None, help="write every figure here")
     args = p.parse_args(argv)
+    args.smoothing = [float(s) for s in args.smoothing.split(",")]
+    args.files_per_folder = None
     if args.quick:
         args.minutes = min(args.minutes, 0.25)
+        args.iters = 3
+        args.batch_size = 16
+        args.model = "dscnn_s"
         args.latency_runs = min(args.latency_runs, 20)
+        args.smoothing = [500.0]
+        args.files_per_folder = 10
+        args.out = str(Path(args.out) / "quick")
+        args.det_png = str(Path(args.out) / "streaming_det.png")
     return args
 
 
-class Recorder:
-    """Wraps a classifier and keeps every posterior it returns (for replay)."""
-
-    def __init__(self, clf) -> None:
-        self.clf, self.rows = clf, []
-        self.labels, self.sample_rate = clf.labels, clf.sample_rate
-        self.clip_samples, self.source = clf.clip_samples, clf.source
-
-    def predict_proba(self, waves: np.ndarray) -> np.ndarray:
-        p = self.clf.predict_proba(waves)
-        self.rows.append(p)
-        return p
+@dataclass
+class Recipe:
+    name: str
+    model: str
+    options: list[str] = field(default_factory=list)  # extra `kwspot train` options
+    fold_negatives: bool = False  # train one model per half on that half's negative speech
 
 
-class Replay:
-    """Returns recorded posteriors in order: every setting but the hop is a replay away."""
-
-    def __init__(self, rec: Recorder) -> None:
-        self.probs = np.concatenate(rec.rows)
-        self.labels, self.sample_rate = rec.labels, rec.sample_rate
-        self.clip_samples, self.source = rec.clip_samples, rec.source
-        self.i = 0
-
-    def predict_proba(self, waves: np.ndarray) -> np.ndarray:
-        out = self.probs[self.i:self.i + len(waves)]
-        self.i += len(waves)
-        return out
+def train_command(args: argparse.Namespace, out: Path, recipe: Recipe,
+                  negatives: Path | None) -> list[str]:
+    cmd = [sys.executable, "-m", "kwspot", "train", "--data", args.data, "--val-pct", "10",
+           "--test-pct", "20", "--model", recipe.model, "--iters", str(args.iters),
+           "--batch-size", str(args.batch_size), "--device", "cpu", "--threads",
+           str(args.threads), "--seed", "0", "--log-every", str(max(1, args.iters // 4)),
+           "--out", str(out), "--overwrite", *recipe.options]
+    return cmd + (["--negatives", str(negatives)] if negatives is not None else [])
 
 
-def train_small(out: Path, data: str, quick: bool) -> Path:
-    from kwspot.config import TrainConfig
-    from kwspot.train import train
+def train_all(jobs: list[tuple[Path, list[str]]]) -> None:
+    """Run the training commands side by side (one process each; logs in ``out/train.log``);
+    a run folder whose ``command.txt`` matches its command is reused as it is."""
+    running = []
+    for out, cmd in jobs:
+        stamp = out / "command.txt"
+        if (out / "best.pt").is_file() and stamp.is_file() and \
+                stamp.read_text() == " ".join(cmd[1:]):
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        for f in ("best.pt", "last.pt", "command.txt"):
+            (out / f).unlink(missing_ok=True)
+        log = open(out / "train.log", "w")  # noqa: SIM115 (closed below)
+        running.append((out, cmd, log, subprocess.Popen(cmd, stdout=log,
+                                                        stderr=subprocess.STDOUT)))
+    for out, cmd, log, proc in running:
+        rc = proc.wait()
+        log.close()
+        if rc != 0:
+            raise SystemExit(f"training failed ({out / 'train.log'}): {' '.join(cmd)}")
+        (out / "command.txt").write_text(" ".join(cmd[1:]))
 
-    iters = 10 if quick else 1500
-    cfg = TrainConfig.resolve(dict(data=data, model="vggnet1", iters=iters, batch_size=32
-                                   if quick else 128, log_every=iters if quick else 250,
-                                   out=str(out / "model"), device="cpu"))
-    print(f"training vggnet1 for {iters} iterations ...", flush=True)
-    train(cfg)
-    return out / "model" / "best.pt"
+
+def fold_folders(work: Path, halves: list[list[Path]]) -> list[Path]:
+    """One folder of links to the negative files of each half (what `train --negatives`
+    reads)."""
+    out = []
+    for k, files in enumerate(halves):
+        d = work / f"negatives_half{k}"
+        d.mkdir(parents=True, exist_ok=True)
+        for old in d.iterdir():
+            old.unlink()
+        for f in files:
+            (d / f"{f.parent.name}__{f.name}").symlink_to(f.resolve())
+        out.append(d)
+    return out
 
 
-def latency_ms(clf, clip: np.ndarray, runs: int) -> float:
+def latency_ms(clf, runs: int) -> float:
     """Median wall time of ``predict_proba`` on one clip (batch 1)."""
-    x = clip[None].astype(np.float32)
+    x = np.zeros((1, clf.clip_samples), np.float32)
     for _ in range(5):
         clf.predict_proba(x)
     times = []
@@ -116,140 +145,309 @@ def latency_ms(clf, clip: np.ndarray, runs: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def tune(clf, rec_cfg, work: Path, base, tolerance: float,
-         slack: int = 2) -> tuple[object, str]:
-    """The setting for a validation-split recording: among those within ``slack`` of the
-    most (hits - false alarms), the shortest smoothing (lowest latency), then the fewest
-    false alarms. Returns it and the grid as text."""
-    from kwspot.evaluate.longaudio import build_recording
-    from kwspot.evaluate.scoring import score_detections
+def speed_table(args: argparse.Namespace, ckpt: Path, work: Path, wav: Path) -> str:
+    """The streaming detector on the first 2 minutes of the recording with each backend:
+    real-time factor and batch-1 latency (default detector settings)."""
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.export import export_checkpoint, training_clips
     from kwspot.infer.filedetect import detect_file
 
-    val_cfg = replace(rec_cfg, split="validation", seed=rec_cfg.seed + 1)
-    truth = build_recording(val_cfg, work / "val.wav", work / "val.csv")
-    rec = Recorder(clf)
-    run = detect_file(rec, str(work / "val.wav"), base)
-    words = [w for w in clf.labels if w not in ("silence", "unknown")]
-    lines = [f"tuning on {work / 'val.wav'} ({run.audio_s / 60:.1f} min, validation split): "
-             "hits - false alarms (FA/h)"]
-    smooths = [base.hop_ms, 100.0, 200.0, 300.0, 500.0, 750.0, 1000.0]
-    thresholds = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
-    lines.append("smooth_ms \\ threshold " + " ".join(f"{t:>11}" for t in thresholds))
-    grid = []
-    for sm in smooths:
-        cells = []
-        for th in thresholds:
-            cfg = replace(base, smooth_ms=sm, threshold=th)
-            dets = detect_file(Replay(rec), str(work / "val.wav"), cfg).detections
-            t = score_detections([(d.time_s, d.word) for d in dets], truth, words,
-                                 run.audio_s, tolerance).total
-            grid.append((t.hits - t.false_alarms, t.false_alarms, cfg))
-            fa_h = t.false_alarms * 3600 / run.audio_s
-            cells.append(f"{t.hits - t.false_alarms:>4} ({fa_h:>4.0f})")
-        lines.append(f"{sm:>21g} " + " ".join(f"{c:>11}" for c in cells))
-    top = max(g[0] for g in grid)
-    best = min((g for g in grid if g[0] >= top - slack),
-               key=lambda g: (g[2].smooth_ms, g[1]))[2]
-    lines.append(f"chosen (within {slack} of the best {top}, shortest smoothing): "
-                 f"smooth_ms {best.smooth_ms:g}, threshold {best.threshold:g}")
-    return best, "\n".join(lines)
+    models = {"PyTorch": ckpt, "onnxruntime": export_checkpoint(ckpt, work / "model.onnx").path}
+    if not args.no_int8:
+        models["onnxruntime int8"] = export_checkpoint(
+            ckpt, work / "model-int8.onnx", quantize="int8",
+            calibration=training_clips(ckpt)).path
+    import soundfile as sf
+
+    excerpt = work / "speed.wav"  # the first 2 minutes of the recording
+    x, sr = sf.read(str(wav), dtype="int16", frames=120 * 16000)
+    sf.write(str(excerpt), x, sr, subtype="PCM_16")
+    rows = []
+    for name, path in models.items():
+        clf = load_classifier(path, threads=args.threads)
+        run = detect_file(clf, str(excerpt), None)
+        delay = statistics.median(d.decided_s - d.time_s for d in run.detections) \
+            if run.detections else float("nan")
+        rows.append([name, f"{run.rtf:.4f}", f"{latency_ms(clf, args.latency_runs):.3f}",
+                     f"{delay:.2f}", f"{run.windows:,}"])
+    return C.table(["backend", "real-time factor", "batch-1 ms", "decision delay s",
+                    "windows"], rows)
 
 
-def main(argv: list[str] | None = None) -> int:
+def embed_model(args: argparse.Namespace) -> str | None:
+    """The head on the speech-embedding front-end to compare, if one is registered."""
+    from kwspot import models
+
+    if args.embed_model:
+        return None if args.embed_model == "none" else args.embed_model
+    names = [n for n in models.list_models() if models.get_spec(n).frontend == "embedding"]
+    return "emb_mlp" if "emb_mlp" in names else (names[0] if names else None)
+
+
+def cached_collect(clf, files, hop: int, cache: Path, key: str):
+    """:func:`kwspot.evaluate.score.collect`, kept in ``cache`` (an .npz of the posteriors)
+    and reused while ``key`` (model file and settings) is unchanged."""
+    from kwspot.evaluate.longaudio import read_truth
+    from kwspot.evaluate.posteriors import Posteriors, Skipped
+    from kwspot.evaluate.score import Collected, collect
+
+    if cache.is_file():
+        z = np.load(cache)
+        meta = json.loads(str(z["meta"]))
+        if meta["key"] == key:
+            cut = np.cumsum([0, *meta["rows"]])
+            posts = [Posteriors(s, z["probs"][a:b], d) for s, a, b, d in
+                     zip(meta["sources"], cut[:-1], cut[1:], meta["seconds"], strict=True)]
+            n = meta["negatives"]
+            return Collected([], [(p, read_truth(Path(p.source).with_suffix(".csv")))
+                                  for p in posts[n:]], posts[:n], files.negative_sources,
+                             [Skipped(*s) for s in meta["skipped"]], hop, files.excluded)
+    audio = collect(clf, files, hop)
+    posts = audio.negatives + [p for p, _ in audio.recordings]
+    meta = {"key": key, "negatives": len(audio.negatives), "rows": [len(p.probs) for p in posts],
+            "sources": [p.source for p in posts], "seconds": [p.audio_s for p in posts],
+            "skipped": [[s.path, s.reason] for s in audio.skipped]}
+    np.savez(cache, probs=np.concatenate([p.probs for p in posts]), meta=json.dumps(meta))
+    return audio
+
+
+def collect_job(job: tuple) -> None:
+    """One model over every file, kept in its posterior cache (run in a worker process)."""
+    from kwspot.evaluate.score import plan
+    from kwspot.infer.backend import load_classifier
+
+    onnx, threads, wav, negatives, words, maybe, cache, key = job
+    clf = load_classifier(onnx, threads=threads)
+    cached_collect(clf, plan([wav], negatives, words, maybe), round(0.02 * clf.sample_rate),
+                   Path(cache), key)
+
+
+@dataclass
+class Scored:
+    """One recipe at one smoothing: pooled over the two halves."""
+
+    recipe: str
+    smooth_ms: float
+    curves: list  # pooled DetCurves
+    result: object  # pooled OperatingResult at the calibrated thresholds
+    thresholds: list[dict[str, float]]  # calibrated per half
+    valid_acc: float
+
+
+def score_recipe(args, recipe: Recipe, ckpts: list[Path], halves_post, stored_models,
+                 audios, valid_acc: float) -> list[Scored]:
+    from kwspot.evaluate.det import pool_curves
+    from kwspot.evaluate.operating import pool_results
+    from kwspot.evaluate.score import Scorer
+    from kwspot.infer.detector import DetectorConfig
+
+    out = []
+    for smooth_ms in args.smoothing:
+        runs, results, ths = [], [], []
+        for k in (0, 1):  # calibrate on half k, measure on the other
+            m = k if recipe.fold_negatives else 0
+            scorer = Scorer(audios[m], stored_models[m], DetectorConfig(smooth_ms=smooth_ms))
+            cal, meas = halves_post[m][k], halves_post[m][1 - k]
+            op = scorer.calibrate(cal, args.target)
+            curves, res = scorer.measure(meas, op.detector_config())
+            runs.append(curves)
+            results.append(res)
+            ths.append(op.thresholds)
+        out.append(Scored(recipe.name, smooth_ms, pool_curves(runs), pool_results(results), ths,
+                          valid_acc))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads top to bottom)
     args = parse_args(argv)
     t_start = time.perf_counter()
+    C.header("Streaming detection: false alarms per hour of real speech, DET curves, "
+             "calibrated thresholds", None if argv is None else ["benchmarks/streaming.py",
+                                                                   *argv])
+    root = C.speech_commands()
+    negative_dirs = [DATA / n for n in SPEECH]
+    if root is None or not all(d.is_dir() for d in negative_dirs):
+        print("skipped: needs sc_v2_test_part and " + ", ".join(SPEECH) + f" under {DATA}")
+        return 0
     from kwspot.checkpoint import load_checkpoint
-    from kwspot.evaluate.longaudio import RecordingConfig, build_recording
-    from kwspot.evaluate.scoring import score_detections
+    from kwspot.evaluate.calibrate import split_files
+    from kwspot.evaluate.detplot import plot_det
+    from kwspot.evaluate.longaudio import RecordingConfig, build_recording, read_truth
+    from kwspot.evaluate.posteriors import audio_files
+    from kwspot.evaluate.score import plan, stored_model
     from kwspot.infer.backend import load_classifier
-    from kwspot.infer.detector import DetectorConfig
     from kwspot.infer.export import export_checkpoint
-    from kwspot.infer.filedetect import detect_file
 
     work = Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
-    if not Path(args.data).is_dir():
-        print(f"no data at {args.data}; set KWSPOT_TEST_DATA or --data", file=sys.stderr)
-        return 2
-    ckpt_path = Path(args.checkpoint) if args.checkpoint else train_small(work, args.data,
-                                                                          args.quick)
-    ckpt = load_checkpoint(ckpt_path)
-    cfg = ckpt.get("config") or {}
-    words = tuple(w for w in ckpt["labels"] if w not in ("silence", "unknown"))
-    rec_cfg = RecordingConfig(root=cfg.get("data") or args.data, noise_dir=args.noise_dir,
-                              words=words, val_pct=cfg.get("val_pct", 10.0),
-                              test_pct=cfg.get("test_pct", 10.0),
-                              split_salt=cfg.get("split_salt", ""), minutes=args.minutes)
+    neg_files = [f for d in negative_dirs for f in audio_files([d])[:args.files_per_folder]]
+    halves = list(split_files(neg_files))
+    fold_dirs = fold_folders(work, halves)
+    recipes = [Recipe(f"from scratch ({args.model})", args.model),
+               Recipe(f"from scratch ({args.model}) + negative speech", args.model,
+                      fold_negatives=True)]
+    emb = embed_model(args)
+    if emb:
+        recipes.append(Recipe(f"speech embedding ({emb}) + negative speech", emb,
+                              [] if args.quick else ["--iters", "3000", "--batch-size", "128"],
+                              fold_negatives=True))
 
-    models = {"pytorch": ckpt_path}
-    models["onnx"] = export_checkpoint(ckpt_path, work / "model.onnx").path
-    if not args.no_int8:
-        from kwspot.data.dataset import DataConfig, load_dataset
-
-        train_split = load_dataset(DataConfig(root=rec_cfg.root, words=words,
-                                              val_pct=rec_cfg.val_pct, test_pct=rec_cfg.test_pct,
-                                              split_salt=rec_cfg.split_salt),
-                                   verbose=False).splits["training"]
-        pick = np.random.default_rng(0).choice(len(train_split), size=min(256, len(train_split)),
-                                               replace=False)
-        calib = train_split.waves[np.sort(pick)].astype(np.float32) / 32768.0
-        models["onnx-int8"] = export_checkpoint(ckpt_path, work / "model-int8.onnx",
-                                                quantize="int8", calibration=calib).path
-    clfs = {k: load_classifier(v, threads=args.threads) for k, v in models.items()}
-
-    given = {k: getattr(args, k) for k in ("hop_ms", "smooth_ms", "threshold", "refractory_ms")
-             if getattr(args, k) is not None}
-    det_cfg = DetectorConfig(**given)
-    tuning = ""
-    if args.tune:
-        det_cfg, tuning = tune(clfs["onnx"], rec_cfg, work, det_cfg, args.tolerance)
-
-    truth = build_recording(rec_cfg, work / "test.wav", work / "test.csv")
+    words = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+    rec_cfg = RecordingConfig(root=args.data, noise_dir=args.noise_dir, words=words,
+                              val_pct=10.0, test_pct=20.0, minutes=args.minutes)
+    wav = work / "test.wav"
+    stamp = work / "test.json"
+    rec_key = json.dumps(asdict(rec_cfg))
+    if wav.is_file() and stamp.is_file() and stamp.read_text() == rec_key:
+        truth = read_truth(work / "test.csv")
+    else:
+        truth = build_recording(rec_cfg, wav, work / "test.csv")
+        stamp.write_text(rec_key)
     n_cmd = sum(e.kind == "command" for e in truth)
-    clip = np.zeros(16000, np.float32)
-    results = {}
-    scores = {}
-    for name, clf in clfs.items():
-        run = detect_file(clf, str(work / "test.wav"), det_cfg)
-        s = score_detections([(d.time_s, d.word) for d in run.detections], truth, words,
-                             run.audio_s, args.tolerance)
-        scores[name] = s
-        t = s.total
-        lat = latency_ms(clf, clip, args.latency_runs)
-        lat_delay = statistics.median(d.decided_s - d.time_s for d in run.detections) \
-            if run.detections else float("nan")
-        results[name] = {"hits": t.hits, "misses": t.misses, "false_alarms": t.false_alarms,
-                         "fa_per_hour": s.fa_per_hour(), "recall": t.recall, "rtf": run.rtf,
-                         "latency_ms_batch1": lat, "detection_delay_s": lat_delay,
-                         "windows": run.windows, "elapsed_s": run.elapsed_s}
+    maybe = {str(DATA / k): list(v) for k, v in MAYBE.items()}
 
-    load = os.getloadavg()[0]
+    scored = []
+    iters: dict[str, str] = {}  # iterations of the checkpoint(s) used, per recipe
+    speed = ""
+    notes = []
+    runs = {(r, k): (work / f"recipe{r}" / f"half{k}", train_command(
+        args, work / f"recipe{r}" / f"half{k}", recipe,
+        fold_dirs[k] if recipe.fold_negatives else None))
+        for r, recipe in enumerate(recipes)
+        for k in ((0, 1) if recipe.fold_negatives else (0,))}
+    train_all(list(runs.values()))
+    # Each model runs once over every file, the models side by side (one process each).
+    jobs = {}
+    for (r, k), (out, _) in runs.items():
+        onnx = export_checkpoint(out / "best.pt", work / f"recipe{r}_half{k}.onnx").path
+        jobs[r, k] = (str(onnx), args.threads, str(wav), [str(f) for f in neg_files], words,
+                      maybe, str(work / f"recipe{r}_half{k}_posteriors.npz"),
+                      f"{(out / 'command.txt').read_text()} {rec_key}")
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as ex:
+        list(ex.map(collect_job, jobs.values()))
+    for r, recipe in enumerate(recipes):
+        folds = (0, 1) if recipe.fold_negatives else (0,)
+        ckpts = [runs[r, k][0] / "best.pt" for k in folds]
+        loaded = [load_checkpoint(c) for c in ckpts]
+        accs = [c.best_acc for c in loaded]
+        iters[recipe.name] = "/".join(str(c.iteration) for c in loaded)
+        audios, models, halves_post = [], [], []
+        for k in range(len(ckpts)):
+            job = jobs[r, folds[k]]
+            clf = load_classifier(job[0], threads=args.threads)
+            audio = cached_collect(clf, plan([wav], neg_files, words, maybe),
+                                   round(0.02 * clf.sample_rate), Path(job[6]), job[7])
+            notes += [f"skipped {s.reason}" for s in audio.skipped]
+            by = {p.source: p for p in audio.negatives}
+            halves_post.append([[by[str(f)] for f in h if str(f) in by] for h in halves])
+            audios.append(audio)
+            models.append(stored_model(clf))
+        scored += score_recipe(args, recipe, ckpts, halves_post, models, audios,
+                               float(np.mean(accs)))
+        if r == 0:
+            speed = speed_table(args, ckpts[0], work, wav)
+
+    hours = [sum(sf_info_s(f) for f in h) / 3600 for h in halves]
+    print(f"Positives: a {args.minutes:g}-minute recording of {n_cmd} command words spoken by "
+          f"the testing speakers of `sc_v2_test_part` (split 10/20 % validation/testing by "
+          f"speaker; no speaker heard in training), placed over background noise with unknown "
+          f"words and silence between them. Negatives: {len(neg_files)} files of real speech "
+          f"holding none of the words ({', '.join(f'`{s}`' for s in SPEECH)}; "
+          f"{hours[0] + hours[1]:.2f} h), split by speaker/session into two halves of "
+          f"{hours[0]:.2f} h and {hours[1]:.2f} h. "
+          + "; ".join(f"`{k}` may hold {', '.join(v)} (no transcripts): detections of those "
+                      "words there are not counted, and its hours do not count for them"
+                      for k, v in MAYBE.items()) + ".")
     print()
-    if tuning:
-        print(tuning + "\n")
-    print(f"recording: {work / 'test.wav'} ({args.minutes:g} min, testing split of "
-          f"{rec_cfg.root}: {n_cmd} command words, {len(truth) - n_cmd} distractors)")
-    print(f"model: {ckpt['model']} ({ckpt_path}, iteration {ckpt.get('iteration')}, "
-          f"valid acc {ckpt.get('best_acc', float('nan')):.4f})")
-    print(f"detector: hop {det_cfg.hop_ms:g} ms, smoothing {det_cfg.smooth_ms:g} ms, threshold "
-          f"{det_cfg.threshold:g}, refractory {det_cfg.refractory_ms:g} ms; hit tolerance "
-          f"±{args.tolerance:g} s; {args.threads} thread(s); load average {load:.1f}")
+    print(f"Calibrated: per-word thresholds chosen on one half for {args.target:g} false alarm"
+          "(s) per hour (all words together; each word an equal share), measured on the other "
+          "half, then the other way round; figures pooled over both (every second of negative "
+          "speech measured with thresholds chosen without it). A recipe marked 'negative "
+          "speech' trains one model per half on that half's speech and is calibrated on it, "
+          "measured on the other. R@N/h: the best recall of a threshold sweep at ≤ N false "
+          "alarms per hour of the measured speech (thresholds chosen on the measured audio "
+          "itself: an upper bound). Hop 20 ms, refractory 1 s, hit tolerance ±0.5 s."
+          + (" **Quick run: 3 training iterations, the figures mean nothing.**"
+             if args.quick else ""))
     print()
-    print(f"{'backend':<10} {'hits':>5} {'misses':>6} {'FA':>4} {'FA/h':>6} {'recall':>6} "
-          f"{'RTF':>7} {'batch-1 ms':>10} {'delay s':>7}")
-    for name, r in results.items():
-        print(f"{name:<10} {r['hits']:>5} {r['misses']:>6} {r['false_alarms']:>4} "
-              f"{r['fa_per_hour']:>6.1f} {r['recall']:>6.3f} {r['rtf']:>7.4f} "
-              f"{r['latency_ms_batch1']:>10.3f} {r['detection_delay_s']:>7.2f}")
-    print("\nper word (onnx):")
-    print(scores["onnx"].table())
-    print(f"\ntotal time {time.perf_counter() - t_start:.1f} s")
+    rows = []
+    for s in scored:
+        t = s.result.total
+        all_curve = s.curves[-1]
+        rows.append([s.recipe, iters[s.recipe], f"{s.smooth_ms:g}", f"{s.valid_acc * 100:.1f}",
+                     *(f"{all_curve.recall_at(x) * 100:.1f}" for x in (0.5, 1.0, 5.0)),
+                     f"{t.recall * 100:.1f}", f"{s.result.fa_per_hour():.2f}",
+                     f"{s.result.most_hours:.2f}"])
+    print(C.table(["recipe", "iterations", "smoothing ms", "val acc %", "R@0.5/h %", "R@1/h %",
+                   "R@5/h %",
+                   f"calibrated ({args.target:g}/h): recall %", "FA/h", "hours measured"],
+                  rows, "lrrrrrrrrr"))
+    print()
+    best = max(scored, key=lambda s: (s.result.fa_per_hour() <= args.target,
+                                      s.result.total.recall))
+    print(f"Per word, best calibrated row ({best.recipe}, smoothing {best.smooth_ms:g} ms): "
+          "recall on the recording and false alarms per hour on the measured halves.")
+    print()
+    wrows = []
+    for w, c in best.result.per_word.items():
+        wrows.append([w, str(c.positives), f"{c.recall * 100:.1f}", str(c.false_alarms),
+                      f"{best.result.hours[w]:.2f}", f"{best.result.fa_per_hour(w):.2f}",
+                      " / ".join(f"{th[w]:.4f}" for th in best.thresholds)])
+    print(C.table(["word", "events (both halves)", "recall %", "false alarms", "hours",
+                   "FA/h", "thresholds (half 0 / half 1)"], wrows))
+    print()
+    met = [s for s in scored if s.result.fa_per_hour() <= 1.0 and s.result.total.recall >= 0.9]
+    verdict = "**met**" if met else "**not met**"
+    print(f"Goal (≥ 90% recall at ≤ 1 false alarm per hour of real speech, calibrated on other "
+          f"speech): {verdict} — best calibrated row: {best.recipe}, smoothing "
+          f"{best.smooth_ms:g} ms, {best.result.total.recall * 100:.1f}% recall at "
+          f"{best.result.fa_per_hour():.2f} FA/h"
+          + ("" if emb else "; no speech-embedding model in this run (none registered, or "
+             "left out with --embed-model none), so only from-scratch models are compared")
+          + ".")
+    print()
+    png = Path(args.det_png)
+    chosen = [s for s in scored if s.smooth_ms == (500.0 if 500.0 in args.smoothing
+                                                   else args.smoothing[0])]
+    plot_curves = []
+    for s in chosen:
+        c = s.curves[-1]
+        c.word = s.recipe
+        plot_curves.append(c)
+    plot_det(plot_curves, png, title="10 command words: recall (test speakers) vs false alarms "
+             "per hour of real speech", marks={f"calibrated: {s.recipe}": (
+                 s.result.fa_per_hour(), s.result.total.recall) for s in chosen})
+    shown = png.relative_to(C.REPO) if png.is_relative_to(C.REPO) else png
+    print(f"DET plot (all words, smoothing 500 ms): ![DET]({shown})")
+    print()
+    print("Streaming speed (from-scratch model, default detector settings, "
+          f"{args.threads} thread(s), the first 2 minutes of the recording above):")
+    print()
+    print(speed)
+    print()
+    for n in sorted(set(notes)):
+        print(f"note: {n}")
+    print(f"total time {(time.perf_counter() - t_start) / 60:.1f} min; load average "
+          f"{C.load()} at the end")
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "results": results, "detector": asdict(det_cfg), "recording": asdict(rec_cfg),
-            "checkpoint": str(ckpt_path), "threads": args.threads, "load": load}, indent=1))
+        Path(args.json).write_text(json.dumps([
+            {"recipe": s.recipe, "smooth_ms": s.smooth_ms, "valid_acc": s.valid_acc,
+             "operating": s.result.to_dict(), "thresholds": s.thresholds,
+             "det": [c.to_dict() for c in s.curves]} for s in scored], indent=1))
     return 0
 
 
+def sf_info_s(path: Path) -> float:
+    import soundfile as sf
+
+    try:
+        return sf.info(str(path)).duration
+    except (sf.LibsndfileError, RuntimeError):
+        return 0.0
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -85,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     C.header("Training throughput", [sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
     import torch
     from _kws import (
-        KwspotStep,
         PlainAugment,
         PlainClips,
         forever,
+        kwspot_step,
         plain_loader,
         recipe,
         training_files,
@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from kwspot.data.dataset import DataConfig, load_dataset
     from kwspot.features import int16_to_float
     from kwspot.models.profile import count_macs, count_params
+    from kwspot.train.step import TrainStep
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -134,22 +135,23 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, e2e_kwspot = [], {}
     for name in names:
-        step = KwspotStep(recipe(name, batch_size=b), noise, device)
+        step = kwspot_step(recipe(name, batch_size=b), noise, device)
         feats = step.features(waves[batch_idx()])
         y = labels[batch_idx()]
         if cuda:
             torch.cuda.reset_peak_memory_stats()
-        step_cps, step_cpu = rate(lambda s=step, f=feats, y=y: s.train_on(f, y), b, args.steps,
+        step_cps, step_cpu = rate(lambda s=step, f=feats, y=y: s.update(f, y), b, args.steps,
                                   args.seconds, sync, warmup=1 if args.quick else 3)
+        iteration = iter(range(10**9))
 
-        def e2e(step: KwspotStep = step) -> None:
+        def e2e(step: TrainStep = step, iteration=iteration) -> None:
             idx = batch_idx()
-            step.step(waves[idx], labels[idx])
+            step.run(waves[idx], labels[idx], next(iteration))
 
         e2e_cps, e2e_cpu = rate(e2e, b, args.steps, args.seconds, sync, warmup=1)
         e2e_kwspot[name] = ((e2e_cps, e2e_cpu), step)
         params = count_params(step.net.classifier)
-        macs = count_macs(step.net.classifier, step.frontend_config.output_shape())
+        macs = count_macs(step.net.classifier, step.net.frontend.cfg.output_shape())
         row = [name, f"{params:,}", f"{macs / 1e6:.1f} M", f"{step_cps:,.1f}",
                f"{step_cpu:.2f}", f"{e2e_cps:,.1f}", f"{e2e_cpu:.2f}"]
         if cuda:
@@ -165,16 +167,16 @@ def main(argv: list[str] | None = None) -> int:
             if name not in e2e_kwspot:
                 continue
             (kw_cps, kw_cpu), step = e2e_kwspot[name]
-            ds = PlainClips(files, flabels, step.frontend_config, fnoise, PlainAugment())
+            ds = PlainClips(files, flabels, step.net.frontend.cfg, fnoise, PlainAugment())
             plain = {}
             for workers in (0, 2):
                 loader = plain_loader(ds, b, workers)
                 with threadpool_limits(limits=1, user_api="blas"):
                     it = forever(loader)
 
-                    def plain_step(it=it, step: KwspotStep = step) -> None:
+                    def plain_step(it=it, step: TrainStep = step) -> None:
                         x, yy = next(it)
-                        step.train_on(x.to(device), yy.to(device))
+                        step.update(x.to(device), yy.to(device))
 
                     plain[workers] = rate(plain_step, b, args.steps, args.seconds, sync,
                                           warmup=1)

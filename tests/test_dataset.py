@@ -157,3 +157,78 @@ def test_resample_option_converts(tmp_path: Path) -> None:
     i = tr.sources.index("no/abcdabcd_nohash_0.wav")
     assert abs(int(tr.waves[i][4000]) - 100) <= 2  # mono, 16 kHz: 8000 samples of signal
     assert (tr.waves[i][8000:] == 0).all()  # then zero padding to 1 s
+
+
+# --- inspecting and evaluating what training could not use ----------------------------------
+
+def test_inspect_without_noise_reports_and_lists_what_training_needs(tone_data: Path,
+                                                                     tmp_path: Path) -> None:
+    from kwspot.data.inspect import inspect_dataset
+
+    shutil.rmtree(tone_data / "_background_noise_")
+    cfg = DataConfig(root=str(tone_data), words=("yes", "no", "up"), cache_dir=str(tmp_path))
+    with pytest.raises(KwspotError, match="no background noise files"):
+        load_dataset(cfg)  # training still refuses
+    report = inspect_dataset(cfg)
+    assert "speech_commands layout, 120 clips in 5 folder(s)" in report
+    rows = {ln.split()[0]: ln.split()[1:] for ln in report.splitlines() if ln.strip()}
+    assert rows["silence"] == ["0", "0", "0"] and int(rows["yes"][0]) > 0
+    assert report.endswith(f"training on this folder would need:\n  {tone_data}: no background "
+                           f"noise files (looked in {tone_data / '_background_noise_'}); give "
+                           "--noise-dir DIR or --silence-share 0")
+
+
+def test_inspect_the_real_raw_sample_without_noise(shared_data: Path, capsys) -> None:
+    from kwspot.cli import main
+
+    assert main(["data", "inspect", str(shared_data / "sc_v1_sample")]) == 0
+    out = capsys.readouterr().out
+    assert "speech_commands layout, 125 clips in 30 folder(s)" in out
+    assert "training on this folder would need:" in out and "no background noise" in out
+
+
+def test_loading_for_evaluation_allows_an_empty_training_split(tone_data: Path,
+                                                               tmp_path: Path) -> None:
+    cfg = DataConfig(root=str(tone_data), words=("yes", "no", "up"), val_pct=0, test_pct=100,
+                     cache_dir=str(tmp_path))
+    with pytest.raises(KwspotError, match="the training split is empty"):
+        load_dataset(cfg)
+    data = load_dataset(cfg, for_training=False)
+    assert len(data.splits["training"]) == 0 and len(data.splits["testing"]) > 0
+    assert data.training_needs == [f"{data.layout.root}: the training split is empty"]
+    whole = data.whole()
+    assert whole.name == "all" and len(whole) == sum(len(d) for d in data.splits.values())
+
+
+def test_a_file_name_that_is_not_utf8_is_loaded_and_split(tone_data: Path,
+                                                          tmp_path: Path) -> None:
+    import os
+
+    from kwspot.data.splits import which_set
+
+    first = sorted((tone_data / "yes").iterdir())[0]
+    raw = os.fsencode(first.parent) + b"/caf\xe9_nohash_0.wav"
+    os.rename(first, raw)
+    cfg = DataConfig(root=str(tone_data), words=("yes", "no", "up"), unknown_share=0,
+                     cache_dir=str(tmp_path))
+    data = load_dataset(cfg)
+    sources = [s for d in data.splits.values() for s in d.sources]
+    name = os.fsdecode(raw).rsplit("/", 1)[1]
+    assert f"yes/{name}" in sources
+    assert which_set(name) in ("training", "validation", "testing")
+
+
+def test_train_with_a_file_name_that_is_not_utf8(tmp_path: Path, capsys) -> None:
+    import os
+
+    from kwspot.cli import main
+
+    tone_data = make_tone_dataset(tmp_path / "tones", speakers=10, per_speaker=1)
+    first = sorted((tone_data / "no").iterdir())[0]
+    os.rename(first, os.fsencode(first.parent) + b"/\xff\xfe_nohash_0.wav")
+    rc = main(["train", "--data", str(tone_data), "--words", "yes,no,up", "--val-pct", "40",
+               "--test-pct", "0", "--model", "bcresnet1", "--iters", "2", "--batch-size", "8",
+               "--log-every", "1", "--out", str(tmp_path / "run"),
+               "--cache-dir", str(tmp_path / "cache")])
+    assert rc == 0, capsys.readouterr().err
+    assert (tmp_path / "run" / "best.pt").is_file()

@@ -19,3 +19,12 @@ def test_demo_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (tmp_path / "demo" / "best.pt").is_file()
     assert (tmp_path / "demo" / "confusion_synthetic_heldout.png").stat().st_size > 1000
     assert (tmp_path / "synth" / "meta.csv").is_file()
+
+
+def test_demo_defaults_to_an_embedding_head_when_its_models_are_installed() -> None:
+    import importlib.util
+
+    from kwspot.demo import default_model
+
+    expected = "emb_conv" if importlib.util.find_spec("pyopen_wakeword") else "vggnet1"
+    assert default_model() == expected

@@ -18,12 +18,15 @@ import pytest
 import torch
 from conftest import make_tone_dataset
 
-from kwspot.checkpoint import load_checkpoint, net_from_checkpoint
+from kwspot.checkpoint import load_checkpoint
 from kwspot.config import TrainConfig
 from kwspot.data.dataset import DataConfig, load_dataset
 from kwspot.distributed import DEBUG_SHARDS_ENV, DistInfo, state_digest
 from kwspot.errors import KwspotError
-from kwspot.train import _Batches, _train, evaluate_split, lr_at, train
+from kwspot.train import evaluate_split, lr_at, train
+from kwspot.train.batches import IndexSampler
+from kwspot.train.loop import _train
+from kwspot.train.report import Quiet
 from kwspot.trainlog import HEADER, read_metrics
 
 TIMEOUT_S = 240  # a hung collective fails the test instead of blocking CI
@@ -67,8 +70,8 @@ def _in_process_cfg(args: list[str], out: Path) -> TrainConfig:
 @pytest.mark.parametrize("world", [2, 4])
 def test_batches_split_each_global_batch_into_disjoint_shares(world: int) -> None:
     n, batch, seed = 103, 16, 7
-    one = _Batches(n, batch, seed, DistInfo())
-    ranks = [_Batches(n, batch, seed, DistInfo(r, world, r)) for r in range(world)]
+    one = IndexSampler(n, batch, seed, DistInfo())
+    ranks = [IndexSampler(n, batch, seed, DistInfo(r, world, r)) for r in range(world)]
     seen: list[int] = []
     for it in range(3 * one.per_epoch + 2):  # crosses epoch boundaries
         glob = one.indices(it)
@@ -84,15 +87,15 @@ def test_batches_split_each_global_batch_into_disjoint_shares(world: int) -> Non
 
 
 def test_batches_reject_a_global_batch_the_processes_cannot_share() -> None:
-    with pytest.raises(KwspotError, match=r"--batch-size 30 must be divisible .*\(4\)"):
-        _Batches(100, 30, 0, DistInfo(1, 4, 1))
+    with pytest.raises(KwspotError, match=r"batch_size: 30 must be divisible .*\(4\)"):
+        IndexSampler(100, 30, 0, DistInfo(1, 4, 1))
 
 
 def test_sync_bn_on_cpu_is_a_user_error(tmp_path: Path) -> None:
     cfg = TrainConfig(data=str(tmp_path), model="vggnet1", device="cpu", sync_bn=True,
                       out=str(tmp_path / "run"))
-    with pytest.raises(KwspotError, match="--sync-bn: .*GPUs only"):
-        _train(cfg, False, DistInfo(0, 2, 0))  # refused before any data or collective
+    with pytest.raises(KwspotError, match="sync_bn: .*GPUs only"):
+        _train(cfg, False, False, Quiet(), DistInfo(0, 2, 0))  # refused before data, collectives
 
 
 # --- two processes under torchrun ----------------------------------------------------------
@@ -105,8 +108,8 @@ def test_torchrun_two_processes(tones: list[str], tmp_path: Path) -> None:
     done = _torchrun([*args, "--out", str(out)], **{DEBUG_SHARDS_ENV: str(dbg)})
 
     # one writer: one log, one checkpoint set, the log printed once
-    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "last.pt", "log.txt",
-                                                     "metrics.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.json", "last.pt",
+                                                     "log.txt", "metrics.jsonl"]
     assert done.stdout.count(HEADER) == 1
     log = (out / "log.txt").read_text()
     assert log.count(HEADER) == 1 and "x 2 processes" in log
@@ -115,7 +118,7 @@ def test_torchrun_two_processes(tones: list[str], tmp_path: Path) -> None:
 
     # the same run, rebuilt in process: data, split, the rank-0 checkpoint
     ckpt = load_checkpoint(out / "last.pt")
-    cfg = TrainConfig.resolve(ckpt["config"])
+    cfg = TrainConfig.resolve(ckpt.config)
     data = load_dataset(cfg.data_config(), verbose=False)
     n_train, val = len(data.splits["training"]), data.splits["validation"]
 
@@ -126,7 +129,7 @@ def test_torchrun_two_processes(tones: list[str], tmp_path: Path) -> None:
     # each rank trained on its own half of every global batch
     recs = [json.loads((dbg / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [(r["rank"], r["world_size"]) for r in recs] == [(0, 2), (1, 2)]
-    one = _Batches(n_train, batch, cfg.seed, DistInfo())
+    one = IndexSampler(n_train, batch, cfg.seed, DistInfo())
     for it in range(iters):
         glob = one.indices(it).tolist()
         a, b = recs[0]["steps"][str(it)], recs[1]["steps"][str(it)]
@@ -135,10 +138,10 @@ def test_torchrun_two_processes(tones: list[str], tmp_path: Path) -> None:
 
     # both ranks end with the same weights (BatchNorm statistics included): rank 0's checkpoint
     assert recs[0]["state_digest"] == recs[1]["state_digest"]
-    assert recs[0]["state_digest"] == state_digest(ckpt["train_state_dict"])
+    assert recs[0]["state_digest"] == state_digest(ckpt.resume["train_weights"])
 
     # the printed validation (sharded, summed over ranks) equals one process on those weights
-    net = net_from_checkpoint(ckpt)
+    net = ckpt.build_net()
     v_loss, v_acc = evaluate_split(net, torch.from_numpy(val.waves.copy()),
                                    torch.from_numpy(val.labels), 512)
     assert rows[-1]["valid_acc"] == pytest.approx(v_acc, abs=1e-9)
@@ -164,7 +167,7 @@ def test_two_processes_resume_and_match_one_process(tones: list[str], tmp_path: 
     torch.set_num_threads(1)  # as in the torchrun processes
     try:
         train(_in_process_cfg([*args, "--iters", "3"], resumed))
-        first = load_checkpoint(resumed / "last.pt")["train_state_dict"]
+        first = load_checkpoint(resumed / "last.pt").resume["train_weights"]
         _torchrun(["--resume", str(resumed), "--iters", "6"])
         train(_in_process_cfg([*args, "--iters", "6"], whole))
     finally:
@@ -172,11 +175,11 @@ def test_two_processes_resume_and_match_one_process(tones: list[str], tmp_path: 
 
     a = load_checkpoint(resumed / "last.pt")
     b = load_checkpoint(whole / "last.pt")
-    assert a["iteration"] == b["iteration"] == 6
-    moved = max((a["train_state_dict"][k] - first[k]).abs().max().item() for k in first)
+    assert a.iteration == b.iteration == 6
+    moved = max((a.resume["train_weights"][k] - first[k]).abs().max().item() for k in first)
     assert moved > 1e-3  # the resumed steps changed the weights by far more than the tolerance
-    for k, t in b["train_state_dict"].items():
-        torch.testing.assert_close(a["train_state_dict"][k], t, atol=2e-6, rtol=1e-5)
+    for k, t in b.resume["train_weights"].items():
+        torch.testing.assert_close(a.resume["train_weights"][k], t, atol=2e-6, rtol=1e-5)
     rows_a, rows_b = read_metrics(resumed / "metrics.jsonl"), read_metrics(whole / "metrics.jsonl")
     assert [r["iter"] for r in rows_a] == [r["iter"] for r in rows_b] == [0, 3, 6]
     for ra, rb in zip(rows_a, rows_b, strict=True):

@@ -175,3 +175,26 @@ def _write_mel_onnx(path: Path, frontend: EmbeddingFrontend) -> None:
     graph = helper.make_graph([node], "mel", [], [helper.make_tensor_value_info(
         "out", onnx.TensorProto.FLOAT, [257, 32])], initializer=inits)
     onnx.save(helper.make_model(graph), str(path))
+
+
+def test_window_scorer_reuses_embeddings_and_matches_offline(frontend, clips) -> None:
+    """A clip preceded by the padding's worth of silence: the first streamed window is the
+    padded clip the model sees offline; later windows come one per 80 ms."""
+    from kwspot.embedding.scorer import EmbeddingWindowScorer
+    from kwspot.features import FrontendConfig
+    from kwspot.network import build_net
+
+    torch.manual_seed(0)
+    net = build_net("emb_mlp", 12, FrontendConfig(kind="embedding")).eval()
+    fe = net.frontend.embedding
+    clip = clips[0] / 32768.0
+    stream = np.concatenate([np.zeros(fe.pad), clip, np.zeros(3 * 16000)]).astype(np.float32)
+    scorer = EmbeddingWindowScorer(fe, net.classifier, 16000)
+    got = [scorer.push(stream[i:i + 1000]) for i in range(0, len(stream), 1000)]
+    probs = np.concatenate([p for p, _ in got if len(p)])
+    ends = np.concatenate([e for _, e in got])
+    assert ends[0] == fe.pad + 16000 and (np.diff(ends) == 1280).all()
+    with torch.no_grad():
+        want = torch.softmax(net(torch.from_numpy(clip[None]).float()), 1).numpy()
+    assert np.abs(probs[0] - want[0]).max() < 1e-4
+    assert len(ends) == (len(stream) - fe.pad - 16000 - scorer.lag) // 1280 + 1

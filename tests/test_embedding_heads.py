@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,3 +56,56 @@ def test_eval_is_batch_consistent_and_exports(name: str) -> None:
     sess = ort.InferenceSession(buf.getvalue())
     out = sess.run(None, {"x": x.numpy()})[0]
     assert np.abs(out - full.numpy()).max() < 1e-4
+
+
+@pytest.fixture(scope="module")
+def small_tone_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import make_tone_dataset
+
+    return make_tone_dataset(tmp_path_factory.mktemp("tones"), speakers=10, per_speaker=1)
+
+
+def test_frozen_embedding_trains_on_precomputed_features(small_tone_data: Path,
+                                                          tmp_path: Path) -> None:
+    """`train` computes the embeddings once (clean + copies), then trains the head alone;
+    a second run on the same clips reads them back; the checkpoint predicts like its ONNX."""
+    pytest.importorskip("pyopen_wakeword", reason="pyopen-wakeword is not installed")
+    from kwspot.config import TrainConfig
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.export import export_checkpoint
+    from kwspot.train import train
+
+    base = dict(data=str(small_tone_data), words=("yes", "no", "up"), model="emb_mlp",
+                iters=6, batch_size=8, log_every=3, val_pct=40, test_pct=0, device="cpu",
+                feature_copies=1)
+    first = train(TrainConfig.resolve({**base, "out": str(tmp_path / "a")},
+                                      models.get_spec("emb_mlp").recommended))
+    log = (tmp_path / "a" / "log.txt").read_text()
+    assert "training clips x 2 (clean + augmented copies)" in log and "head trained in" in log
+    again = train(TrainConfig.resolve({**base, "out": str(tmp_path / "b")},
+                                      models.get_spec("emb_mlp").recommended))
+    assert again.best_acc == first.best_acc  # same features (read back), same seed
+    res = export_checkpoint(tmp_path / "a" / "best.pt", tmp_path / "m.onnx")
+    clips = np.random.default_rng(0).normal(0, 0.1, (3, 16000)).astype(np.float32)
+    p_pt = load_classifier(tmp_path / "a" / "best.pt").predict_proba(clips)
+    p_ox = load_classifier(res.path).predict_proba(clips)
+    assert np.abs(p_pt - p_ox).max() < 1e-4
+
+
+def test_finetuning_updates_the_embedding_at_a_smaller_rate() -> None:
+    pytest.importorskip("pyopen_wakeword", reason="pyopen-wakeword is not installed")
+    from kwspot.config import TrainConfig
+    from kwspot.train.step import TrainStep
+
+    cfg = TrainConfig.resolve({"model": "emb_mlp", "embedding_lr_scale": 0.1, "lr": 0.01,
+                               "optimizer": "sgd", "warmup_iters": 0, "iters": 10})
+    step = TrainStep.for_model(cfg, num_classes=12)
+    conv = step.net.frontend.embedding.embedding.convs[0].weight
+    before = conv.detach().clone()
+    waves = torch.from_numpy((np.random.default_rng(0).normal(0, 0.1, (4, 16000)) * 32767)
+                             .astype(np.int16))
+    step.run(waves, torch.tensor([0, 1, 2, 3]), 0)
+    assert not torch.equal(conv.detach(), before)
+    scales = sorted(g.get("lr_scale", 1.0) for g in step.opt.param_groups)
+    assert scales[0] == 0.1 and [g["lr"] for g in step.opt.param_groups
+                                 if g.get("lr_scale") == 0.1] == [pytest.approx(0.001)]

@@ -216,8 +216,8 @@ def test_evaluate_command_on_a_checkpoint(run_dir: Path, tmp_path: Path, capsys)
     m = doc["models"][0]
     ckpt = load_checkpoint(run_dir / "best.pt")
     # the data settings came from the checkpoint: same validation split and figures as training
-    assert m["accuracy"] == pytest.approx(ckpt["best_acc"], abs=1e-9)
-    assert m["loss"] == pytest.approx(ckpt["row"]["valid_loss"], rel=1e-4)
+    assert m["accuracy"] == pytest.approx(ckpt.best_acc, abs=1e-9)
+    assert m["loss"] == pytest.approx(ckpt.row["valid_loss"], rel=1e-4)
     assert m["labels"] == ["yes", "no", "up", "silence", "unknown"]
     assert sum(map(sum, m["confusion"])) == doc["clips"] and m["params"] > 0
 
@@ -242,13 +242,104 @@ def test_evaluate_command_compares_and_ensembles(run_dir: Path, tmp_path: Path,
 
 def test_evaluate_command_refuses_models_with_other_labels(run_dir: Path, tmp_path: Path,
                                                            capsys) -> None:
-    import torch
+    from kwspot.checkpoint import Checkpoint
 
-    ckpt = torch.load(run_dir / "last.pt", weights_only=False)
-    ckpt["labels"] = ["yes", "no", "down", "silence", "unknown"]
-    torch.save(ckpt, tmp_path / "other.pt")
+    ckpt = Checkpoint.load(run_dir / "last.pt")
+    ckpt.labels = ["yes", "no", "down", "silence", "unknown"]
+    ckpt.save(tmp_path / "other.pt")
     rc = main(["evaluate", "--checkpoint", str(run_dir / "best.pt"), "--checkpoint",
                str(tmp_path / "other.pt"), "--ensemble"])
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert "must share the label list" in err
+
+
+# --- a test folder is scored whole ---------------------------------------------------------
+
+class ConstantClassifier:
+    """Says ``yes`` for every clip; ``meta`` records the data it was 'trained' on, if any."""
+
+    sample_rate = 16000
+    clip_samples = 16000
+    source = model_name = "constant"
+
+    def __init__(self, trained_on: str | None = None) -> None:
+        from kwspot.data.labels import LabelSet
+
+        self.labels = LabelSet().names
+        self.meta = {"config": {"data": trained_on}} if trained_on else None  # as ONNX has
+
+    def predict_proba(self, waves: np.ndarray) -> np.ndarray:
+        p = np.zeros((len(waves), len(self.labels)), dtype=np.float32)
+        p[:, 0] = 1.0
+        return p
+
+
+def make_prelabeled_folder(root: Path, per_class: int = 2) -> Path:
+    """The official test set's layout: 10 word folders, ``_unknown_`` (``WORD_SPEAKER_nohash_N
+    .wav.wav``) and ``_silence_``; ``per_class`` clips each, every clip another speaker."""
+    from conftest import write_wav
+
+    from kwspot.data.labels import DEFAULT_WORDS
+
+    rng = np.random.default_rng(1)
+    for i, folder in enumerate([*DEFAULT_WORDS, "_unknown_", "_silence_"]):
+        for k in range(per_class):
+            spk = f"{i:04x}{k:04x}"
+            name = {"_unknown_": f"bed_{spk}_nohash_0.wav.wav",
+                    "_silence_": f"{i * per_class + k:04d}.wav"}.get(folder, f"{spk}_nohash_0.wav")
+            write_wav(root / folder / name, (rng.standard_normal(16000) * 300).astype(np.int16))
+    return root
+
+
+@pytest.fixture
+def constant(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Every model loads as a :class:`ConstantClassifier`; map a model path to a folder in the
+    returned dict to say it was trained on that folder."""
+    from kwspot.infer import backend
+
+    trained_on: dict[str, str] = {}
+    monkeypatch.setattr(backend, "load_classifier",
+                        lambda path, **kw: ConstantClassifier(trained_on.get(str(path))))
+    return trained_on
+
+
+def test_evaluate_scores_a_prelabeled_folder_whole(tmp_path: Path, constant, capsys) -> None:
+    folder = make_prelabeled_folder(tmp_path / "test_set")
+    js = tmp_path / "r.json"
+    rc = main(["evaluate", "--checkpoint", "m.onnx", "--data", str(folder), "--json", str(js)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert f"24 clips scored: all of {folder}, 24 of the 24 audio files found" in out
+    doc = json.loads(js.read_text())
+    assert doc["subset"] == "all" and doc["clips"] == doc["files_found"] == 24
+    assert doc["models"][0]["accuracy"] == pytest.approx(2 / 24)
+
+
+def test_evaluate_all_of_a_folder_split_by_percentages(tmp_path: Path, constant, capsys) -> None:
+    folder = make_prelabeled_folder(tmp_path / "test_set")
+    rc = main(["evaluate", "--checkpoint", "m.onnx", "--data", str(folder), "--split", "testing",
+               "--val-pct", "0", "--test-pct", "100"])
+    assert rc == 0
+    assert "24 clips scored: the testing split" in capsys.readouterr().out
+
+
+def test_evaluate_the_models_own_data_defaults_to_its_testing_split(tmp_path: Path, constant,
+                                                                    capsys) -> None:
+    folder = make_prelabeled_folder(tmp_path / "data", per_class=6)
+    constant["own.pt"] = str(folder)
+    rc = main(["evaluate", "--checkpoint", "own.pt", "--data", str(folder)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    scored = int(out.split(" clips scored: the testing split")[0].split()[-1])
+    assert 0 < scored < 72 and "of the 72 audio files found" in out
+
+
+def test_evaluate_the_real_test_folder_reports_every_clip(shared_data: Path, constant,
+                                                          tmp_path: Path, capsys) -> None:
+    folder = shared_data / "sc_v2_test_part"
+    rc = main(["evaluate", "--checkpoint", "m.onnx", "--data", str(folder),
+               "--plot", str(tmp_path / "c.png")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert f"2,913 clips scored: all of {folder}, 2,913 of the 2,913 audio files found" in out

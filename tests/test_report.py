@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ def _row(it: int, valid_acc: float, every: int) -> LogRow:
 
 
 def _write_run(run: Path, accs: list[float], every: int) -> list[LogRow]:
-    log = TrainLog(run, fine=every % 100 != 0, resume=False, stream=io.StringIO())
+    log = TrainLog(run, fine=every % 100 != 0, resume=False)
     rows = [_row(i * every, a, every) for i, a in enumerate(accs)]
     for r in rows:
         log.row(r)
@@ -68,7 +67,7 @@ def test_report_refuses_a_folder_without_metrics(tmp_path: Path, capsys) -> None
 def test_resumed_rows_replace_older_ones(tmp_path: Path) -> None:
     run = tmp_path / "run"
     _write_run(run, [0.1, 0.5, 0.8], every=100)
-    log = TrainLog(run, fine=False, resume=True, stream=io.StringIO())
+    log = TrainLog(run, fine=False, resume=True)
     log.row(_row(200, 0.4, 100))  # the run resumed from iteration 100 and re-logged 200
     log.close()
     rep = load_run(run)

@@ -69,7 +69,7 @@ def test_replay_and_one_word_sweep_decide_as_the_detector(seed: int, smooth_ms: 
     assert StreamingDetector(PatternModel(), cfg).replay(probs)[:len(live)] == live
     timing = Timing.of(SR, SR, 20, smooth_ms, 700)
     rows = firing_rows(smooth(probs[:, 0], timing.smooth), 0.3, timing.refractory)
-    assert [round(timing.time_s(int(r)), 9) for r in rows][:len(live)] == \
+    assert [round(timing.time_s(timing.hop * (int(r) + 1)), 9) for r in rows][:len(live)] == \
         [round(d.time_s, 9) for d in live]
 
 
@@ -84,7 +84,7 @@ def test_calibration_meets_its_target_on_its_own_audio() -> None:
     negs = [Posteriors(f"n{i}.wav", window_posteriors(PatternModel(), noisy_bursts(10 + i), 20),
                        20.0) for i in range(6)]
     neg = NegativeScores.build(negs, [0, 1], timing)
-    assert neg.hours == pytest.approx(120 / 3600)
+    assert neg.hours.tolist() == pytest.approx([120 / 3600] * 2)
     # 360 false alarms per hour over 2 words on 2 minutes: 6 allowed per word.
     th = calibrate_thresholds(("yes", "no"), neg, 360.0, timing.refractory)
     for j, w in enumerate(("yes", "no")):
@@ -131,7 +131,7 @@ def test_score_clips_and_negatives_with_calibration(tmp_path: Path) -> None:
     assert yes.recall[0] == 1.0 and yes.false_alarms[0] > 0  # the lowest threshold hears all
     assert yes.false_alarms[-1] == 0
     assert plain.operating.per_word["yes"].hits == 2  # the short one stays under 0.5
-    assert plain.operating.hours == pytest.approx(8 * 30 / 3600)
+    assert plain.operating.hours == pytest.approx({"yes": 8 * 30 / 3600, "no": 8 * 30 / 3600})
     cal = score(audio, stored_model(clf), cfg, calibrate_fa_per_hour=1.0)
     assert cal.calibration is not None and set(cal.calibrated_on).isdisjoint(cal.measured_on)
     assert len(cal.calibrated_on) + len(cal.measured_on) == 8
@@ -175,7 +175,7 @@ def test_score_command_calibrates_and_detect_uses_it(models: dict[str, Path],  #
     # the stored operating point is what detect runs at, and it says so
     wav = write(tmp_path / "long.wav", np.zeros(32000), 16000)
     code, _, err = kwspot(capsys, "detect", "--model", out, wav)
-    assert code == 0 and "operating point: the model's, calibrated" in err
+    assert code == 0 and "operating point: the model's, calibrated" in err, err
     code, _, err = kwspot(capsys, "detect", "--model", out, wav, "--threshold", "0.9")
     assert code == 0 and "operating point: given, threshold 0.9" in err
     code, _, err = kwspot(capsys, "score", "--model", models[kind], "--negatives",
@@ -197,3 +197,109 @@ def test_exported_onnx_keeps_the_operating_point(models: dict[str, Path],  # noq
     assert model_operating_point(load_classifier(models["onnx"])) is None
     with pytest.raises(KwspotError, match="must be a .onnx"):
         write_calibrated_model(models["onnx"], op, tmp_path / "x.pt")
+
+
+def test_negative_windows_label_running_audio_unknown(tmp_path: Path) -> None:
+    from conftest import make_tone_dataset
+
+    from kwspot.data.dataset import DataConfig, load_dataset
+    from kwspot.data.negatives import cut_windows, negative_windows
+
+    x = np.arange(50, dtype=np.int16)
+    assert cut_windows(x, 3, 10).tolist() == [list(range(3 + 10 * i, 13 + 10 * i))
+                                              for i in range(4)]
+    assert cut_windows(x[:7], 3, 10).shape == (1, 10)
+    speech = tmp_path / "speech"
+    write(speech / "a.flac", np.random.default_rng(0).standard_normal(8000 * 5) * 0.1, 8000)
+    write(speech / "b.wav", np.zeros(16000 * 2 + 5), 16000)
+    (speech / "c.wav").write_text("broken")
+    neg = negative_windows([str(speech)])
+    assert neg.waves.shape[1] == 16000 and 5 <= len(neg.waves) <= 7
+    assert len(neg.skipped) == 1 and "c.wav" in neg.skipped[0]
+    root = make_tone_dataset(tmp_path / "data", speakers=6, per_speaker=1)
+    plain = load_dataset(DataConfig(root=str(root), words=("yes", "no", "up")), verbose=False)
+    more = load_dataset(DataConfig(root=str(root), words=("yes", "no", "up"),
+                                   negatives=(str(speech),)), verbose=False)
+    tr, tr2 = plain.splits["training"], more.splits["training"]
+    added = len(tr2) - len(tr)
+    assert added == len(neg.waves)
+    assert (tr2.labels[len(tr):] == plain.labels.unknown_index).all()
+    assert len(more.splits["testing"]) == len(plain.splits["testing"])
+    with pytest.raises(KwspotError, match="no such file"):
+        negative_windows([str(tmp_path / "nowhere")])
+
+
+def test_train_setting_reaches_the_data() -> None:
+    from kwspot.config import TrainConfig
+
+    cfg = TrainConfig.resolve({"data": "x", "negatives": ["speech", "noise"]})
+    assert cfg.data_config().negatives == ("speech", "noise")
+
+
+def test_maybe_contains_pooling_and_mining(tmp_path: Path) -> None:
+    from kwspot.evaluate.det import pool_curves
+    from kwspot.evaluate.operating import pool_results
+    from kwspot.evaluate.score import Scorer
+
+    write(tmp_path / "pos" / "yes" / "c.wav", signal(2.0, [(0.5, 1.3, YES)]))
+    for i in range(4):
+        write(tmp_path / "phone" / f"p{i}_a.wav", signal(20.0, [(5.0, 5.6, YES)]))
+        write(tmp_path / "orders" / f"o{i}_a.wav", signal(20.0, [(5.0, 5.6, NO)]))
+    clf = PatternModel()
+    files = plan([tmp_path / "pos"], [tmp_path / "phone", tmp_path / "orders"], ["yes", "no"],
+                 {str(tmp_path / "orders"): ["no"]})
+    audio = collect(clf, files, hop=20)
+    scorer = Scorer(audio, stored_model(clf), DetectorConfig(smooth_ms=100, threshold=0.5))
+    curves, res = scorer.measure(audio.negatives)
+    # "no" in the orders folder is not counted, and only the phone folder's hours count for it
+    assert res.per_word["no"].false_alarms == 0 and res.per_word["yes"].false_alarms == 4
+    assert res.hours["no"] == pytest.approx(80 / 3600) and res.hours["yes"] == pytest.approx(
+        160 / 3600)
+    assert curves[1].hours == pytest.approx(80 / 3600) and curves[1].false_alarms.max() == 0
+    both = pool_results([res, res])
+    assert both.fa_per_hour("yes") == pytest.approx(res.fa_per_hour("yes"))
+    assert both.per_word["yes"].positives == 2 * res.per_word["yes"].positives
+    pooled = pool_curves([curves, curves])
+    np.testing.assert_allclose(pooled[-1].fa_per_hour, curves[-1].fa_per_hour)
+    assert pooled[0].positives == 2 * curves[0].positives
+    mined = scorer.mine(audio.negatives, 0.5, tmp_path / "hard")
+    assert len(mined) == 4  # the "yes" of each phone file; "no" is not counted in orders
+    x, sr = sf.read(str(mined[0]))
+    assert sr == SR and len(x) == SR and np.isclose(x, YES, atol=1e-3).sum() >= 0.5 * SR
+    with pytest.raises(KwspotError, match="not scored words"):
+        plan([], [tmp_path / "phone"], ["yes"], {str(tmp_path / "phone"): ["maybe"]})
+
+
+def test_embedding_model_posteriors_come_from_its_stream_scorer(tmp_path: Path) -> None:
+    """An embedding model classifies every 80 ms from embeddings computed once: the stored
+    posteriors are those windows, and replaying them decides as `detect` does."""
+    pytest.importorskip("pyopen_wakeword", reason="pyopen-wakeword is not installed")
+    import torch
+
+    from kwspot.data.labels import LabelSet
+    from kwspot.evaluate.posteriors import file_posteriors, stream_hop
+    from kwspot.features import FrontendConfig
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.filedetect import detect_file
+    from kwspot.network import build_net
+
+    torch.manual_seed(0)
+    labels = LabelSet().names
+    cfg = FrontendConfig(kind="embedding")
+    net = build_net("emb_mlp", len(labels), cfg).eval()
+    torch.save({"format": "kwspot-checkpoint", "version": 1, "model": "emb_mlp",
+                "model_kwargs": {}, "frontend": cfg.to_dict(), "labels": list(labels),
+                "state_dict": net.state_dict(), "iteration": 0, "best_acc": 0.0},
+               tmp_path / "emb.pt")
+    clf = load_classifier(tmp_path / "emb.pt", threads=1)
+    assert stream_hop(clf, 320) == 1280
+    wav = write(tmp_path / "a.wav", np.random.default_rng(0).standard_normal(16000 * 3) * 0.1,
+                16000)
+    post = file_posteriors(clf, wav, 1280)
+    assert post.ends is not None and (np.diff(post.ends) == 1280).all()
+    config = DetectorConfig(hop_ms=80, smooth_ms=160, threshold=0.09, refractory_ms=300)
+    live = detect_file(clf, str(wav), config).detections
+    replayed = StreamingDetector(clf, config).replay(post.probs, post.ends)
+    assert len(live) >= 1
+    assert [(d.word, round(d.time_s, 6)) for d in replayed[:len(live)]] == \
+        [(d.word, round(d.time_s, 6)) for d in live]

@@ -83,3 +83,12 @@ def test_lists_mode_uses_list_files(tone_data: Path) -> None:
     assert [c.rel for c in parts["validation"]] == [first]
     assert [c.rel for c in parts["testing"]] == [second]
     assert len(parts["training"]) == len(layout.clips) - 2
+
+
+def test_shares_of_100_percent_leave_no_name_in_training() -> None:
+    from kwspot.data.splits import _bucket
+
+    assert _bucket(100.0, 0.0, 100.0) == "testing"  # the rule's largest percentage
+    assert _bucket(100.0, 100.0, 0.0) == "validation"
+    assert _bucket(100.0, 10.0, 10.0) == "training"
+    assert _bucket(99.99, 0.0, 100.0) == "testing"

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kwspot.data.audio import CLIP_SAMPLES, SAMPLE_RATE
+
 FRONTENDS = ("raw", "mel", "mfcc", "embedding")
 # A single-threaded CPU front-end works through a batch in chunks of about this many frame
 # samples (≈2 MB, one core's L2 cache), 3-5× faster than one pass over a large batch. With
@@ -50,7 +52,7 @@ class FrontendConfig:
     """Front-end parameters (units in the names)."""
 
     kind: str = "mel"  # raw | mel | mfcc | embedding
-    sample_rate: int = 16000  # Hz
+    sample_rate: int = SAMPLE_RATE  # Hz
     n_fft: int = 512  # FFT size in samples (window zero-padded to it)
     win_length: int = 400  # analysis window in samples (25 ms)
     hop_length: int = 160  # frame step in samples (10 ms)
@@ -61,6 +63,7 @@ class FrontendConfig:
     log_floor: float = 1e-6  # log(mel + log_floor)
     normalize: bool = False  # per-band mean/std normalisation (statistics fitted on train data)
     embedding_pad_ms: float = 500.0  # silence added on each side of a clip (embedding only)
+    embedding_pad_noise: float = 0.0  # std of the fixed noise in that padding (int16 units)
     embedding_dir: str = ""  # folder with openWakeWord's model files ("" = installed wheel)
     embedding_lr_scale: float = 0.0  # fine-tune the embedding at lr × this (0 = frozen)
 
@@ -93,7 +96,7 @@ class FrontendConfig:
     def with_overrides(self, **kw: Any) -> FrontendConfig:
         return replace(self, **kw)
 
-    def output_shape(self, num_samples: int = 16000) -> tuple[int, ...]:
+    def output_shape(self, num_samples: int = CLIP_SAMPLES) -> tuple[int, ...]:
         """Shape of one clip's features (without batch)."""
         if self.kind == "raw":
             return (1, num_samples)
@@ -159,7 +162,8 @@ class Frontend(nn.Module):
             from kwspot.embedding.frontend import EmbeddingFrontend, ms_to_samples
 
             self.embedding = EmbeddingFrontend(
-                ms_to_samples(cfg.embedding_pad_ms), folder=cfg.embedding_dir or None,
+                ms_to_samples(cfg.embedding_pad_ms), pad_noise=cfg.embedding_pad_noise,
+                folder=cfg.embedding_dir or None,
                 pretrained=pretrained, trainable=cfg.embedding_lr_scale > 0)
         elif cfg.kind != "raw":
             self._init_mel(cfg)

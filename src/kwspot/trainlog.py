@@ -8,7 +8,7 @@ millions of clips seen, time is wall-clock since the run started (``0 hr 05 min`
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
@@ -46,12 +46,15 @@ class LogRow:
 
 
 class TrainLog:
-    """Writes rows to the terminal, ``log.txt`` and ``metrics.jsonl`` (appending on resume)."""
+    """Writes rows to ``log.txt`` and ``metrics.jsonl`` (appending on resume), and hands each
+    line to ``echo`` (the command line prints them). A failed write (disk full …) is one
+    KwspotError line."""
 
-    def __init__(self, out: Path, *, fine: bool, resume: bool, stream: TextIO | None = None
-                 ) -> None:
+    def __init__(self, out: Path, *, fine: bool, resume: bool,
+                 echo: Callable[[str], None] | None = None) -> None:
         self.fine = fine
-        self.stream = stream or sys.stdout
+        self.echo = echo
+        self.out = out
         mode = "a" if resume else "w"
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -61,15 +64,22 @@ class TrainLog:
             raise KwspotError(f"{out}: cannot write the run folder ({exc.strerror})") from None
 
     def line(self, text: str) -> None:
-        """A free-form line (header, notes) on screen and in log.txt."""
-        print(text, file=self.stream, flush=True)
-        self.text.write(text + "\n")
-        self.text.flush()
+        """A free-form line (header, notes) in log.txt (and echoed)."""
+        if self.echo is not None:
+            self.echo(text)
+        self._write(self.text, text)
 
     def row(self, row: LogRow) -> None:
         self.line(row.format(self.fine))
-        self.jsonl.write(json.dumps(asdict(row)) + "\n")
-        self.jsonl.flush()
+        self._write(self.jsonl, json.dumps(asdict(row)))
+
+    def _write(self, f: TextIO, text: str) -> None:
+        try:
+            f.write(text + "\n")
+            f.flush()
+        except OSError as exc:
+            raise KwspotError(f"{f.name}: cannot write the training log ({exc.strerror}); the "
+                              "last complete checkpoint is kept") from None
 
     def close(self) -> None:
         self.text.close()

@@ -11,18 +11,29 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import re
 import sys
+from typing import NoReturn
 
 from kwspot import __version__
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 
 # Subcommand modules, in the order `kwspot --help` lists them.
 COMMAND_MODULES = ["demo", "data", "models", "train", "evaluate", "predict", "report", "synth",
-                   "export", "detect", "listen", "score"]
+                   "export", "detect", "listen", "score", "wakeword"]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the message and where to find help)
+    instead of a usage block; subcommand parsers are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="kwspot", description="Train, evaluate and run small keyword-spotting models."
     )
     parser.add_argument("--version", action="version", version=f"kwspot {__version__}")
@@ -33,17 +44,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Stderr(logging.Handler):
+    """The library's notes (logger ``kwspot``) as lines on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+def _show_library_notes() -> None:
+    logger = logging.getLogger("kwspot")
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        logger.addHandler(_Stderr())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
+    _show_library_notes()
     for stream in (sys.stdout, sys.stderr):  # file names need not be valid UTF-8
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         return int(args.func(args) or 0)
+    except SettingError as exc:  # the library names settings; the user gave flags
+        problem = exc.problem
+        for name in exc.mentions:
+            problem = re.sub(rf"\b{name}\b", flag_of(parser, args.command, name), problem)
+        print(f"kwspot: error: {flag_of(parser, args.command, exc.setting)}: {problem}",
+              file=sys.stderr)
+        return 2
     except KwspotError as exc:
         print(f"kwspot: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kwspot: interrupted", file=sys.stderr)
         return 130
+
+
+def flag_of(parser: argparse.ArgumentParser, command: str, setting: str) -> str:
+    """The flag of ``command`` that sets ``setting`` (``threads`` → ``--threads``), or the
+    setting's own name when no flag sets it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            for a in action.choices[command]._actions:
+                if a.dest == setting and a.option_strings:
+                    return max(a.option_strings, key=len)
+    return setting

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
-from kwspot.data.labels import LabelSet
+from kwspot.data.dataset import DataConfig
 
 
 def add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -18,13 +20,20 @@ def add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     g.add_argument("--noise-dir", default=None, help="background noise folder")
     g.add_argument("--split", choices=["auto", "lists", "hash"], default=None,
                    help="split by the list files, the hash rule, or auto (default)")
-    g.add_argument("--val-pct", type=float, default=None, help="validation %% of speakers (10)")
-    g.add_argument("--test-pct", type=float, default=None, help="testing %% of speakers (10)")
+    g.add_argument("--val-pct", type=float, default=None,
+                   help="validation %% of speakers (%(setting)s)")
+    g.add_argument("--test-pct", type=float, default=None,
+                   help="testing %% of speakers (%(setting)s)")
     g.add_argument("--split-salt", default=None, help="draw another speaker split")
     g.add_argument("--silence-share", type=float, default=None,
-                   help="silence clips per split as a share of command clips (0.1)")
+                   help="silence clips per split as a share of command clips (%(setting)s)")
     g.add_argument("--unknown-share", type=float, default=None,
-                   help="unknown clips per split as a share of command clips (0.1)")
+                   help="unknown clips per split as a share of command clips (%(setting)s)")
+    g.add_argument("--zero-silence", type=float, default=None,
+                   help="share of the silence clips that are pure zeros (%(setting)s)")
+    g.add_argument("--negatives", type=_paths, default=None, metavar="DIR1,DIR2",
+                   help="folders of running speech/noise holding none of the words: every "
+                   "second becomes a training 'unknown' clip (any rate; resampled)")
     g.add_argument("--resample", action="store_true", default=None,
                    help="convert clips that are not 16 kHz mono instead of refusing them")
     g.add_argument("--cache-dir", default=None,
@@ -40,7 +49,12 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
 
 
 def _words(text: str) -> tuple[str, ...]:
-    return LabelSet.parse(text).words
+    """The listed words (checked later, by the library, with the other settings)."""
+    return tuple(w.strip() for w in text.split(",") if w.strip())
+
+
+def _paths(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
 def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
@@ -48,5 +62,26 @@ def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
-DATA_FIELDS = ["data", "words", "noise_dir", "split", "val_pct", "test_pct", "split_salt",
-               "silence_share", "unknown_share", "resample", "cache_dir"]
+DATA_FIELDS = [{"root": "data"}.get(f.name, f.name) for f in fields(DataConfig) if f.name != "seed"]
+"""The data settings the data flags set (``--data`` sets DataConfig's ``root``)."""
+
+
+
+def _data_setting_defaults() -> dict[str, Any]:
+    """Each data setting's default, from its one definition (DataConfig)."""
+    return {f.name: f.default for f in fields(DataConfig)}
+
+
+def settings_help(defaults: Callable[[], dict[str, Any]]) -> type[argparse.HelpFormatter]:
+    """A help formatter that fills ``%(setting)s`` in a flag's help with the default of the
+    setting it sets, read from ``defaults()`` (then from DataConfig) when help is shown."""
+
+    class SettingsHelp(argparse.HelpFormatter):
+        def _expand_help(self, action: argparse.Action) -> str:
+            if "%(setting)" not in (action.help or ""):
+                return super()._expand_help(action)
+            known = {**_data_setting_defaults(), **defaults()}
+            params = {**vars(action), "prog": self._prog, "setting": known.get(action.dest)}
+            return self._get_help_string(action) % params
+
+    return SettingsHelp

@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--synth-dir", default=None, help="where the synthesized set is cached")
     p.add_argument("--real", default=None,
                    help="real 12-class folder to test on (default ../shared/data/sc_v2_test_part)")
-    p.add_argument("--model", default=None, help="model to train (vggnet1)")
+    p.add_argument("--model", default=None,
+                   help="model to train (emb_conv, a head over the pretrained speech "
+                   "embedding; vggnet1 when openWakeWord's model files are not installed)")
     p.add_argument("--per-word", type=int, default=None, help="synthesized clips per word (200)")
     p.add_argument("--iters", type=int, default=None, help="training iterations (600)")
     p.add_argument("--batch-size", type=int, default=None)
@@ -32,5 +34,7 @@ def run(args: argparse.Namespace) -> int:
     names = {f.name for f in fields(DemoConfig)}
     opts = {**(QUICK if args.quick else {}),
             **{k: v for k, v in vars(args).items() if k in names and v is not None}}
-    run_demo(DemoConfig(**opts))
+    from kwspot.cli.train import TerminalReport
+
+    run_demo(DemoConfig(**opts), report=TerminalReport())
     return 0

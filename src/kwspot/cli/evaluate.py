@@ -7,7 +7,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from kwspot.cli.common import DATA_FIELDS, add_data_args, add_runtime_args, given
+from kwspot.cli.common import (
+    DATA_FIELDS,
+    add_data_args,
+    add_runtime_args,
+    given,
+    settings_help,
+)
 from kwspot.errors import KwspotError
 
 SUBSETS = ("testing", "validation", "training", "all")
@@ -25,6 +31,7 @@ class _SplitAction(argparse.Action):
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="accuracy, per-class figures and confusion matrix",
+                       formatter_class=settings_help(dict),
                        description="Evaluate checkpoints (.pt) or exported models (.onnx) on a "
                        "split of a dataset. Data options default to the ones the (first) model "
                        "was trained with. A pre-labeled 12-class folder (the layout of the "
@@ -65,26 +72,11 @@ def run(args: argparse.Namespace) -> int:
         format_confusion,
         format_per_class,
         format_summary,
-        plot_confusion,
     )
-    from kwspot.infer.backend import load_classifier
     from kwspot.outputs import atomic_open
 
-    if args.batch_size < 1:
-        raise KwspotError(f"--batch-size must be positive, got {args.batch_size}")
     several = len(args.checkpoint) > 1
-    if args.plot and several and not args.ensemble:
-        raise KwspotError("--plot names one file: use it with one --checkpoint or with "
-                          "--ensemble (other models' maps go beside their checkpoints)")
-    if args.ensemble and not several:
-        raise KwspotError("--ensemble needs two or more --checkpoint")
-    clfs = [load_classifier(c, device=args.device, threads=args.threads) for c in args.checkpoint]
-    for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True):
-        if tuple(clf.labels) != tuple(clfs[0].labels):
-            raise KwspotError(f"{c}: labels ({','.join(clf.labels)}) differ from "
-                              f"{args.checkpoint[0]}'s ({','.join(clfs[0].labels)}); models "
-                              "compared or ensembled must share the label list")
-
+    clfs = _load_models(args)
     cfg = DataConfig(**{**data_defaults(clfs[0]), **_given_data(args)})
     if not cfg.root:
         raise KwspotError("--data ROOT is required (the model does not record its dataset)")
@@ -126,19 +118,7 @@ def run(args: argparse.Namespace) -> int:
         print(format_confusion(main))
 
     print()
-    paths = _plot_paths(args.checkpoint, subset)
-    for i, (r, path) in enumerate(zip(results, paths, strict=True)):
-        if i == 0 and args.plot and not several:
-            path = Path(args.plot)
-        title = (f"{r.info['model']} ({columns[i]}) on {subset}: accuracy "
-                 f"{r.accuracy:.4f}, {r.count} clips")
-        print(f"kwspot: confusion heat map: {plot_confusion(r, path, title=title)}")
-    if args.ensemble:
-        path = Path(args.plot) if args.plot else paths[0].with_name(
-            f"confusion_{subset}_ensemble.png")
-        title = (f"ensemble of {len(results)} on {subset}: accuracy {main.accuracy:.4f}, "
-                 f"{main.count} clips")
-        print(f"kwspot: confusion heat map: {plot_confusion(main, path, title=title)}")
+    _plot(args, results, main if args.ensemble else None, columns, subset)
 
     if args.json:
         doc: dict[str, Any] = {
@@ -152,6 +132,53 @@ def run(args: argparse.Namespace) -> int:
             f.write(json.dumps(doc, indent=1) + "\n")
         print(f"kwspot: figures written to {args.json}")
     return 0
+
+
+def _load_models(args: argparse.Namespace) -> list[Any]:
+    """The classifiers of ``--checkpoint``, after checking the options that go with them (and
+    that the output files can be written: before the evaluation, not after)."""
+    from kwspot.infer.backend import load_classifier
+    from kwspot.outputs import output_path
+
+    if args.batch_size < 1:
+        raise KwspotError(f"--batch-size must be positive, got {args.batch_size}")
+    several = len(args.checkpoint) > 1
+    if args.plot and several and not args.ensemble:
+        raise KwspotError("--plot names one file: use it with one --checkpoint or with "
+                          "--ensemble (other models' maps go beside their checkpoints)")
+    if args.ensemble and not several:
+        raise KwspotError("--ensemble needs two or more --checkpoint")
+    for out in (args.plot, args.json):
+        if out:
+            output_path(out)
+    clfs = [load_classifier(c, device=args.device, threads=args.threads) for c in args.checkpoint]
+    for c, clf in zip(args.checkpoint[1:], clfs[1:], strict=True):
+        if tuple(clf.labels) != tuple(clfs[0].labels):
+            raise KwspotError(f"{c}: labels ({','.join(clf.labels)}) differ from "
+                              f"{args.checkpoint[0]}'s ({','.join(clfs[0].labels)}); models "
+                              "compared or ensembled must share the label list")
+    return clfs
+
+
+def _plot(args: argparse.Namespace, results: list[Any], ensemble: Any, columns: list[str],
+          subset: str) -> None:
+    """Confusion heat maps beside each model (``--plot`` for the single model or the
+    ensemble)."""
+    from kwspot.evaluate import plot_confusion
+
+    paths = _plot_paths(args.checkpoint, subset)
+    for i, (r, path) in enumerate(zip(results, paths, strict=True)):
+        if i == 0 and args.plot and len(results) == 1:
+            path = Path(args.plot)
+        title = (f"{r.info['model']} ({columns[i]}) on {subset}: accuracy "
+                 f"{r.accuracy:.4f}, {r.count} clips")
+        print(f"kwspot: confusion heat map: {plot_confusion(r, path, title=title)}")
+    if ensemble is not None:
+        path = Path(args.plot) if args.plot else paths[0].with_name(
+            f"confusion_{subset}_ensemble.png")
+        title = (f"ensemble of {len(results)} on {subset}: accuracy {ensemble.accuracy:.4f}, "
+                 f"{ensemble.count} clips")
+        print(f"kwspot: confusion heat map: {plot_confusion(ensemble, path, title=title)}")
 
 
 def default_subset(data: Any, trained_on: str | None) -> str:
@@ -179,20 +206,12 @@ def describe_scored(data: Any, split: Any) -> str:
 def data_defaults(clf: Any) -> dict[str, Any]:
     """The data settings a model was trained with: a checkpoint's config, or for an ONNX file
     its labels (and a ``config`` in its metadata when the exporter stored one)."""
-    from dataclasses import fields
-
-    from kwspot.data.dataset import DataConfig
-    from kwspot.data.labels import SILENCE, UNKNOWN
+    from kwspot.data.dataset import recorded_data_settings
 
     ckpt = getattr(clf, "ckpt", None)
-    config = (ckpt or {}).get("config") or (getattr(clf, "meta", None) or {}).get("config")
-    out: dict[str, Any] = {}
-    if isinstance(config, dict):
-        known = {f.name for f in fields(DataConfig)}
-        out = {k: v for k, v in config.items() if k in known}
-        if config.get("data"):
-            out["root"] = config["data"]
-    out["words"] = tuple(w for w in clf.labels if w not in (SILENCE, UNKNOWN))
+    config = ckpt.config if ckpt is not None else (getattr(clf, "meta", None) or {}).get("config")
+    out = recorded_data_settings(config if isinstance(config, dict) else None, clf.labels)
+    out.pop("negatives", None)  # training-only: not needed to rebuild the test split
     return out
 
 

@@ -12,6 +12,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kwspot import models
+    from kwspot.errors import KwspotError
+
+    if not models.list_models(args.pattern):
+        raise KwspotError(f"no model name matches {args.pattern!r} (known: "
+                          f"{', '.join(models.list_models())})")
     print(models_table(args.pattern))
     return 0
 

@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "with a ground-truth CSV of the same name")
     p.add_argument("--negatives", nargs="+", required=True, metavar="PATH",
                    help="folders or files of audio holding none of the words")
+    p.add_argument("--maybe-contains", action="append", default=[], metavar="PATH=W1,W2",
+                   help="negatives under PATH may hold these words: their detections there "
+                   "are not counted and PATH's audio does not count for them (repeatable)")
     p.add_argument("--calibrate", type=float, default=None, metavar="FA_PER_H",
                    help="choose per-word thresholds for this many false alarms per hour (all "
                    "words together) on one half of the negatives; measure on the other")
@@ -32,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="let --save-model replace a file")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write det.json (every figure) and det.png (the DET plot) here")
+    p.add_argument("--mine", default=None, metavar="DIR",
+                   help="write 1-s clips of the negatives where a word reaches --mine-threshold "
+                   "(with --calibrate: of the calibration half only) to DIR, for train "
+                   "--negatives DIR")
+    p.add_argument("--mine-threshold", type=float, default=0.5,
+                   help="score at which a window is mined (0.5)")
     p.add_argument("--tolerance", type=float, default=0.5,
                    help="a detection within this many seconds of a word's span in a recording "
                    "is a hit (0.5)")
@@ -45,7 +54,14 @@ def run(args: argparse.Namespace) -> int:
 
     from kwspot.errors import KwspotError
     from kwspot.evaluate.detplot import plot_det
-    from kwspot.evaluate.score import collect, command_words, plan, score, stored_model
+    from kwspot.evaluate.score import (
+        Scorer,
+        collect,
+        command_words,
+        plan,
+        score,
+        stored_model,
+    )
     from kwspot.evaluate.score_tables import describe_audio, format_score
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.calibrated_model import write_calibrated_model
@@ -58,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     clf = load_classifier(args.model, threads=args.threads)
     config = detector_config(args, clf)
     hop = round(config.hop_ms * clf.sample_rate / 1000)
-    files = plan(args.positives, args.negatives, command_words(clf.labels, config))
+    files = plan(args.positives, args.negatives, command_words(clf.labels, config),
+                 _maybe(args.maybe_contains))
     with progress_bar(len(files), "scoring") as advance:
         audio = collect(clf, files, hop, on_file=advance)
     for s in audio.skipped:
@@ -84,8 +101,27 @@ def run(args: argparse.Namespace) -> int:
                  f"{describe_audio(report)[:90]}",
                  marks={"operating point": (report.operating.fa_per_hour(), t.recall)})
         print(f"\nwrote {out / 'det.json'} and {out / 'det.png'}")
+    if args.mine:
+        scorer = Scorer(audio, stored_model(clf), config, args.tolerance)
+        pool = audio.negatives if report.calibration is None else \
+            [p for p in audio.negatives if p.source in set(report.calibrated_on)]
+        clips = scorer.mine(pool, args.mine_threshold, args.mine)
+        print(f"wrote {len(clips)} hard-negative clip(s) to {args.mine} (from {len(pool)} "
+              f"negative file(s){', the calibration half' if report.calibration else ''})")
     if args.save_model:
         path = write_calibrated_model(args.model, report.calibration, args.save_model,
                                       overwrite=args.overwrite)
         print(f"wrote {path} with operating point {report.calibration.describe()}")
     return 0
+
+
+def _maybe(items: list[str]) -> dict[str, list[str]]:
+    from kwspot.errors import KwspotError
+
+    out: dict[str, list[str]] = {}
+    for item in items:
+        path, sep, words = item.rpartition("=")
+        if not sep or not path or not words.strip():
+            raise KwspotError(f"--maybe-contains {item!r}: expected PATH=WORD1,WORD2")
+        out.setdefault(path, []).extend(w.strip() for w in words.split(",") if w.strip())
+    return out

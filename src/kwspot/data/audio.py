@@ -12,6 +12,7 @@ from kwspot.errors import KwspotError
 
 SAMPLE_RATE = 16000
 CLIP_SAMPLES = 16000
+MIN_RATE, MAX_RATE = 1_000, 768_000  # sample rates that can be resampled
 AUDIO_SUFFIXES = (".wav", ".flac")
 _FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the only encodings that can hold NaN or infinity
 
@@ -48,8 +49,19 @@ def read_audio(path: Path | str, *, resample: bool = False,
             if data.shape[1] != 1:
                 what.append(f"{data.shape[1]} channels instead of mono")
             raise KwspotError(f"{path}: {' and '.join(what)} (pass --resample to convert)")
+        if sr != sample_rate:
+            resample_rate(sr, path)
         return _convert(data, sr, sample_rate)
     return data[:, 0]
+
+
+def resample_rate(rate: int, source: Path | str) -> int:
+    """``rate`` when audio at that rate can be resampled (1 kHz to 768 kHz: a file claiming
+    another rate is broken, and resampling it would need an absurdly long filter)."""
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise KwspotError(f"{source}: sample rate {rate:,} Hz is outside what can be "
+                          f"resampled ({MIN_RATE:,} to {MAX_RATE:,} Hz)")
+    return rate
 
 
 def require_finite(samples: np.ndarray, source: Path | str, start: int = 0) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from kwspot.data.audio import SAMPLE_RATE
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -24,7 +26,11 @@ class AugmentConfig:
     noise_volume: float = 0.1  # noise volume, uniform in [0, noise_volume] of its own level
     gain_db: float = 0.0  # random gain, uniform in ±gain_db decibels
     speed: float = 0.0  # speed/pitch perturbation: factor uniform in [1-speed, 1+speed]
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
+    spec_time_masks: int = 0  # SpecAugment time masks per clip (on features)
+    spec_time_width: int = 25  # max width of a time mask (frames)
+    spec_freq_masks: int = 0  # SpecAugment frequency masks per clip
+    spec_freq_width: int = 7  # max width of a frequency mask (bands)
 
     @property
     def enabled(self) -> bool:
@@ -83,6 +89,15 @@ def _resample_speed(x: Tensor, factor: Tensor) -> Tensor:
     lo = lo.clamp(0, t - 2)
     y = torch.gather(x, 1, lo) * (1 - frac) + torch.gather(x, 1, lo + 1) * frac
     return y * valid
+
+
+def spec_augment_as(cfg: AugmentConfig, feats: Tensor, generator: torch.Generator) -> Tensor:
+    """SpecAugment with ``cfg``'s masks; ``feats`` unchanged when it asks for none."""
+    if not (cfg.spec_time_masks or cfg.spec_freq_masks):
+        return feats
+    return spec_augment(feats, generator, time_masks=cfg.spec_time_masks,
+                        time_width=cfg.spec_time_width, freq_masks=cfg.spec_freq_masks,
+                        freq_width=cfg.spec_freq_width)
 
 
 def spec_augment(feats: Tensor, generator: torch.Generator, *, time_masks: int = 2,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +23,8 @@ from kwspot.data.layouts import Clip
 from kwspot.errors import KwspotError
 
 CACHE_VERSION = 1
+
+log = logging.getLogger("kwspot")
 
 
 def default_cache_dir() -> Path:
@@ -71,12 +73,12 @@ def load_waves(root: Path, clips: list[Clip], *, cache_dir: Path | None = None,
         tmpm.write_text(json.dumps(manifest))
         os.replace(tmpm, mpath)
     except OSError as exc:
-        print(f"kwspot: note: cannot write the cache in {folder} ({exc.strerror}); "
-              "set KWSPOT_CACHE or --cache-dir to a writable folder", file=sys.stderr)
+        log.warning(f"kwspot: note: cannot write the cache in {folder} ({exc.strerror}); "
+                    "set KWSPOT_CACHE or --cache-dir to a writable folder")
         return waves
     if verbose:
-        print(f"kwspot: decoded {len(clips):,} clips from {root} in "
-              f"{time.perf_counter() - t0:.1f} s (cached in {folder})", file=sys.stderr)
+        log.info(f"kwspot: decoded {len(clips):,} clips from {root} in "
+                 f"{time.perf_counter() - t0:.1f} s (cached in {folder})")
     return np.load(wpath, mmap_mode="r")
 
 

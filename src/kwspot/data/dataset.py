@@ -6,17 +6,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from kwspot.data.audio import CLIP_SAMPLES, read_audio
 from kwspot.data.cache import load_waves
-from kwspot.data.labels import DEFAULT_WORDS, LabelSet
+from kwspot.data.labels import DEFAULT_WORDS, SILENCE, UNKNOWN, LabelSet
 from kwspot.data.layouts import SILENCE_DIR, UNKNOWN_DIR, Layout, discover
+from kwspot.data.negatives import negative_windows
 from kwspot.data.splits import SPLITS, assign_splits
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 
 # Which part of every noise file each split crops its silence clips from.
 _NOISE_PARTS = {"training": (0.0, 0.8), "validation": (0.8, 0.9), "testing": (0.9, 1.0)}
@@ -39,6 +42,24 @@ class DataConfig:
     resample: bool = False  # convert clips that are not 16 kHz mono instead of refusing them
     cache_dir: str | None = None  # decoded-audio cache (default $KWSPOT_CACHE or ~/.cache/kwspot)
     seed: int = 0  # draws of unknown clips and silence crops
+    negatives: tuple[str, ...] = ()  # running audio without the words: 1-s training "unknown"s
+
+
+def recorded_data_settings(config: dict[str, Any] | None,
+                           labels: Sequence[str] | None = None) -> dict[str, Any]:
+    """The :class:`DataConfig` settings a model recorded: those in a run's saved settings
+    (a checkpoint's ``config``, or an exported model's metadata; its dataset folder is
+    ``data`` there), with the command words of ``labels`` when given."""
+    config = config or {}
+    known = {f.name for f in fields(DataConfig)}
+    out = {k: v for k, v in config.items() if k in known}
+    if config.get("data"):
+        out["root"] = config["data"]
+    if "words" in out:
+        out["words"] = tuple(out["words"])
+    if labels is not None:
+        out["words"] = tuple(w for w in labels if w not in (SILENCE, UNKNOWN))
+    return out
 
 
 @dataclass
@@ -88,6 +109,21 @@ class KwsData:
         return np.ascontiguousarray(tr.waves[sil]).reshape(-1)
 
 
+def _check_words_and_shares(cfg: DataConfig, labels: LabelSet, layout: Layout) -> set[str]:
+    """The folders present; refuses shares out of range and words without clips."""
+    for share, name in ((cfg.silence_share, "silence_share"), (cfg.unknown_share, "unknown_share")):
+        if not 0 <= share <= 10:
+            raise SettingError(name, f"must be between 0 and 10, got {share}")
+    present = set(layout.folders)
+    missing = [w for w in labels.words if w not in present]
+    empty = [w for w in missing if (layout.root / w).is_dir()]
+    if empty:
+        raise KwspotError(f"{layout.root / empty[0]}: no clips of {empty[0]!r} (empty class)")
+    if missing:
+        raise KwspotError(f"{layout.root}: no folder for word(s) {', '.join(missing)}")
+    return present
+
+
 def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = True) -> KwsData:
     """Build the three splits of ``cfg.root`` (see :class:`DataConfig`).
 
@@ -108,16 +144,7 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = 
     if layout.kind == "unlabeled":
         raise KwspotError(f"{layout.root}: holds audio files but no word folders; "
                           "training needs ROOT/<word>/*.wav")
-    for share, name in ((cfg.silence_share, "silence"), (cfg.unknown_share, "unknown")):
-        if not 0 <= share <= 10:
-            raise KwspotError(f"--{name}-share must be between 0 and 10, got {share}")
-    present = set(layout.folders)
-    missing = [w for w in labels.words if w not in present]
-    empty = [w for w in missing if (layout.root / w).is_dir()]
-    if empty:
-        raise KwspotError(f"{layout.root / empty[0]}: no clips of {empty[0]!r} (empty class)")
-    if missing:
-        raise KwspotError(f"{layout.root}: no folder for word(s) {', '.join(missing)}")
+    present = _check_words_and_shares(cfg, labels, layout)
     prelabeled_silence = SILENCE_DIR in present
     noise = [read_audio(p, resample=cfg.resample) for p in layout.noise_files]
     require(cfg.silence_share == 0 or prelabeled_silence or bool(noise),
@@ -126,19 +153,9 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = 
 
     by_split = assign_splits(layout, cfg.split, cfg.val_pct, cfg.test_pct, cfg.split_salt)
     rng = np.random.default_rng(cfg.seed)
-    chosen: dict[str, list] = {}
-    for split in SPLITS:
-        clips = by_split[split]
-        command = [c for c in clips if labels.is_command(c.folder)]
-        unknown = [c for c in clips if not labels.is_command(c.folder)
-                   and c.folder != SILENCE_DIR]
-        silence = [c for c in clips if c.folder == SILENCE_DIR]
-        if layout.kind != "prelabeled" or UNKNOWN_DIR not in present:
-            # Raw layouts: sample unknown words reproducibly to the configured share.
-            n_unk = min(len(unknown), round(cfg.unknown_share * len(command)))
-            pick = rng.choice(len(unknown), size=n_unk, replace=False) if n_unk else []
-            unknown = [unknown[i] for i in sorted(pick)]
-        chosen[split] = command + unknown + silence
+    sample_unknown = layout.kind != "prelabeled" or UNKNOWN_DIR not in present
+    chosen = {split: _choose(by_split[split], labels, cfg.unknown_share if sample_unknown
+                             else None, rng) for split in SPLITS}
 
     require(bool(chosen["training"]), f"{layout.root}: the training split is empty")
     if chosen["training"]:
@@ -167,7 +184,35 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = 
             spk += [f"silence-{split}"] * len(sw)
             src += ssrc
         splits[split] = SplitData(split, w, lab, spk, src)
+    splits["training"] = _with_negatives(splits["training"], cfg, labels.unknown_index,
+                                         for_training)
     return KwsData(cfg, labels, layout, splits, noise, needs)
+
+
+def _with_negatives(tr: SplitData, cfg: DataConfig, unknown: int, for_training: bool
+                    ) -> SplitData:
+    """The training split plus the windows of the negative audio, labelled unknown (when
+    training with negatives)."""
+    if not (cfg.negatives and for_training):
+        return tr
+    neg = negative_windows(cfg.negatives, cfg.seed)
+    return SplitData(tr.name, np.concatenate([tr.waves, neg.waves]),
+                     np.concatenate([tr.labels, np.full(len(neg.waves), unknown, np.int64)]),
+                     tr.speakers + ["negatives"] * len(neg.waves), tr.sources + neg.sources)
+
+
+def _choose(clips: list, labels: LabelSet, unknown_share: float | None,
+            rng: np.random.Generator) -> list:
+    """One split's command, unknown and silence clips; with ``unknown_share`` (raw layouts)
+    unknown words are sampled reproducibly to that share of the command clips."""
+    command = [c for c in clips if labels.is_command(c.folder)]
+    unknown = [c for c in clips if not labels.is_command(c.folder) and c.folder != SILENCE_DIR]
+    silence = [c for c in clips if c.folder == SILENCE_DIR]
+    if unknown_share is not None:
+        n_unk = min(len(unknown), round(unknown_share * len(command)))
+        pick = rng.choice(len(unknown), size=n_unk, replace=False) if n_unk else []
+        unknown = [unknown[i] for i in sorted(pick)]
+    return command + unknown + silence
 
 
 def _silence_clips(noise: list[np.ndarray], files: list[Path], n: int, split: str,

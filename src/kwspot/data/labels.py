@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kwspot.data.layouts import SILENCE_DIR
-from kwspot.errors import KwspotError
+from kwspot.errors import SettingError
 
 DEFAULT_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE = "silence"
@@ -20,12 +20,13 @@ class LabelSet:
 
     def __post_init__(self) -> None:
         if not self.words:
-            raise KwspotError("the word list is empty")
+            raise SettingError("words", "the word list is empty")
         bad = [w for w in self.words if w in (SILENCE, UNKNOWN) or not w or w.startswith("_")]
         if bad:
-            raise KwspotError(f"invalid word(s) in the word list: {', '.join(bad)}")
+            raise SettingError("words", f"{', '.join(bad)} cannot be a command word "
+                                            "(silence and unknown are classes of their own)")
         if len(set(self.words)) != len(self.words):
-            raise KwspotError(f"duplicate words in the word list: {', '.join(self.words)}")
+            raise SettingError("words", f"a word is listed twice ({','.join(self.words)})")
 
     @classmethod
     def parse(cls, text: str | None) -> LabelSet:

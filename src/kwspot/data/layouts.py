@@ -75,50 +75,10 @@ def discover(root: Path | str, noise_dir: Path | str | None = None) -> Layout:
         raise KwspotError(f"{root}: no such folder")
     if not root.is_dir():
         raise KwspotError(f"{root}: not a folder")
-    kaggle_audio = root / "train" / "audio"
-    unlabeled_test = None
-    if kaggle_audio.is_dir():
-        kind, audio_root = "kaggle", kaggle_audio
-        test_audio = root / "test" / "audio"
-        unlabeled_test = test_audio if test_audio.is_dir() else None
-    else:
-        audio_root = root
-        subdirs = [d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
-        if UNKNOWN_DIR in subdirs or SILENCE_DIR in subdirs:
-            kind = "prelabeled"
-        elif [d for d in subdirs if d != NOISE_DIR]:
-            kind = "speech_commands"
-        else:
-            kind = "unlabeled"
-
-    clips: list[Clip] = []
-    if kind == "unlabeled":
-        for p in sorted(root.iterdir()):
-            if is_audio_file(p):
-                clips.append(Clip(p.resolve(), p.name, "", speaker_of(p.name)))
-        if not clips:
-            raise KwspotError(f"{root}: no word folders and no .wav/.flac files")
-    else:
-        for d in sorted(audio_root.iterdir()):
-            if not d.is_dir() or d.name == NOISE_DIR or d.name.startswith("."):
-                continue
-            for p in sorted(d.iterdir()):
-                if is_audio_file(p):
-                    clips.append(Clip(p.resolve(), f"{d.name}/{p.name}", d.name,
-                                      speaker_of(p.name)))
-        if not clips:
-            raise KwspotError(f"{audio_root}: word folders hold no .wav/.flac files")
-
-    if noise_dir is not None:
-        nd = Path(noise_dir).expanduser()
-        if not nd.is_dir():
-            raise KwspotError(f"{nd}: noise folder does not exist")
-        noise = sorted(p.resolve() for p in nd.iterdir() if is_audio_file(p))
-        if not noise:
-            raise KwspotError(f"{nd}: noise folder holds no .wav/.flac files")
-    else:
-        nd = audio_root / NOISE_DIR
-        noise = sorted(p.resolve() for p in nd.iterdir() if is_audio_file(p)) if nd.is_dir() else []
+    kind, audio_root = _kind(root)
+    test_audio = root / "test" / "audio"
+    unlabeled_test = test_audio if kind == "kaggle" and test_audio.is_dir() else None
+    clips = _unlabeled_clips(root) if kind == "unlabeled" else _labeled_clips(audio_root)
 
     def listed(name: str) -> Path | None:
         for folder in (audio_root, root, audio_root.parent):
@@ -126,6 +86,53 @@ def discover(root: Path | str, noise_dir: Path | str | None = None) -> Layout:
                 return folder / name
         return None
 
-    return Layout(kind=kind, root=audio_root, clips=clips, noise_files=noise,
+    return Layout(kind=kind, root=audio_root, clips=clips,
+                  noise_files=_noise_files(audio_root, noise_dir),
                   validation_list=listed("validation_list.txt"),
                   testing_list=listed("testing_list.txt"), unlabeled_test=unlabeled_test)
+
+
+def _kind(root: Path) -> tuple[str, Path]:
+    """The layout's kind and the folder its word folders (or files) are in."""
+    if (root / "train" / "audio").is_dir():
+        return "kaggle", root / "train" / "audio"
+    subdirs = [d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    if UNKNOWN_DIR in subdirs or SILENCE_DIR in subdirs:
+        return "prelabeled", root
+    if [d for d in subdirs if d != NOISE_DIR]:
+        return "speech_commands", root
+    return "unlabeled", root
+
+
+def _unlabeled_clips(root: Path) -> list[Clip]:
+    clips = [Clip(p.resolve(), p.name, "", speaker_of(p.name))
+             for p in sorted(root.iterdir()) if is_audio_file(p)]
+    if not clips:
+        raise KwspotError(f"{root}: no word folders and no .wav/.flac files")
+    return clips
+
+
+def _labeled_clips(audio_root: Path) -> list[Clip]:
+    clips: list[Clip] = []
+    for d in sorted(audio_root.iterdir()):
+        if not d.is_dir() or d.name == NOISE_DIR or d.name.startswith("."):
+            continue
+        clips += [Clip(p.resolve(), f"{d.name}/{p.name}", d.name, speaker_of(p.name))
+                  for p in sorted(d.iterdir()) if is_audio_file(p)]
+    if not clips:
+        raise KwspotError(f"{audio_root}: word folders hold no .wav/.flac files")
+    return clips
+
+
+def _noise_files(audio_root: Path, noise_dir: Path | str | None) -> list[Path]:
+    """The given noise folder's audio files (which must exist), else ``_background_noise_``'s."""
+    if noise_dir is None:
+        nd = audio_root / NOISE_DIR
+        return sorted(p.resolve() for p in nd.iterdir() if is_audio_file(p)) if nd.is_dir() else []
+    nd = Path(noise_dir).expanduser()
+    if not nd.is_dir():
+        raise KwspotError(f"{nd}: noise folder does not exist")
+    noise = sorted(p.resolve() for p in nd.iterdir() if is_audio_file(p))
+    if not noise:
+        raise KwspotError(f"{nd}: noise folder holds no .wav/.flac files")
+    return noise

@@ -226,6 +226,9 @@ class NoiseBank:
         except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
             self.skipped.append(f"{path}: {exc}")
             return np.zeros(0, dtype=np.float32)
+        if not np.isfinite(data).all():
+            self.skipped.append(f"{path}: audio holds non-finite samples (NaN or infinity)")
+            return np.zeros(0, dtype=np.float32)
         mono = data.mean(axis=1)
         if rate != RATE:
             g = gcd(rate, RATE)

@@ -11,15 +11,18 @@ how a pre-labeled folder such as the official test set is split by percentage.
 from __future__ import annotations
 
 import hashlib
-import sys
+import logging
+import math
 from pathlib import Path
 
 from kwspot.data.layouts import Clip, Layout, hash_name
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 
 SPLITS = ("training", "validation", "testing")
 _MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
 PRELABELED_SALT = "kwspot:"
+
+log = logging.getLogger("kwspot")
 
 
 def hash_percentage(name: str) -> float:
@@ -40,6 +43,9 @@ def speaker_split(speaker: str, val_pct: float, test_pct: float, salt: str = "")
 
 
 def _bucket(pct: float, val_pct: float, test_pct: float) -> str:
+    # The rule's percentage reaches 100.0 itself (h = 2^27 - 1): with shares adding up to 100 %
+    # that name still belongs to them, not to an empty training share.
+    pct = min(pct, math.nextafter(100.0, 0.0))
     if pct < val_pct:
         return "validation"
     if pct < val_pct + test_pct:
@@ -67,7 +73,7 @@ def assign_splits(layout: Layout, mode: str = "auto", val_pct: float = 10.0,
     with a note on stderr — the rule reproduces the official lists exactly).
     """
     if mode not in ("auto", "lists", "hash"):
-        raise KwspotError(f"--split must be auto, lists or hash, got {mode!r}")
+        raise SettingError("split", f"must be auto, lists or hash, got {mode!r}")
     if not 0 <= val_pct <= 100 or not 0 <= test_pct <= 100 or val_pct + test_pct > 100:
         raise KwspotError(f"bad split percentages: validation {val_pct}%, testing {test_pct}%")
     have_lists = layout.validation_list is not None or layout.testing_list is not None
@@ -99,9 +105,8 @@ def _listed(layout: Layout, strict: bool) -> dict[str, str] | None:
             if strict:
                 raise KwspotError(f"{path}: names {len(missing)} file(s) that do not exist "
                                   f"under {layout.root} (first: {missing[0]})")
-            print(f"kwspot: note: {path.name} names {len(missing)} file(s) not under "
-                  f"{layout.root}; splitting by the dataset's hash rule instead",
-                  file=sys.stderr)
+            log.warning(f"kwspot: note: {path.name} names {len(missing)} file(s) not under "
+                        f"{layout.root}; splitting by the dataset's hash rule instead")
             return None
         table.update(dict.fromkeys(entries, split))
     return table

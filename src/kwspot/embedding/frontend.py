@@ -1,11 +1,11 @@
 """The embedding front-end: waveforms → openWakeWord speech embeddings, offline and streaming.
 
-Offline (:class:`EmbeddingFrontend`): a clip padded with ``pad`` zero samples on each side
-(a 1-s clip alone yields only 3 embeddings) → mel in 8-frame blocks → embeddings
-``[B, 1, 96, E]``. Streaming (:class:`EmbeddingStream`): audio in pieces of any length; every
-80 ms of new audio yields one new embedding, computed from cached per-layer activations (only
-the new time steps of each layer are computed), identical to the offline frames of the same
-audio.
+Offline (:class:`EmbeddingFrontend`): a clip padded with ``pad`` samples of silence (or of a
+fixed quiet noise) on each side (a 1-s clip alone yields only 3 embeddings) → mel in 8-frame
+blocks → embeddings ``[B, 1, 96, E]``. Streaming (:class:`EmbeddingStream`): audio in pieces
+of any length; every 80 ms of new audio yields one new embedding, computed from cached
+per-layer activations (only the new time steps of each layer are computed), identical to the
+offline frames of the same audio.
 """
 
 from __future__ import annotations
@@ -51,10 +51,15 @@ class EmbeddingFrontend(nn.Module):
     checkpoint); ``trainable``: whether the embedding takes part in training (fine-tuning).
     """
 
-    def __init__(self, pad_samples: int = 0, *, folder: str | None = None,
-                 pretrained: bool = True, trainable: bool = False) -> None:
+    def __init__(self, pad_samples: int = 0, *, pad_noise: float = 0.0,
+                 folder: str | None = None, pretrained: bool = True,
+                 trainable: bool = False) -> None:
         super().__init__()
         self.pad = int(pad_samples)
+        # The padding: digital silence, or a fixed quiet white noise of ``pad_noise`` (int16
+        # units, standard deviation), closer to the room noise around words in a stream.
+        noise = torch.randn(2, self.pad, generator=torch.Generator().manual_seed(0)) * pad_noise
+        self.register_buffer("pad_signal", noise, persistent=False)
         self.mel = MelSpectrogram()
         self.embedding = SpeechEmbedding()
         if pretrained:
@@ -74,7 +79,8 @@ class EmbeddingFrontend(nn.Module):
     def forward(self, wave: Tensor) -> Tensor:
         x = wave * INT16_SCALE
         if self.pad:
-            x = F.pad(x, (self.pad, self.pad))
+            before, after = (p.expand(x.shape[0], -1) for p in self.pad_signal)
+            x = torch.cat([before, x, after], dim=1)
         mel = to_embedding_scale(self.mel(x, block=EMB_STEP))
         return self.embedding(mel[:, None])[:, None]  # [B, 1, 96, E]
 

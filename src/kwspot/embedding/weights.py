@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
@@ -77,12 +76,11 @@ def load_weights(folder: str | Path | None = None,
 
 
 def _save_atomic(obj: object, path: Path) -> None:
+    from kwspot.tensorfile import save_atomic  # the one writer of tensor files
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except OSError:
+        save_atomic(obj, path)
+    except KwspotError:
         pass  # an unwritable cache only costs a conversion next time
 
 

@@ -4,7 +4,8 @@ keeping the audio they are chosen on apart from the audio they are measured on.
 The target is for all words together: each word gets an equal share of it. A word's
 threshold is the lowest at which it fires at most ``share × hours`` times on the calibration
 audio (with less than an hour of audio and a small target: never), found among the peaks of
-its score, so it is exact for that audio rather than a point of a grid.
+its score, so it is exact for that audio rather than a point of a grid; never below
+:data:`FLOOR`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from kwspot.evaluate.det import NegativeScores
 
 MARGIN = 1e-6  # a threshold sits this far above the highest score it must not reach
+FLOOR = 0.5  # the lowest threshold chosen: the word at least as likely as all else together
 
 
 def split_key(path: Path | str) -> str:
@@ -53,14 +55,20 @@ def peaks_desc(score: np.ndarray, limit: int) -> np.ndarray:
 def word_threshold(negatives: NegativeScores, word: int, allowed: int,
                    refractory: int) -> float:
     """The lowest threshold just above a peak of the word's score with at most ``allowed``
-    false alarms on ``negatives`` (capped at 1.0)."""
+    false alarms on ``negatives``, between :data:`FLOOR` and 1.0 (1.0 when no audio counts
+    for the word)."""
+    if not negatives.hours[word]:
+        return 1.0
     peaks = peaks_desc(negatives.scores[:, word], allowed + 64)
-    best = float(peaks[0]) + MARGIN if len(peaks) else 0.5
+    peaks = peaks[peaks >= FLOOR]
+    best = float(peaks[0]) + MARGIN if len(peaks) else FLOOR
     for p in peaks[1:]:
         t = float(p) + MARGIN
         if negatives.false_alarms(word, t, refractory) > allowed:
             break
         best = t
+    if len(peaks) and negatives.false_alarms(word, FLOOR, refractory) <= allowed:
+        best = FLOOR
     return min(1.0, best)
 
 
@@ -68,5 +76,6 @@ def calibrate_thresholds(words: Sequence[str], negatives: NegativeScores,
                          target_fa_per_hour: float, refractory: int) -> dict[str, float]:
     """Per-word thresholds so that all words together raise about ``target_fa_per_hour``
     false alarms per hour on ``negatives`` (at most that, up to the cap of 1.0)."""
-    allowed = floor(target_fa_per_hour / max(1, len(words)) * negatives.hours + 1e-9)
-    return {w: word_threshold(negatives, j, allowed, refractory) for j, w in enumerate(words)}
+    share = target_fa_per_hour / max(1, len(words))
+    return {w: word_threshold(negatives, j, floor(share * negatives.hours[j] + 1e-9), refractory)
+            for j, w in enumerate(words)}

@@ -41,17 +41,16 @@ class Timing:
     refractory: int  # windows after a detection in which the word cannot fire again
 
     @classmethod
-    def of(cls, sample_rate: int, clip: int, hop_ms: float, smooth_ms: float,
+    def of(cls, sample_rate: int, clip: int, hop: int, smooth_ms: float,
            refractory_ms: float) -> Timing:
-        """The detector's rounding of its millisecond settings."""
-        hop = round(hop_ms * sample_rate / 1000)
+        """The detector's rounding of its millisecond settings (``hop`` in samples)."""
         refractory = round(refractory_ms * sample_rate / 1000)
-        return cls(hop, clip, sample_rate, max(1, round(smooth_ms / hop_ms)),
+        return cls(hop, clip, sample_rate, max(1, round(smooth_ms * sample_rate / 1000 / hop)),
                    ceil(refractory / hop))
 
-    def time_s(self, row: int) -> float:
-        """The detector's estimate of the time of a word that fires at window ``row``."""
-        end = self.hop * (row + 1)
+    def time_s(self, end: int) -> float:
+        """The detector's estimate of the time of a word that fires on the window ending at
+        stream position ``end``."""
         return max(0.0, (end - self.clip / 2 - (self.smooth - 1) * self.hop / 2)
                    / self.sample_rate)
 
@@ -88,21 +87,30 @@ def firing_rows(score: np.ndarray, threshold: float, refractory: int) -> np.ndar
 @dataclass
 class NegativeScores:
     """Smoothed word scores of all negative files, end to end with gaps that reset the
-    detector between files."""
+    detector between files. A file that may hold a word (``excluded``) does not count for
+    that word: its scores are -inf there and its duration is left out of that word's hours."""
 
     scores: np.ndarray  # float64 [windows, words]
-    hours: float
+    hours: np.ndarray  # per word: hours of audio that counts for it
     files: int
 
     @classmethod
     def build(cls, posteriors: Sequence[Posteriors], word_index: Sequence[int],
-              timing: Timing) -> NegativeScores:
+              timing: Timing, excluded: Sequence[Sequence[int]] = ()) -> NegativeScores:
+        """``excluded[i]``: positions in ``word_index`` of the words file ``i`` may hold."""
         gap = np.full((timing.refractory + 1, len(word_index)), -np.inf)
         parts: list[np.ndarray] = []
-        for p in posteriors:
-            parts += [smooth(p.probs, timing.smooth)[:, list(word_index)], gap]
+        seconds = np.zeros(len(word_index))
+        for i, p in enumerate(posteriors):
+            s = smooth(p.probs, timing.smooth)[:, list(word_index)]
+            skip = list(excluded[i]) if i < len(excluded) else []
+            s[:, skip] = -np.inf
+            counts = np.ones(len(word_index), dtype=bool)
+            counts[skip] = False
+            seconds += p.audio_s * counts
+            parts += [s, gap]
         scores = np.concatenate(parts) if parts else np.zeros((0, len(word_index)))
-        return cls(scores, sum(p.audio_s for p in posteriors) / 3600.0, len(posteriors))
+        return cls(scores, seconds / 3600.0, len(posteriors))
 
     def false_alarms(self, word: int, threshold: float, refractory: int) -> int:
         return len(firing_rows(self.scores[:, word], threshold, refractory))
@@ -133,6 +141,7 @@ class RecordingPositives:
     truth: list[TruthEvent]
     timing: Timing
     audio_s: float
+    ends: np.ndarray  # stream position where each window ends
     tolerance_s: float = 0.5
 
     @classmethod
@@ -140,14 +149,14 @@ class RecordingPositives:
               timing: Timing, tolerance_s: float = 0.5) -> RecordingPositives:
         smoothed = smooth(p.probs, timing.smooth)
         return cls({w: smoothed[:, i] for w, i in words.items()}, truth, timing, p.audio_s,
-                   tolerance_s)
+                   p.window_ends(timing.hop), tolerance_s)
 
     def events(self, word: str) -> int:
         return sum(e.kind == "command" and e.label == word for e in self.truth)
 
     def hits(self, word: str, threshold: float) -> int:
         rows = firing_rows(self.scores[word], threshold, self.timing.refractory)
-        dets = [(self.timing.time_s(int(r)), word) for r in rows]
+        dets = [(self.timing.time_s(int(self.ends[r])), word) for r in rows]
         return score_detections(dets, self.truth, [word], self.audio_s,
                                 self.tolerance_s).per_word[word].hits
 
@@ -161,15 +170,12 @@ class DetCurve:
     hits: np.ndarray
     positives: int
     false_alarms: np.ndarray
-    hours: float  # of negative audio
+    fa_per_hour: np.ndarray  # all words: the sum of the words' rates
+    hours: float  # of negative audio (all words: the most any word had)
 
     @property
     def recall(self) -> np.ndarray:
         return self.hits / self.positives if self.positives else np.full(len(self.hits), np.nan)
-
-    @property
-    def fa_per_hour(self) -> np.ndarray:
-        return self.false_alarms / self.hours if self.hours else np.full(len(self.hits), np.nan)
 
     def recall_at(self, max_fa_per_hour: float) -> float:
         """The best recall of a threshold of the sweep with at most this many false alarms per
@@ -188,15 +194,39 @@ class DetCurve:
 def sweep(words: Sequence[str], negatives: NegativeScores,
           positives: Sequence[ClipPositives | RecordingPositives], refractory: int,
           thresholds: np.ndarray = SWEEP) -> list[DetCurve]:
-    """One :class:`DetCurve` per word, then ``all``: hits and false alarms of every word at
-    the same threshold added up."""
+    """One :class:`DetCurve` per word, then ``all``: hits, false alarms and false-alarm
+    rates of every word at the same threshold added up."""
     curves = []
     for j, w in enumerate(words):
         hits = np.array([sum(p.hits(w, t) for p in positives) for t in thresholds])
         fas = np.array([negatives.false_alarms(j, t, refractory) for t in thresholds])
+        h = float(negatives.hours[j])
+        rate = fas / h if h else np.full(len(thresholds), np.nan)
         curves.append(DetCurve(w, thresholds, hits, sum(p.events(w) for p in positives), fas,
-                               negatives.hours))
+                               rate, h))
     curves.append(DetCurve("all", thresholds, sum(c.hits for c in curves),
                            sum(c.positives for c in curves),
-                           sum(c.false_alarms for c in curves), negatives.hours))
+                           sum(c.false_alarms for c in curves),
+                           sum(c.fa_per_hour for c in curves),
+                           max((c.hours for c in curves), default=0.0)))
     return curves
+
+
+def pool_curves(runs: Sequence[Sequence[DetCurve]]) -> list[DetCurve]:
+    """Curves of several measurements on disjoint audio (e.g. the two halves of a
+    cross-calibration) as one: hits, positives, false alarms and hours added up per word."""
+    words = [c.word for c in runs[0] if c.word != "all"]
+    pooled = []
+    for j, w in enumerate(words):
+        cs = [r[j] for r in runs]
+        hours = sum(c.hours for c in cs)
+        fas = sum(c.false_alarms for c in cs)
+        pooled.append(DetCurve(w, cs[0].thresholds, sum(c.hits for c in cs),
+                               sum(c.positives for c in cs), fas,
+                               fas / hours if hours else np.full(len(fas), np.nan), hours))
+    pooled.append(DetCurve("all", pooled[0].thresholds, sum(c.hits for c in pooled),
+                           sum(c.positives for c in pooled),
+                           sum(c.false_alarms for c in pooled),
+                           sum(c.fa_per_hour for c in pooled),
+                           max(c.hours for c in pooled)))
+    return pooled

@@ -9,6 +9,7 @@ several channels averaged.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from math import gcd
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kwspot.data.audio import is_audio_file
+from kwspot.data.audio import is_audio_file, require_finite, resample_rate
 from kwspot.errors import KwspotError
 from kwspot.infer.backend import Classifier
 
@@ -32,6 +33,11 @@ class Posteriors:
     probs: np.ndarray  # float32 [windows, classes]
     audio_s: float  # duration of the file
     resampled_from: int | None = None  # the file's rate when it was not the model's
+    ends: np.ndarray | None = None  # where each window ends (default: (k + 1) * hop)
+
+    def window_ends(self, hop: int) -> np.ndarray:
+        """Stream position (samples) at which each window ends."""
+        return self.ends if self.ends is not None else hop * (1 + np.arange(len(self.probs)))
 
 
 @dataclass(frozen=True)
@@ -60,16 +66,18 @@ def read_mono(path: Path | str, sample_rate: int) -> tuple[np.ndarray, int]:
     import soundfile as sf
     from scipy.signal import resample_poly
 
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+    try:  # bytes: the name need not be UTF-8
+        data, rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, EOFError) as exc:
         msg = str(exc).strip().splitlines()
         raise KwspotError(f"{path}: cannot read audio ({msg[-1] if msg else 'unknown format'})"
                           ) from None
     if len(data) == 0:
         raise KwspotError(f"{path}: the file holds no audio samples")
+    require_finite(data, path)
     x = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
     if rate != sample_rate:
+        resample_rate(rate, path)
         g = gcd(rate, sample_rate)
         x = resample_poly(x.astype(np.float64), sample_rate // g, rate // g).astype(np.float32)
     return np.ascontiguousarray(x, dtype=np.float32), rate
@@ -90,12 +98,51 @@ def window_posteriors(classifier: Classifier, audio: np.ndarray, hop: int, *,
     return np.concatenate(rows) if rows else np.zeros((0, len(classifier.labels)), np.float32)
 
 
+def stream_hop(classifier: Classifier, hop: int) -> int:
+    """The hop the streaming detector really uses for ``classifier``: a model with its own
+    stream scorer (an embedding model) classifies every multiple of the scorer's hop."""
+    scorer = _scorer(classifier)
+    return hop if scorer is None else max(1, round(hop / scorer.hop)) * scorer.hop
+
+
+def _scorer(classifier: Classifier):  # noqa: ANN202 (an EmbeddingWindowScorer, or None)
+    make = getattr(classifier, "stream_scorer", None)
+    return make() if make is not None else None
+
+
+def scorer_posteriors(scorer, audio: np.ndarray, hop: int, tail: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Posteriors and window ends from a model's own stream scorer, fed the audio (and
+    ``tail`` zeros) as the streaming detector feeds it, keeping every window ending on a
+    multiple of ``hop``."""
+    scorer.reset()
+    stream = np.concatenate([audio, np.zeros(tail + scorer.lag, np.float32)])
+    probs, ends = [], []
+    for i in range(0, len(stream), 16000 * 30):
+        p, e = scorer.push(stream[i:i + 16000 * 30])
+        if len(e):
+            probs.append(p)
+            ends.append(e)
+    if not ends:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
+    p, e = np.concatenate(probs), np.concatenate(ends)
+    keep = (e // scorer.hop) % (hop // scorer.hop) == 0
+    return p[keep].astype(np.float32), e[keep]
+
+
 def file_posteriors(classifier: Classifier, path: Path | str, hop: int) -> Posteriors:
-    """:func:`window_posteriors` of one audio file (errors name the file)."""
+    """:func:`window_posteriors` of one audio file (errors name the file); a model with its
+    own stream scorer gives its windows (see :func:`stream_hop`)."""
     rate = int(classifier.sample_rate)
     audio, own_rate = read_mono(path, rate)
+    resampled = own_rate if own_rate != rate else None
+    scorer = _scorer(classifier)
+    if scorer is not None:
+        tail = round(TAIL_S * rate)
+        probs, ends = scorer_posteriors(scorer, audio, stream_hop(classifier, hop), tail)
+        return Posteriors(str(path), probs, len(audio) / rate, resampled, ends)
     return Posteriors(str(path), window_posteriors(classifier, audio, hop), len(audio) / rate,
-                      own_rate if own_rate != rate else None)
+                      resampled)
 
 
 def many_posteriors(classifier: Classifier, files: Iterable[Path], hop: int, *,

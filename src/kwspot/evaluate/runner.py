@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 from kwspot.evaluate.metrics import EvalResult, result_from_probs
 from kwspot.evaluate.tta import num_variants, tta_variants
 from kwspot.infer.backend import Classifier
@@ -27,7 +27,7 @@ def predict_int16(clf: Classifier, waves: np.ndarray, *, tta: bool = False,
         raise KwspotError(f"{clf.source}: model takes clips of {clf.clip_samples} samples, "
                           f"got waveforms of shape {tuple(waves.shape)}")
     if batch_size < 1:
-        raise KwspotError(f"--batch-size must be positive, got {batch_size}")
+        raise SettingError("batch_size", f"must be positive, got {batch_size}")
     n, c = len(waves), len(clf.labels)
     plain = np.zeros((n, c), dtype=np.float32)
     averaged = np.zeros((n, c), dtype=np.float32) if tta else None

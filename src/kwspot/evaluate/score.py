@@ -14,7 +14,7 @@ other.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kwspot.errors import KwspotError
@@ -28,8 +28,15 @@ from kwspot.evaluate.det import (
     sweep,
 )
 from kwspot.evaluate.longaudio import TruthEvent, read_truth
+from kwspot.evaluate.mining import write_hard_negatives
 from kwspot.evaluate.operating import OperatingResult, StoredModel, measure
-from kwspot.evaluate.posteriors import Posteriors, Skipped, audio_files, many_posteriors
+from kwspot.evaluate.posteriors import (
+    Posteriors,
+    Skipped,
+    audio_files,
+    many_posteriors,
+    stream_hop,
+)
 from kwspot.infer.backend import Classifier
 from kwspot.infer.detector import NON_COMMANDS, DetectorConfig
 from kwspot.infer.operating_point import OperatingPoint
@@ -45,6 +52,17 @@ class Collected:
     negative_sources: list[str] = field(default_factory=list)  # folders/files given
     skipped: list[Skipped] = field(default_factory=list)
     hop: int = 0
+    excluded: dict[str, frozenset[str]] = field(default_factory=dict)  # file → words it may hold
+
+    def split_negatives(self, salt: str = "calibration"
+                        ) -> tuple[list[Posteriors], list[Posteriors]]:
+        """``(calibration, measurement)`` halves of the negative files."""
+        by_path = {p.source: p for p in self.negatives}
+        cal, meas = split_files([Path(s) for s in by_path], salt)
+        if not cal or not meas:
+            raise KwspotError("calibration needs negative audio in at least two files (one "
+                              "half to calibrate on, the other to measure on)")
+        return [by_path[str(f)] for f in cal], [by_path[str(f)] for f in meas]
 
 
 def stored_model(clf: Classifier) -> StoredModel:
@@ -79,25 +97,38 @@ class Plan:
     positives: list[tuple[str, Path]]
     negatives: list[Path]
     negative_sources: list[str]  # the folders/files given
+    excluded: dict[str, frozenset[str]] = field(default_factory=dict)  # file → words it may hold
 
     def __len__(self) -> int:
         return len(self.positives) + len(self.negatives)
 
 
 def plan(positives: Sequence[Path | str], negatives: Sequence[Path | str],
-         words: Sequence[str]) -> Plan:
-    """Find the files (errors name a path that does not exist or holds nothing usable)."""
+         words: Sequence[str], maybe: dict[str, Sequence[str]] | None = None) -> Plan:
+    """Find the files (errors name a path that does not exist or holds nothing usable).
+    ``maybe`` maps a negative folder or file to words it may hold: they are not counted there."""
     pos = [wf for p in positives for wf in positive_files(Path(p), words)]
     neg = audio_files(negatives)
     if not neg:
         raise KwspotError(f"no .wav/.flac files in {', '.join(map(str, negatives))}")
-    return Plan(pos, neg, [str(n) for n in negatives])
+    excluded: dict[str, frozenset[str]] = {}
+    for where, ws in (maybe or {}).items():
+        unknown = sorted(set(ws) - set(words))
+        if unknown:
+            raise KwspotError(f"{where}: word(s) {', '.join(unknown)} are not scored words")
+        inside = [f for f in neg if Path(where) in (f, *f.parents)]
+        if not inside:
+            raise KwspotError(f"{where}: not among the negative files")
+        for f in inside:
+            excluded[str(f)] = excluded.get(str(f), frozenset()) | frozenset(ws)
+    return Plan(pos, neg, [str(n) for n in negatives], excluded)
 
 
 def collect(clf: Classifier, files: Plan, hop: int, *,
             on_file: Callable[[], None] | None = None) -> Collected:
     """Run ``clf`` once over every file; unreadable files are kept in ``skipped``."""
-    out = Collected(negative_sources=files.negative_sources, hop=hop)
+    hop = stream_hop(clf, hop)
+    out = Collected(negative_sources=files.negative_sources, hop=hop, excluded=files.excluded)
     out.negatives, out.skipped = many_posteriors(clf, files.negatives, hop, on_file=on_file)
     for word, f in files.positives:
         done, bad = many_posteriors(clf, [f], hop, on_file=on_file)
@@ -141,55 +172,85 @@ class ScoreReport:
                 "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped]}
 
 
+class Scorer:
+    """Scoring and calibration of one model's stored posteriors at one detector timing."""
+
+    def __init__(self, audio: Collected, model: StoredModel, config: DetectorConfig,
+                 tolerance_s: float = 0.5) -> None:
+        # The posteriors' hop is the one the detector uses (an embedding model's own).
+        config = replace(config, hop_ms=audio.hop * 1000 / model.sample_rate)
+        self.audio, self.model, self.config, self.tolerance_s = audio, model, config, tolerance_s
+        self.words = command_words(model.labels, config)
+        self.index = {w: model.labels.index(w) for w in self.words}
+        self.timing = Timing.of(model.sample_rate, model.clip_samples, audio.hop,
+                                config.smooth_ms, config.refractory_ms)
+        positives: list[ClipPositives | RecordingPositives] = []
+        if audio.clips:
+            cp = ClipPositives()
+            for w, p in audio.clips:
+                if w in self.index:
+                    cp.add(w, p, self.index[w], self.timing)
+            positives.append(cp)
+        positives += [RecordingPositives.build(p, t, self.index, self.timing, tolerance_s)
+                      for p, t in audio.recordings]
+        self.positives = positives
+
+    def negative_scores(self, negatives: Sequence[Posteriors]) -> NegativeScores:
+        pos = {w: j for j, w in enumerate(self.words)}
+        excluded = [[pos[w] for w in self.audio.excluded.get(p.source, ()) if w in pos]
+                    for p in negatives]
+        return NegativeScores.build(negatives, list(self.index.values()), self.timing, excluded)
+
+    def calibrate(self, negatives: Sequence[Posteriors], target: float) -> OperatingPoint:
+        """Per-word thresholds for ``target`` false alarms per hour on ``negatives``."""
+        if not negatives:
+            raise KwspotError("no negative audio to calibrate on")
+        neg = self.negative_scores(negatives)
+        th = calibrate_thresholds(self.words, neg, target, self.timing.refractory)
+        rate = sum(neg.false_alarms(j, th[w], self.timing.refractory) / h
+                   for j, (w, h) in enumerate(zip(self.words, neg.hours, strict=True)) if h)
+        cfg = self.config
+        return OperatingPoint(th, cfg.smooth_ms, cfg.hop_ms, cfg.refractory_ms, target,
+                              list(self.audio.negative_sources),
+                              round(float(neg.hours.max(initial=0.0)), 4), round(rate, 4))
+
+    def measure(self, negatives: Sequence[Posteriors], config: DetectorConfig | None = None,
+                *, with_curves: bool = True) -> tuple[list[DetCurve], OperatingResult]:
+        """DET curves (unless not wanted) and the operating point of ``config`` (default:
+        this scorer's) on ``negatives`` and all positives."""
+        if not negatives:
+            raise KwspotError("no readable negative audio to measure on")
+        curves = sweep(self.words, self.negative_scores(negatives), self.positives,
+                       self.timing.refractory) if with_curves else []
+        excluded = [self.audio.excluded.get(p.source, frozenset()) for p in negatives]
+        op = measure(self.model, config or self.config, negatives, self.audio.clips,
+                     self.audio.recordings, self.tolerance_s, excluded)
+        return curves, op
+
+
+    def mine(self, negatives: Sequence[Posteriors], threshold: float, out: Path | str
+             ) -> list[Path]:
+        """Write the windows of ``negatives`` where a word reaches ``threshold`` as clips
+        (hard negatives for training; see :mod:`kwspot.evaluate.mining`)."""
+        excluded = [self.audio.excluded.get(p.source, frozenset()) for p in negatives]
+        return write_hard_negatives(negatives, self.index, {w: threshold for w in self.words},
+                                    self.timing, out, excluded)
+
+
 def score(audio: Collected, model: StoredModel, config: DetectorConfig, *,
           calibrate_fa_per_hour: float | None = None, tolerance_s: float = 0.5,
           split_salt: str = "calibration") -> ScoreReport:
     """DET curves and the operating point on ``audio``; with ``calibrate_fa_per_hour``,
-    thresholds calibrated on one half of the negative files and measured on the other."""
-    words = command_words(model.labels, config)
-    index = {w: model.labels.index(w) for w in words}
-    timing = Timing.of(model.sample_rate, model.clip_samples, config.hop_ms, config.smooth_ms,
-                       config.refractory_ms)
-    if timing.hop != audio.hop:
-        raise KwspotError(f"hop_ms {config.hop_ms}: the posteriors were computed every "
-                          f"{audio.hop} samples")
-    measured = audio.negatives
-    calibration = None
-    cal_names: list[str] = []
-    if calibrate_fa_per_hour is not None:
-        calibration, measured, cal_names = _calibrate(audio, words, index, timing, config,
-                                                      calibrate_fa_per_hour, split_salt)
-        config = calibration.detector_config(words=config.words, batch=config.batch)
-    if not measured:
-        raise KwspotError("no readable negative audio left to measure on")
-    negatives = NegativeScores.build(measured, list(index.values()), timing)
-    positives: list[ClipPositives | RecordingPositives] = []
-    if audio.clips:
-        cp = ClipPositives()
-        for w, p in audio.clips:
-            cp.add(w, p, index[w], timing)
-        positives.append(cp)
-    positives += [RecordingPositives.build(p, t, index, timing, tolerance_s)
-                  for p, t in audio.recordings]
-    curves = sweep(words, negatives, positives, timing.refractory)
-    operating = measure(model, config, measured, audio.clips, audio.recordings, tolerance_s)
-    return ScoreReport(words, config, curves, operating, [p.source for p in measured],
-                       calibration, cal_names, list(audio.skipped))
-
-
-def _calibrate(audio: Collected, words: tuple[str, ...], index: dict[str, int], timing: Timing,
-               config: DetectorConfig, target: float, salt: str
-               ) -> tuple[OperatingPoint, list[Posteriors], list[str]]:
-    by_path = {p.source: p for p in audio.negatives}
-    cal_paths, meas_paths = split_files([Path(s) for s in by_path], salt)
-    cal = [by_path[str(f)] for f in cal_paths]
-    if not cal or not meas_paths:
-        raise KwspotError("calibration needs negative audio in at least two files (one half to "
-                          "calibrate on, the other to measure on)")
-    neg = NegativeScores.build(cal, list(index.values()), timing)
-    thresholds = calibrate_thresholds(words, neg, target, timing.refractory)
-    fa = sum(neg.false_alarms(j, thresholds[w], timing.refractory) for j, w in enumerate(words))
-    op = OperatingPoint(thresholds, config.smooth_ms, config.hop_ms, config.refractory_ms,
-                        target, list(audio.negative_sources), round(neg.hours, 4),
-                        round(fa / neg.hours, 4) if neg.hours else None)
-    return op, [by_path[str(f)] for f in meas_paths], [str(f) for f in cal_paths]
+    thresholds calibrated on one half of the negative files and everything measured on the
+    other."""
+    scorer = Scorer(audio, model, config, tolerance_s)
+    if calibrate_fa_per_hour is None:
+        curves, op = scorer.measure(audio.negatives)
+        return ScoreReport(scorer.words, scorer.config, curves, op,
+                           [p.source for p in audio.negatives], skipped=list(audio.skipped))
+    cal, meas = audio.split_negatives(split_salt)
+    calibration = scorer.calibrate(cal, calibrate_fa_per_hour)
+    used = calibration.detector_config(words=config.words, batch=config.batch)
+    curves, op = scorer.measure(meas, used)
+    return ScoreReport(scorer.words, used, curves, op, [p.source for p in meas], calibration,
+                       [p.source for p in cal], list(audio.skipped))

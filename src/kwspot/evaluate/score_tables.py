@@ -19,7 +19,7 @@ def format_score(report: ScoreReport) -> str:
     for w in [*report.words, "all"]:
         c = op.total if w == "all" else op.per_word[w]
         th = "" if w == "all" else f"{cfg.thresholds.get(w, cfg.threshold):.4g}"
-        fa_h = c.false_alarms / op.hours if op.hours else float("nan")
+        fa_h = op.fa_per_hour(None if w == "all" else w)
         det = " ".join(f"{curves[w].recall_at(x):>8.3f}" if curves[w].positives else
                        f"{'-':>8}" for x in FA_LIMITS)
         recall = f"{c.recall:>7.3f}" if c.positives else f"{'-':>7}"
@@ -31,7 +31,7 @@ def format_score(report: ScoreReport) -> str:
 def describe_audio(report: ScoreReport) -> str:
     """Which negative audio was used for what, in words."""
     op = report.operating
-    meas = f"{len(report.measured_on)} negative files ({op.hours:.2f} h)"
+    meas = f"{len(report.measured_on)} negative files ({op.most_hours:.2f} h)"
     if report.calibration is None:
         return f"measured on {meas}; thresholds not calibrated here"
     cal = report.calibration

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 
 
 class Classifier(Protocol):
@@ -39,6 +39,8 @@ def load_classifier(path: Path | str, *, device: str = "cpu",
                     threads: int | None = None) -> Classifier:
     """A :class:`Classifier` for a ``.onnx`` file or a kwspot checkpoint (or run folder)."""
     path = Path(path)
+    if threads is not None and threads < 0:
+        raise SettingError("threads", f"must be 0 (the runtime's default) or more, got {threads}")
     if not path.exists():
         raise KwspotError(f"{path}: no such model file")
     if path.suffix.lower() == ".onnx":
@@ -52,19 +54,30 @@ class TorchClassifier:
     def __init__(self, path: Path, *, device: str = "cpu", threads: int | None = None) -> None:
         import torch
 
-        from kwspot.checkpoint import load_checkpoint, net_from_checkpoint
+        from kwspot.checkpoint import Checkpoint
+        from kwspot.devices import torch_device
 
+        self.device = torch_device(device)
         if threads:
             torch.set_num_threads(threads)
-        self.ckpt = load_checkpoint(path)
-        self.source = self.ckpt["path"]
-        self.device = torch.device(device)
-        self.net = net_from_checkpoint(self.ckpt).to(self.device)
-        self.labels = tuple(self.ckpt["labels"])
-        self.sample_rate = int(self.ckpt["frontend"]["sample_rate"])
-        self.clip_samples = 16000
-        self.model_name = self.ckpt["model"]
-        self.operating_point = self.ckpt.get("operating_point")  # calibrated thresholds
+        self.ckpt = Checkpoint.load(path)
+        self.source = self.ckpt.path
+        self.net = self.ckpt.build_net().to(self.device)
+        self.labels = tuple(self.ckpt.labels)
+        self.sample_rate = self.ckpt.sample_rate
+        self.clip_samples = self.ckpt.clip_samples
+        self.model_name = self.ckpt.model
+        self.operating_point = self.ckpt.operating_point  # calibrated thresholds
+
+    def stream_scorer(self):  # noqa: ANN201 (an EmbeddingWindowScorer, or None)
+        """For an embedding model on the CPU: a scorer that reuses the embeddings already
+        computed as a stream advances (see :mod:`kwspot.embedding.scorer`); else None."""
+        if self.net.frontend.cfg.kind != "embedding" or self.device.type != "cpu":
+            return None
+        from kwspot.embedding.scorer import EmbeddingWindowScorer
+
+        return EmbeddingWindowScorer(self.net.frontend.embedding, self.net.classifier,
+                                     self.clip_samples)
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         import torch

@@ -29,12 +29,11 @@ def write_calibrated_model(model: Path | str, op: OperatingPoint, out: Path | st
 
 
 def _write_checkpoint(model: Path, op: OperatingPoint, out: Path) -> None:
-    from kwspot.checkpoint import load_checkpoint, save_atomic
+    from dataclasses import replace
 
-    ckpt = load_checkpoint(model)
-    ckpt.pop("path", None)  # added by the loader, not part of the file
-    ckpt["operating_point"] = op.to_dict()
-    save_atomic(ckpt, out)
+    from kwspot.checkpoint import Checkpoint
+
+    replace(Checkpoint.load(model), operating_point=op.to_dict()).save(out)
 
 
 def _write_onnx(model: Path, op: OperatingPoint, out: Path) -> None:

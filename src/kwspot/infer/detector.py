@@ -11,7 +11,10 @@ crossing). Silence and unknown are never reported.
 Decisions depend only on the samples, never on how they were chunked: windows end at fixed
 multiples of the hop from the first sample, and the buffer starts filled with one window of
 zeros (so a word in the first second is heard). When a large chunk arrives, the windows it
-completes are classified together in batches of up to ``batch`` windows.
+completes are classified together in batches of up to ``batch`` windows. A classifier that
+offers a ``stream_scorer()`` (a PyTorch model on the pretrained embedding) is fed the samples
+instead and classifies the windows it completes itself, every 80 ms, from the embeddings
+already computed (the hop is then a multiple of 80 ms).
 
 Every :class:`Detection` carries two times: ``time_s``, the estimated time of the word (the
 centre of the analysis windows averaged into the triggering score), and ``decided_s``, the
@@ -78,11 +81,16 @@ class StreamingDetector:
         self.sample_rate = int(classifier.sample_rate)
         self.clip = int(classifier.clip_samples)
         self.hop = round(cfg.hop_ms * self.sample_rate / 1000)
+        make_scorer = getattr(classifier, "stream_scorer", None)
+        self._scorer = make_scorer() if make_scorer is not None else None
+        if self._scorer is not None:  # windows every multiple of the scorer's own hop
+            self.hop = max(1, round(self.hop / self._scorer.hop)) * self._scorer.hop
+            self._every = self.hop // self._scorer.hop
         if not 1 <= self.hop <= self.clip:
             sr = self.sample_rate
             raise KwspotError(f"--hop-ms {cfg.hop_ms}: must be between {1000 / sr:g} and "
                               f"{self.clip * 1000 / sr:g}")
-        self.n_smooth = max(1, round(cfg.smooth_ms / cfg.hop_ms))
+        self.n_smooth = max(1, round(cfg.smooth_ms * self.sample_rate / 1000 / self.hop))
         self.refractory = round(cfg.refractory_ms * self.sample_rate / 1000)
         labels = tuple(classifier.labels)
         commands = [w for w in labels if w not in NON_COMMANDS]
@@ -109,6 +117,8 @@ class StreamingDetector:
         self._quiet_until = 0  # no detection for windows ending before this position
         self._armed = np.ones(len(self.words), dtype=bool)  # words that may fire again
         self.windows = 0  # windows classified so far
+        if self._scorer is not None:
+            self._scorer.reset()
 
     @property
     def position_s(self) -> float:
@@ -118,6 +128,8 @@ class StreamingDetector:
     def feed(self, samples: np.ndarray) -> list[Detection]:
         """Append float samples in [-1, 1] (1-D); detections completed by them, in order."""
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if self._scorer is not None:
+            return self._feed_scorer(x)
         found: list[Detection] = []
         i = 0
         while i < len(x):
@@ -133,10 +145,20 @@ class StreamingDetector:
                 self._len -= keep_from
         return found
 
+    def _feed_scorer(self, x: np.ndarray) -> list[Detection]:
+        self._received += len(x)
+        probs, ends = self._scorer.push(x)
+        keep = (ends // self._scorer.hop) % self._every == 0
+        probs, ends = probs[keep], ends[keep]
+        self.windows += len(ends)
+        return self._decide(probs.astype(np.float64), ends) if len(ends) else []
+
     def flush(self) -> list[Detection]:
         """End of stream: feed enough zeros for a word at the very end to be centred and
         smoothed, and return what that finds."""
         pad = self.clip // 2 + self.n_smooth * self.hop
+        if self._scorer is not None:
+            pad += self._scorer.lag
         return self.feed(np.zeros(pad, dtype=np.float32))
 
     def _classify_ready(self) -> list[Detection]:
@@ -187,13 +209,13 @@ class StreamingDetector:
         return found
 
 
-    def replay(self, probs: np.ndarray) -> list[Detection]:
-        """Decisions on posteriors classified before (rows: one window per hop from the
-        start of a stream, as :meth:`feed` and :meth:`flush` classify them): every setting
-        but the hop can be tried again without running the model."""
+    def replay(self, probs: np.ndarray, ends: np.ndarray | None = None) -> list[Detection]:
+        """Decisions on posteriors classified before (rows: the windows :meth:`feed` and
+        :meth:`flush` classify, ending at ``ends``; default one per hop from the start of the
+        stream): every setting but the hop can be tried again without running the model."""
         self.reset()
         probs = np.asarray(probs, dtype=np.float64)
-        ends = self.hop * (1 + np.arange(len(probs)))
+        ends = self.hop * (1 + np.arange(len(probs))) if ends is None else np.asarray(ends)
         found: list[Detection] = []
         for k in range(0, len(probs), 4096):
             found += self._decide(probs[k:k + 4096], ends[k:k + 4096])

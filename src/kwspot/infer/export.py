@@ -17,7 +17,7 @@ import json
 import tempfile
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from kwspot import __version__
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 from kwspot.network import KwsNet
 from kwspot.outputs import output_path, write_error
 
@@ -41,7 +41,7 @@ class ExportGraph(nn.Module):
     def __init__(self, net: KwsNet, input_dtype: str = "float") -> None:
         super().__init__()
         if input_dtype not in INPUTS:
-            raise KwspotError(f"--input must be float or int16, got {input_dtype!r}")
+            raise SettingError("input_dtype", f"must be float or int16, got {input_dtype!r}")
         self.int16_input = input_dtype == "int16"
         self.frontend = net.frontend  # exports its ONNX form (see kwspot.features)
         self.classifier = net.classifier
@@ -57,25 +57,47 @@ class ExportResult:
     path: Path
     metadata: dict[str, Any]
     size_bytes: int
+    max_prob_diff: float | None = None  # onnxruntime vs PyTorch on AGREEMENT_PROBES signals
+
+
+AGREEMENT_PROBES = 4
+
+
+def agreement(net: KwsNet, onnx_path: Path | str, clip_samples: int) -> float:
+    """Largest |Δ probability| between onnxruntime on ``onnx_path`` and PyTorch on ``net``
+    over test signals: silence and noise at three levels."""
+    import torch
+
+    from kwspot.infer.backend import OnnxClassifier
+
+    rng = np.random.default_rng(0)
+    probe = (rng.standard_normal((AGREEMENT_PROBES, clip_samples))
+             * np.array([[0.0], [0.01], [0.1], [0.3]])).astype(np.float32)
+    with torch.inference_mode():
+        ref = torch.softmax(net.eval()(torch.from_numpy(probe)).float(), dim=1).numpy()
+    return float(np.abs(OnnxClassifier(Path(onnx_path)).predict_proba(probe) - ref).max())
 
 
 def export_checkpoint(checkpoint: Path | str, out: Path | str, *, quantize: str | None = None,
                       input_dtype: str = "float", opset: int = 17,
                       calibration: np.ndarray | None = None) -> ExportResult:
-    """Export a kwspot checkpoint (or run folder) to ``out`` (see :func:`export_net`)."""
-    from kwspot.checkpoint import load_checkpoint, net_from_checkpoint
+    """Export a kwspot checkpoint (or run folder) to ``out`` (see :func:`export_net`) and
+    check the file against PyTorch (``max_prob_diff``)."""
+    from kwspot.checkpoint import Checkpoint
 
-    ckpt = load_checkpoint(checkpoint)
-    net = net_from_checkpoint(ckpt)
-    extra = {"checkpoint": Path(ckpt["path"]).name, "iteration": ckpt.get("iteration"),
-             "best_acc": ckpt.get("best_acc")}
-    if ckpt.get("operating_point"):
-        extra["operating_point"] = ckpt["operating_point"]  # calibrated thresholds travel along
-    if ckpt.get("config"):
-        extra["config"] = ckpt["config"]  # the training run's settings (data options included)
-    return export_net(net, tuple(ckpt["labels"]), out, model_name=ckpt["model"],
-                      quantize=quantize, input_dtype=input_dtype, opset=opset,
-                      calibration=calibration, extra_meta=extra)
+    ckpt = Checkpoint.load(checkpoint)
+    net = ckpt.build_net()
+    extra: dict[str, Any] = {"checkpoint": Path(ckpt.path).name, "iteration": ckpt.iteration,
+                             "best_acc": ckpt.best_acc}
+    if ckpt.config:
+        extra["config"] = ckpt.config  # the training run's settings (data options included)
+    if ckpt.operating_point:
+        extra["operating_point"] = ckpt.operating_point
+    result = export_net(net, tuple(ckpt.labels), out, model_name=ckpt.model,
+                        quantize=quantize, input_dtype=input_dtype, opset=opset,
+                        clip_samples=ckpt.clip_samples, calibration=calibration,
+                        extra_meta=extra)
+    return replace(result, max_prob_diff=agreement(net, result.path, ckpt.clip_samples))
 
 
 def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_name: str,
@@ -88,9 +110,9 @@ def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_nam
     (without them ``quantize="int8"`` falls back to dynamic weight quantization).
     """
     if quantize not in QUANTIZE:
-        raise KwspotError(f"--quantize must be int8 (or left out), got {quantize!r}")
+        raise SettingError("quantize", f"must be int8 (or left out), got {quantize!r}")
     if not 13 <= opset <= 21:
-        raise KwspotError(f"--opset must be between 13 and 21, got {opset}")
+        raise SettingError("opset", f"must be between 13 and 21, got {opset}")
     if len(labels) != _num_outputs(net, clip_samples):
         raise KwspotError(f"{model_name}: {len(labels)} labels but the model has "
                           f"{_num_outputs(net, clip_samples)} outputs")
@@ -195,12 +217,12 @@ def calibration_clips(folder: Path | str, count: int = 256, seed: int = 0) -> np
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise KwspotError(f"{folder}: --calibrate needs a folder of audio clips")
+        raise SettingError("calibrate", f"{folder} is not a folder of audio clips")
     files = sorted(p for p in folder.rglob("*") if is_audio_file(p))
     if not files:
         raise KwspotError(f"{folder}: no .wav/.flac files to calibrate on")
     if count < 1:
-        raise KwspotError(f"--calibrate-clips must be >= 1, got {count}")
+        raise SettingError("calibrate_clips", f"must be >= 1, got {count}")
     pick = np.random.default_rng(seed).choice(len(files), size=min(count, len(files)),
                                               replace=False)
     clips = [read_clip(files[i], resample=True) for i in sorted(pick)]
@@ -210,15 +232,14 @@ def calibration_clips(folder: Path | str, count: int = 256, seed: int = 0) -> np
 def training_clips(checkpoint: Path | str, count: int = 256, seed: int = 0) -> np.ndarray | None:
     """``count`` clips of the training split the checkpoint was trained on (float32), or None
     when that dataset is not on this machine (or the checkpoint does not record it)."""
-    from kwspot.checkpoint import load_checkpoint
-    from kwspot.config import TrainConfig
-    from kwspot.data.dataset import load_dataset
+    from kwspot.checkpoint import Checkpoint
+    from kwspot.data.dataset import DataConfig, load_dataset, recorded_data_settings
 
-    config = load_checkpoint(checkpoint).get("config")
-    if not config or not config.get("data") or not Path(config["data"]).is_dir():
+    settings = recorded_data_settings(Checkpoint.load(checkpoint).config)
+    if not settings.get("root") or not Path(settings["root"]).is_dir():
         return None
     try:
-        data = load_dataset(TrainConfig.resolve(config).data_config(), verbose=False)
+        data = load_dataset(DataConfig(**settings), verbose=False)
     except KwspotError:
         return None
     waves = data.splits["training"].waves

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kwspot.data.audio import require_finite
+from kwspot.data.audio import require_finite, resample_rate
 from kwspot.errors import KwspotError
 from kwspot.infer.backend import Classifier
 from kwspot.infer.detector import Detection, DetectorConfig, StreamingDetector
@@ -66,7 +66,7 @@ def detect_file(classifier: Classifier, path: str, config: DetectorConfig | None
         rate = f.samplerate
         resampler = None
         if rate != det.sample_rate:
-            resampler = StreamResampler(rate, det.sample_rate)
+            resampler = StreamResampler(resample_rate(rate, path), det.sample_rate)
             if on_note:
                 on_note(f"{path}: {rate} Hz audio resampled to the model's {det.sample_rate} Hz")
         total_s = f.frames / rate

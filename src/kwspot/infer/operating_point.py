@@ -7,6 +7,7 @@ same dict under ``operating_point`` in its ``kwspot`` JSON metadata.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -29,7 +30,7 @@ class OperatingPoint:
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of numbers, strings and lists (safe in a checkpoint and in JSON)."""
-        return asdict(self)
+        return json.loads(json.dumps(asdict(self)))  # numpy scalars become plain floats
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "model") -> OperatingPoint:

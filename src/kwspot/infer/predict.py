@@ -23,7 +23,7 @@ import numpy as np
 
 from kwspot.data.audio import is_audio_file, read_clip
 from kwspot.data.layouts import NOISE_DIR
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 from kwspot.infer.backend import Classifier
 from kwspot.outputs import atomic_open
 from kwspot.progress import progress_bar
@@ -115,13 +115,15 @@ def predict_files(clf: Classifier, paths: Sequence[Path], *, batch_size: int = 2
     ``resample`` converts other rates and stereo instead of skipping them.
     """
     if batch_size < 1:
-        raise KwspotError(f"--batch-size must be positive, got {batch_size}")
+        raise SettingError("batch_size", f"must be positive, got {batch_size}")
     paths = list(paths)
     n = len(paths)
     probs = np.zeros((n, len(clf.labels)), dtype=np.float32)
     ok = np.zeros(n, dtype=bool)
     skipped: list[Skipped] = []
     t0 = time.perf_counter()
+    if workers is not None and workers < 0:
+        raise SettingError("workers", f"must be 1 or more (0: automatic), got {workers}")
     workers = workers or min(8, 2 * (os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             progress_bar(n, "predicting", enabled=progress) as advance:

@@ -52,9 +52,6 @@ from kwspot.models.registry import register_model
 
 PAPER = "Kim et al., Broadcasted Residual Learning for Efficient Keyword Spotting, Interspeech 2021"
 SUB_BANDS = 5
-# Training recipes below count iterations at batch 256 on ~37k clips (12-class Speech
-# Commands training split): 1 epoch ≈ 145 iterations.
-ITERS_PER_EPOCH = 145
 
 
 class SubSpectralNorm(nn.Module):
@@ -154,13 +151,13 @@ def _recipe(tau: float) -> dict[str, Any]:
     """Authors' recipe: SGD(0.9) lr 0.1, wd 1e-3, 5-epoch warm-up + cosine, 200 epochs."""
     freq_width = {1: 0, 2: 3, 3: 5, 6: 7, 8: 7}[int(tau)]
     return {
-        "iters": 200 * ITERS_PER_EPOCH,
+        "epochs": 200,
         "batch_size": 256,
         "lr": 0.1,
         "optimizer": "sgd",
         "weight_decay": 1e-3,
         "schedule": "cosine",
-        "warmup_iters": 5 * ITERS_PER_EPOCH,
+        "warmup": 5 / 200,  # 5 epochs
         "label_smoothing": 0.0,
         "mixup": 0.0,
         "spec_freq_masks": 2 if freq_width else 0,

@@ -93,13 +93,13 @@ class DSCNN(nn.Module):
 # = 3.0M clips ≈ 81 epochs ≈ 11.7k iterations at batch 256 (≈145 iterations per epoch).
 def _recipe() -> dict[str, Any]:
     return {
-        "iters": 11700,
+        "epochs": 81,  # 11,700 iterations at batch 256 on the 37k training clips
         "batch_size": 256,
         "lr": 5e-4,
         "optimizer": "adamw",
         "weight_decay": 0.0,
         "schedule": "cosine",
-        "warmup_iters": 145,
+        "warmup": 1 / 81,  # 1 epoch
         "label_smoothing": 0.0,
         "mixup": 0.0,
         "spec_time_masks": 0,

@@ -45,9 +45,6 @@ from kwspot.models.registry import register_model
 
 PAPER = ("Majumdar & Ginsburg, MatchboxNet: 1D Time-Channel Separable Convolutional Neural "
          "Network Architecture for Speech Commands Recognition, Interspeech 2020")
-# Training recipes count iterations at batch 256 on ~37k clips (12-class Speech Commands
-# training split): 1 epoch ≈ 145 iterations.
-ITERS_PER_EPOCH = 145
 
 
 class SeparableConvBn(nn.Module):
@@ -138,15 +135,14 @@ class MatchboxNet(nn.Module):
 
 
 def _recipe() -> dict[str, Any]:
-    iters = 200 * ITERS_PER_EPOCH
     return {
-        "iters": iters,
+        "epochs": 200,
         "batch_size": 256,
         "lr": 1e-3,
         "optimizer": "adamw",
         "weight_decay": 0.05,
         "schedule": "cosine",
-        "warmup_iters": iters // 20,
+        "warmup": 0.05,
         "label_smoothing": 0.0,
         "mixup": 0.0,
         "spec_time_masks": 2,

@@ -76,6 +76,6 @@ class SeResNet3(nn.Module):
 
 
 @register_model("seresnet3", frontend="mel", paper="kwspot seed: SeResNet3 (log mel)",
-                recommended={"iters": 21000})
+                recommended={"epochs": 145})  # the seed's 21,000 iterations at batch 256
 def seresnet3(num_classes: int = 12, **kwargs) -> nn.Module:
     return SeResNet3(num_classes=num_classes, **kwargs)

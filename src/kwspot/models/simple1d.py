@@ -53,6 +53,6 @@ class Simple1dNet(nn.Module):
 
 
 @register_model("simple1dnet", frontend="raw", paper="kwspot seed: Simple1dNet (raw wave)",
-                recommended={"iters": 3500})
+                recommended={"epochs": 24})  # the seed's 3,500 iterations
 def simple1dnet(num_classes: int = 12, **kwargs) -> nn.Module:
     return Simple1dNet(num_classes=num_classes, **kwargs)

@@ -48,6 +48,6 @@ class VggNet1(nn.Module):
 
 
 @register_model("vggnet1", frontend="mfcc", paper="kwspot seed: VggNet1 (MFCC)",
-                recommended={"iters": 83000})
+                recommended={"epochs": 575})  # the seed's 83,000 iterations
 def vggnet1(num_classes: int = 12, **kwargs) -> nn.Module:
     return VggNet1(num_classes=num_classes, **kwargs)

@@ -15,6 +15,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import firwin, lfilter, resample_poly
 
+from kwspot.data.audio import SAMPLE_RATE as CLIP_RATE
 from kwspot.data.perturb import (
     NoiseBank,
     Perturbations,
@@ -28,7 +29,6 @@ from kwspot.data.synth.espeak import RATE_MAX, SAMPLE_RATE, Espeak
 from kwspot.data.synth.speakers import SPLITS, Speaker, split_sizes
 from kwspot.errors import KwspotError
 
-CLIP_RATE = 16_000
 CLIP_SAMPLES = CLIP_RATE  # exactly one second
 MAX_WORD_S = 0.92  # longer words are re-spoken faster, then cropped
 # offset_s / duration_s: where the (trimmed) word sits in the clip; level_db: its RMS in
@@ -166,7 +166,7 @@ def render_clip(spec: ClipSpec, engine: Espeak, style: ClipStyle = ClipStyle(),
         if word.size <= max_word or spoken_rate >= RATE_MAX:
             break
         rate = rate * word.size / (max_word - 0.07 * CLIP_RATE)  # too long: say it faster
-    word = fit_length(word, max_word)
+    word = crop_with_fade(word, max_word)
     # Perturbations draw from their own stream: switching one off leaves the rest as it was.
     prng = np.random.default_rng(
         [spec.seed, stable_hash(sp.id), stable_hash(spec.word), spec.take, _PERTURB_STREAM])
@@ -179,7 +179,7 @@ def render_clip(spec: ClipSpec, engine: Espeak, style: ClipStyle = ClipStyle(),
     offset = int(rng.integers(0, style.samples - word.size + 1))
     noise_db = rng.uniform(-78.0, -58.0)
     clip = room_tone(style.samples, noise_db, rng)
-    heard = fit_length(wet * gain, style.samples - offset)
+    heard = crop_with_fade(wet * gain, style.samples - offset)
     clip[offset:offset + heard.size] += heard
     clip, more = _recorded(clip, _rms(word), style.perturb, noise, prng)
     pcm = np.clip(np.round(clip * 32767.0), -32768, 32767).astype(np.int16)
@@ -274,7 +274,7 @@ def trim_silence(x: np.ndarray, floor_db: float = 40.0) -> np.ndarray:
     return out
 
 
-def fit_length(x: np.ndarray, limit: int) -> np.ndarray:
+def crop_with_fade(x: np.ndarray, limit: int) -> np.ndarray:
     """Crop to ``limit`` samples (keeping the start, fading out the cut) if longer."""
     if x.size <= limit:
         return x

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kwspot.data.labels import DEFAULT_WORDS
 from kwspot.data.perturb import NoiseBank, Perturbations
 from kwspot.data.synth import espeak, voices
 from kwspot.data.synth.clips import (
@@ -45,7 +46,6 @@ from kwspot.data.synth.noise import NOISE_LEVELS_DB, Speak, make_noise
 from kwspot.data.synth.speakers import SPLITS, Speaker, plan_speakers
 from kwspot.errors import KwspotError
 
-DEFAULT_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 DEFAULT_UNKNOWN_WORDS = (
     "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
 )

@@ -13,7 +13,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy.signal import butter, lfilter, sosfilt
 
-RATE = 16_000
+from kwspot.data.audio import SAMPLE_RATE as RATE
+
 # file stem -> RMS level in dBFS, near those of the real data set's files (white and pink
 # noise -49.6, dishes -48.5, bike -44.6, tap -53.3): mixers scale noise by its own level.
 NOISE_LEVELS_DB = {

@@ -14,20 +14,18 @@ instead of reading ``validation_list.txt`` / ``testing_list.txt`` get the same s
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
+from kwspot.data.splits import SPLITS, speaker_split
 from kwspot.errors import KwspotError
 
-SPLITS = ("training", "validation", "testing")
 VALIDATION_FRACTION = 0.1
 TESTING_FRACTION = 0.1
 # Regional accents kept out of training (validation, testing), when installed.
 HELD_OUT_ACCENTS = ("en-us-nyc", "en-gb-x-gbcwmd")
 _MIN_TRAINING_ACCENTS = 2
-_MAX_WAVS_PER_CLASS = 2**27 - 1
 
 
 @dataclass(frozen=True)
@@ -54,13 +52,7 @@ class Speaker:
 
 def hash_split(speaker_id: str) -> str:
     """The split the Speech Commands hash rule gives a speaker id (10 % / 10 %)."""
-    digest = int(hashlib.sha1(speaker_id.encode("utf-8")).hexdigest(), 16)
-    percent = (digest % (_MAX_WAVS_PER_CLASS + 1)) * (100.0 / _MAX_WAVS_PER_CLASS)
-    if percent < VALIDATION_FRACTION * 100:
-        return "validation"
-    if percent < (VALIDATION_FRACTION + TESTING_FRACTION) * 100:
-        return "testing"
-    return "training"
+    return speaker_split(speaker_id, VALIDATION_FRACTION * 100, TESTING_FRACTION * 100)
 
 
 def split_sizes(total: int) -> dict[str, int]:

@@ -1,0 +1,82 @@
+"""The settings of one ``kwspot wakeword`` run (each defined here once)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from kwspot.errors import KwspotError
+
+
+def setting(default: Any, help: str) -> Any:  # noqa: A002 - the word argparse uses
+    """A field with its default and its one-line description (the command line's help)."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class WakewordConfig:
+    """A wake-word detector made from text: what to synthesize, train and calibrate."""
+
+    phrases: tuple[str, ...]  # the wake words / phrases, each its own class
+    out: str  # run folder: synthetic sets, caches, model.pt, model.onnx, report
+    negatives: tuple[str, ...] = setting((), "folders/files of audio with none of the phrases")
+    test: tuple[str, ...] = setting((), "real recordings of the phrases (scored, never trained on)")
+    target_fa_per_hour: float = setting(0.5,
+        "false alarms per hour the threshold is calibrated for")
+    per_phrase: int = setting(1000,
+        "synthetic clips of each phrase, each by its own synthetic speaker")
+    per_negative: int = setting(60, "synthetic clips of each sound-alike and other word")
+    confusables: int = setting(30, "sound-alikes and partial phrases synthesized per phrase")
+    window_s: float | None = setting(None,
+        "detector window; default 2 s, longer if a phrase needs it")
+    model: str = setting("emb_conv", "head over the speech embedding (a registered emb_* model)")
+    iters: int = setting(2000, "head training steps")
+    batch_size: int = setting(256, "windows per step: half phrases, half negatives")
+    lr: float = setting(2e-3, "AdamW learning rate (cosine decay)")
+    copies: int = setting(2, "augmented copies of each phrase clip (embeddings cached per copy)")
+    smooth_ms: float = setting(240.0, "moving average of the phrase score")
+    refractory_ms: float = setting(2000.0, "no second detection this soon after one")
+    seed: int = setting(0, "synthesis, augmentation and training randomness")
+    workers: int | None = setting(None, "synthesis processes (default: the usable CPUs)")
+    embedding_dir: str | None = setting(None,
+        "folder with the embedding model files (else the wheel)")
+
+    def __post_init__(self) -> None:
+        from kwspot.data.synth.generate import _check_words
+
+        phrases = _check_words(self.phrases, "phrase")  # one-line errors for bad phrases
+        if not phrases:
+            raise KwspotError("wakeword: give at least one phrase")
+        if "unknown" in phrases:
+            raise KwspotError("phrase 'unknown': the name of the class of everything else")
+        object.__setattr__(self, "phrases", phrases)
+        checks = [("target_fa_per_hour", self.target_fa_per_hour > 0),
+                  ("per_phrase", self.per_phrase >= 10), ("per_negative", self.per_negative >= 3),
+                  ("confusables", self.confusables >= 0), ("iters", self.iters >= 1),
+                  ("batch_size", self.batch_size >= 4), ("lr", self.lr > 0),
+                  ("copies", self.copies >= 0), ("smooth_ms", self.smooth_ms >= 0),
+                  ("refractory_ms", self.refractory_ms >= 0),
+                  ("window_s", self.window_s is None or 0.5 <= self.window_s <= 10)]
+        for name, ok in checks:
+            if not ok:
+                raise KwspotError(f"{name} {getattr(self, name)}: {_RANGES[name]}")
+        if not self.model.startswith("emb_"):
+            raise KwspotError(f"model {self.model!r}: a wake word needs a head over the speech "
+                              "embedding (emb_mlp, emb_conv or emb_gru)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def training_key(self) -> dict[str, Any]:
+        """The settings a trained model depends on (not where it is tested or the workers)."""
+        skip = {"out", "test", "workers", "target_fa_per_hour", "smooth_ms", "refractory_ms"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+
+
+_RANGES = {
+    "target_fa_per_hour": "must be a positive rate per hour",
+    "per_phrase": "must be at least 10", "per_negative": "must be at least 3",
+    "confusables": "must be >= 0", "iters": "must be at least 1", "batch_size": "must be >= 4",
+    "lr": "must be positive", "copies": "must be >= 0", "smooth_ms": "must be >= 0",
+    "refractory_ms": "must be >= 0", "window_s": "must be within 0.5..10 seconds",
+}

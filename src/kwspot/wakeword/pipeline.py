@@ -1,0 +1,222 @@
+"""``kwspot wakeword``: a detector for any phrase from text, in one call.
+
+1. synthesize the phrases and negatives made for them (:mod:`kwspot.wakeword.synthesis`);
+2. split the negative audio by file into training (1/4), calibration (1/4) and measurement
+   (1/2) parts (:func:`~kwspot.evaluate.calibrate.split_files`);
+3. compute embeddings once (cached) and train a head (:mod:`kwspot.wakeword.training`);
+4. calibrate per-phrase thresholds for the target false-alarm rate on the calibration part and
+   measure recall (on ``test`` recordings) and false alarms per hour on the measurement part
+   (:func:`~kwspot.evaluate.score.score`);
+5. write ``model.pt`` and ``model.onnx``, both holding the operating point.
+
+Every step's result is kept in the run folder (synthetic sets, embeddings, the trained head
+keyed by its settings), so a second run with the same settings starts where the first ended.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from kwspot.errors import KwspotError
+from kwspot.wakeword.config import WakewordConfig
+
+if TYPE_CHECKING:
+    from kwspot.evaluate.score import ScoreReport
+    from kwspot.infer.operating_point import OperatingPoint
+    from kwspot.network import KwsNet
+    from kwspot.wakeword.windows import EmbeddingCache
+
+UNKNOWN = "unknown"
+STATE = "wakeword.json"  # the settings the model in the folder was trained with
+HOP_MS = 80.0  # one window per embedding
+
+Step = Callable[[str], None]  # told what is being done, one line per step
+
+
+@dataclass
+class WakewordResult:
+    out: Path
+    labels: tuple[str, ...]
+    window: int  # samples per window
+    checkpoint: Path
+    onnx: Path
+    report: ScoreReport  # measured on the measurement part
+    files: dict[str, int] = field(default_factory=dict)  # negative files per part
+    reused_model: bool = False
+    det_plot: Path | None = None  # written when there were test recordings
+
+
+def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | None = None,
+                 progress: bool | None = None) -> WakewordResult:
+    """Synthesize, train, calibrate, export and (given test recordings) score; see the module
+    docstring. ``overwrite``: replace a model trained with other settings in ``cfg.out``."""
+    from kwspot.data.synth.clips import phrase_label
+    from kwspot.evaluate.calibrate import split_files
+    from kwspot.evaluate.posteriors import audio_files
+    from kwspot.wakeword.summary import write_report
+    from kwspot.wakeword.synthesis import synthesize_sets, window_samples
+
+    say = step or (lambda _msg: None)
+    out = Path(cfg.out).expanduser()
+    labels = (*[phrase_label(" ".join(p.lower().split())) for p in cfg.phrases], UNKNOWN)
+    if not cfg.negatives:
+        raise KwspotError("--negatives: give folders of audio holding none of the phrases "
+                          "(running speech, noise): false alarms are learnt and measured on it")
+    negatives = audio_files(cfg.negatives)
+    cal_all, measure = split_files(negatives, "calibration")
+    train_files, cal_files = split_files(cal_all, "wakeword-training")
+    if not (train_files and cal_files and measure):
+        raise KwspotError(f"--negatives: {len(negatives)} audio file(s) found; need enough "
+                          "files (ideally hours of audio) to split into training, calibration "
+                          "and measurement parts")
+    state = _check_run_folder(out, cfg, overwrite)
+    window = window_samples(cfg.phrases, cfg.window_s)
+    say(f"synthesizing {len(cfg.phrases)} phrase(s) and their negatives "
+        f"({window / 16000:g}-s windows)")
+    sets = synthesize_sets(cfg.phrases, out / "synth", per_phrase=cfg.per_phrase,
+                           per_negative=cfg.per_negative, confusables=cfg.confusables,
+                           window=window, seed=cfg.seed, workers=cfg.workers, progress=progress)
+    net = _build_net(cfg, len(labels))
+    from kwspot.data.cache import default_cache_dir
+    from kwspot.wakeword.windows import EmbeddingCache
+
+    # Shared by all runs: keyed by file, window and embedding weights.
+    cache = EmbeddingCache(net.frontend.embedding, default_cache_dir() / "stream-embeddings")
+    ckpt_path = out / "model.pt"
+    reused = state is not None and ckpt_path.is_file()
+    if reused:
+        say(f"reusing the head trained before ({ckpt_path})")
+        _load_head(net, ckpt_path)
+    else:
+        from kwspot.wakeword.fit import fit_head
+
+        fit_head(net, cfg, sets, labels, cache, train_files, out, say, progress)
+    say(f"calibrating for {cfg.target_fa_per_hour:g} false alarms/h and measuring")
+    report = _score(net, cfg, labels, window, cache, cal_files, measure, progress)
+    op = report.calibration
+    _save_checkpoint(net, cfg, labels, window, op, ckpt_path)
+    (out / STATE).write_text(json.dumps(cfg.training_key(), indent=1) + "\n", encoding="utf-8")
+    onnx_path = _export(net, labels, window, op, out / "model.onnx")
+    files = {"training": len(train_files), "calibration": len(cal_files),
+             "measurement": len(measure)}
+    plot = write_report(out, labels, window, files, report)
+    return WakewordResult(out, labels, window, ckpt_path, onnx_path, report, files, reused, plot)
+
+
+def _check_run_folder(out: Path, cfg: WakewordConfig, overwrite: bool) -> dict | None:
+    """The stored settings when they equal ``cfg``'s; an error when the folder holds a model
+    trained otherwise (unless ``overwrite``)."""
+    path = out / STATE
+    if not path.is_file():
+        if (out / "model.pt").exists() and not overwrite:
+            raise KwspotError(f"{out}: holds a model.pt not made by this command (choose "
+                              "another --out or allow overwriting)")
+        return None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stored = None
+    want = json.loads(json.dumps(cfg.training_key()))
+    if stored == want:
+        return stored
+    if not overwrite:
+        raise KwspotError(f"{out}: holds a wake-word model trained with other settings "
+                          "(choose another --out or allow overwriting)")
+    return None
+
+
+def _build_net(cfg: WakewordConfig, classes: int) -> KwsNet:
+    from kwspot.features import FrontendConfig
+    from kwspot.network import build_net
+
+    fe = FrontendConfig(kind="embedding", embedding_pad_ms=0.0,
+                        embedding_dir=cfg.embedding_dir or "")
+    torch.manual_seed(cfg.seed)
+    return build_net(cfg.model, classes, fe).eval()
+
+
+def _load_head(net: KwsNet, path: Path) -> None:
+    from kwspot.checkpoint import Checkpoint, load_weights
+
+    ckpt = Checkpoint.load(path)
+    load_weights(net, ckpt.weights, ckpt.path, ckpt.model)
+    net.eval()
+
+
+def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: int,
+           cache: EmbeddingCache, cal_files: list[Path], measure: list[Path],
+           progress: bool | None) -> ScoreReport:
+    """Posteriors of the calibration and measurement files and of the test recordings (the
+    head over cached embeddings), then :func:`~kwspot.evaluate.score.score`."""
+    from kwspot.evaluate.operating import StoredModel
+    from kwspot.evaluate.score import Collected, score
+    from kwspot.infer.detector import DetectorConfig
+    from kwspot.progress import progress_bar
+    from kwspot.wakeword.windows import HOP, file_posteriors
+
+    positives = _test_files(cfg, labels)
+    audio = Collected(negative_sources=list(cfg.negatives), hop=HOP)
+    files = [*cal_files, *measure]
+    with progress_bar(len(files) + len(positives), "scoring", enabled=progress) as advance:
+        audio.negatives, audio.skipped = file_posteriors(cache, net.classifier, window, files,
+                                                         advance)
+        for word, f in positives:
+            done, bad = file_posteriors(cache, net.classifier, window, [f], advance)
+            audio.skipped += bad
+            audio.clips += [(word, p) for p in done]
+    model = StoredModel(tuple(labels), 16000, window, str(Path(cfg.out) / "model.pt"))
+    config = DetectorConfig(hop_ms=HOP_MS, smooth_ms=cfg.smooth_ms,
+                            refractory_ms=cfg.refractory_ms, threshold=0.5)
+    return score(audio, model, config, calibrate_fa_per_hour=cfg.target_fa_per_hour)
+
+
+def _test_files(cfg: WakewordConfig, labels: tuple[str, ...]) -> list[tuple[str, Path]]:
+    """``(phrase label, file)`` of the test recordings: a folder named after a phrase (or,
+    with one phrase, any folder), or a folder of such folders."""
+    from kwspot.evaluate.posteriors import audio_files
+    from kwspot.evaluate.score import positive_files
+
+    phrases = [w for w in labels if w != UNKNOWN]
+    out: list[tuple[str, Path]] = []
+    for t in map(Path, cfg.test):
+        if not t.exists():
+            raise KwspotError(f"--test {t}: no such file or folder")
+        named = t.is_dir() and (t.name in phrases or any(
+            (t / p).is_dir() for p in phrases))
+        if named:
+            out += positive_files(t, phrases)
+        elif len(phrases) == 1:
+            out += [(phrases[0], f) for f in audio_files([t])]
+        else:
+            raise KwspotError(f"--test {t}: with several phrases, give a folder named after a "
+                              f"phrase ({', '.join(phrases)}) or a folder of such folders")
+    return out
+
+
+def _save_checkpoint(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: int,
+                     op: OperatingPoint | None, path: Path) -> None:
+    from kwspot.checkpoint import Checkpoint
+
+    Checkpoint(model=cfg.model, labels=list(labels), frontend=net.frontend.cfg.to_dict(),
+               weights=net.state_dict(), clip_samples=int(window),
+               sample_rate=net.frontend.cfg.sample_rate, config={"wakeword": cfg.to_dict()},
+               operating_point=op.to_dict() if op else None).save(path)
+
+
+def _export(net: KwsNet, labels: tuple[str, ...], window: int, op: OperatingPoint | None,
+            path: Path) -> Path:
+    import warnings
+
+    from kwspot.infer.export import export_net
+
+    extra = {"operating_point": op.to_dict()} if op else {}
+    with warnings.catch_warnings():  # the tracer's note on the frame count is not for users
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        return export_net(net, labels, path, model_name="wakeword", clip_samples=int(window),
+                          extra_meta=extra).path

@@ -1,0 +1,118 @@
+"""kwspot wakeword: fast window posteriors, a tiny phrase run end to end, and its errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import write_wav
+
+from kwspot.errors import KwspotError
+
+
+@pytest.fixture(scope="module")
+def weights() -> None:
+    from kwspot.embedding.weights import load_weights
+
+    try:
+        load_weights(None)
+    except KwspotError as exc:
+        pytest.skip(f"speech-embedding weights unavailable: {exc}")
+
+
+def _speechlike(rng: np.random.Generator, seconds: float) -> np.ndarray:
+    """Noise bursts shaped like syllables, with a drifting tone: audio with structure."""
+    n = int(seconds * 16000)
+    t = np.arange(n) / 16000
+    env = (np.sin(2 * np.pi * 3.1 * t) > 0.2) * rng.uniform(0.05, 0.3)
+    tone = np.sin(2 * np.pi * (180 + 40 * np.sin(t)) * t)
+    return ((0.5 * rng.standard_normal(n) + tone) * env * 0.3).astype(np.float32)
+
+
+def test_window_probs_equal_the_model_run_on_every_window(weights) -> None:
+    from kwspot.evaluate.posteriors import window_posteriors
+    from kwspot.features import FrontendConfig
+    from kwspot.network import build_net
+    from kwspot.wakeword.windows import HOP, stream_embeddings, window_probs
+
+    torch.manual_seed(0)
+    clip = 27 * HOP  # 2.16 s
+    net = build_net("emb_conv", 3, FrontendConfig(kind="embedding", embedding_pad_ms=0)).eval()
+
+    class Whole:
+        labels, sample_rate, clip_samples, source = ("a", "b", "unknown"), 16000, clip, "net"
+
+        def predict_proba(self, w: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return torch.softmax(net(torch.from_numpy(w)), 1).numpy()
+
+    audio = _speechlike(np.random.default_rng(1), 3.3)
+    want = window_posteriors(Whole(), audio, HOP)
+    got = window_probs(net.classifier, stream_embeddings(net.frontend.embedding, audio, clip),
+                       len(audio), clip)
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() < 2e-3  # embeddings are stored as float16
+    with pytest.raises(KwspotError, match="multiple of 1280"):
+        window_probs(net.classifier, np.zeros((10, 96), np.float16), 16000, 16000)
+
+
+@pytest.fixture(scope="module")
+def negatives(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Twelve 4-s files of speech-like audio, named by twelve 'sessions'."""
+    folder = tmp_path_factory.mktemp("negatives")
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        write_wav(folder / f"s{i:02d}_take.wav", _speechlike(rng, 4.0))
+    (folder / "broken.flac").write_bytes(b"not audio")
+    return folder
+
+
+def test_a_phrase_of_two_words_end_to_end(weights, negatives, tmp_path) -> None:
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.detector import StreamingDetector
+    from kwspot.infer.operating_point import model_operating_point
+    from kwspot.wakeword import WakewordConfig, run_wakeword
+
+    cfg = WakewordConfig(phrases=("hey computer",), out=str(tmp_path / "run"),
+                         negatives=(str(negatives),), per_phrase=10, per_negative=3,
+                         confusables=2, iters=15, batch_size=16, copies=1, workers=1)
+    res = run_wakeword(cfg)
+    assert res.labels == ("hey_computer", "unknown")
+    assert res.window > 32000 and res.window % 1280 == 0  # a longer window for the phrase
+    assert min(res.files.values()) > 0 and sum(res.files.values()) == 13
+    assert [Path(s.path).name for s in res.report.skipped] == ["broken.flac"]
+    for path in (res.checkpoint, res.onnx):
+        clf = load_classifier(path)
+        assert clf.clip_samples == res.window and clf.labels == res.labels
+        op = model_operating_point(clf)
+        assert op is not None and set(op.thresholds) == {"hey_computer"}
+        det = StreamingDetector(clf, op.detector_config())
+        det.feed(_speechlike(np.random.default_rng(5), 3.0))
+        assert det.windows > 0
+    report = json.loads((res.out / "report.json").read_text())
+    assert report["window_samples"] == res.window and report["calibration"]["thresholds"]
+    assert run_wakeword(cfg).reused_model  # the trained head is kept
+    other = WakewordConfig(**{**cfg.to_dict(), "iters": 16})
+    with pytest.raises(KwspotError, match="other settings"):
+        run_wakeword(other)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["hey!", "--negatives", "."], "not a word or phrase"),
+    (["unknown", "--negatives", "."], "unknown"),
+    (["computer"], "--negatives"),
+    (["computer", "--negatives", ".", "--model", "vggnet1"], "speech embedding"),
+    (["computer", "--negatives", ".", "--target-fa-per-hour", "0"], "target_fa_per_hour"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, negatives, args, message) -> None:
+    args = [a if a != "." else str(negatives) for a in args]
+    r = subprocess.run([sys.executable, "-m", "kwspot", "wakeword", *args, "--out",
+                        str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if "error" in ln]) == 1
