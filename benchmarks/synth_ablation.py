@@ -198,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                        f"{(time.perf_counter() - t0) / 60:.1f} min, load {C.load()}")
                 print(f"{arm} seed {seed}, {probe} probe: {acc:.2%} on real clips ({how})",
                       flush=True)
+            trained = "train" in a.probes and (a.train_arms == "every"
+                                               or arm in a.train_arms.split(","))
             commands.setdefault(arm, [shlex.join(c[3:]).replace(str(out), "OUT")
-                                      for c in cmds])
+                                      for c in (cmds if trained else cmds[:1])])
     print_report(a, results, commands)
     if tmp:
         tmp.cleanup()
@@ -265,7 +267,8 @@ def print_report(a: argparse.Namespace, results: dict[tuple[str, str], list[floa
     print(f"- `kwspot synth` defaults now: {synth_defaults()}.")
     print()
     print("Commands of each arm (first seed; `kwspot` = `python -m kwspot`; OUT = "
-          f"`{a.out or DEFAULT_OUT}`; an arm whose `real.json` is there is not run again):")
+          f"`{a.out or DEFAULT_OUT}`; an arm whose `real.json` is there is not run again; "
+          "the embedding probe runs inside this script on the set the first command writes):")
     print()
     for arm, cmds in commands.items():
         print(f"- {arm}: " + "; ".join(f"`kwspot {c}`" for c in cmds))

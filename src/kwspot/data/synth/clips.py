@@ -112,7 +112,7 @@ class ClipStyle:
     """How clips are spoken and recorded, beyond the speaker: the same for every clip of a set."""
 
     samples: int = CLIP_SAMPLES  # clip length (longer than 1 s for long phrases)
-    rate_spread: float = 0.08  # per-clip speaking-rate (tempo) spread around the speaker's, log
+    rate_spread: float = 0.15  # per-clip speaking-rate (tempo) spread around the speaker's, log
     perturb: Perturbations = Perturbations()  # rooms, devices, telephone, real noise
 
     @property

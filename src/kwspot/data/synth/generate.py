@@ -49,8 +49,10 @@ from kwspot.errors import KwspotError
 DEFAULT_UNKNOWN_WORDS = (
     "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
 )
-# What `kwspot synth` applies unless told otherwise (chosen by benchmarks/synth_ablation.py).
-DEFAULT_PERTURBATIONS = Perturbations()
+# What `kwspot synth` applies unless told otherwise: the "all" arm of
+# benchmarks/synth_ablation.py, the one setting that beat clean speech with both probes there
+# (real noise needs folders from the user).
+DEFAULT_PERTURBATIONS = Perturbations(reverb=0.6, device=0.6, telephone=0.15, noise=0.5)
 NOISE_DIR = "_background_noise_"
 MARKER = ".kwspot_synth.json"
 PARTIAL_MARKER = ".kwspot_synth.partial.json"

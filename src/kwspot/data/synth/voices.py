@@ -28,7 +28,7 @@ EXCLUDED_VARIANTS = frozenset({
 })
 
 _DEFAULT_PITCH = (82, 118)  # Hz, eSpeak's built-in base pitch and range
-TRACT_SPREAD = 0.05  # speakers' vocal-tract length factors: log-normal with this spread
+TRACT_SPREAD = 0.1  # speakers' vocal-tract length factors: log-normal with this spread
 
 
 def list_accents(data_dir: Path) -> list[str]:
@@ -74,7 +74,7 @@ def derive_variant(base: list[list[str]], name: str, rng: np.random.Generator,
                    tract_spread: float = TRACT_SPREAD) -> str:
     """A new variant file: ``base`` with a random vocal-tract length, formants and pitch.
 
-    All formant frequencies scale by one tract factor (log-normal, ``tract_spread``: ±~5 %
+    All formant frequencies scale by one tract factor (log-normal, ``tract_spread``: ±~10 %
     by default, clipped at ~2.6 spreads) plus a small per-formant jitter: vocal-tract-length
     perturbation done in the synthesizer, not on the waveform. Base pitch and pitch range
     scale by ±~10 %; a few speakers get some breath.
