@@ -6,6 +6,7 @@
 """
 
 from kwspot.wakeword.config import WakewordConfig
-from kwspot.wakeword.pipeline import WakewordResult, run_wakeword
+from kwspot.wakeword.pipeline import run_wakeword
+from kwspot.wakeword.result import WakewordResult
 
 __all__ = ["WakewordConfig", "WakewordResult", "run_wakeword"]

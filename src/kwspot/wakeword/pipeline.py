@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +24,7 @@ import torch
 
 from kwspot.errors import KwspotError
 from kwspot.wakeword.config import WakewordConfig
+from kwspot.wakeword.result import WakewordResult
 
 if TYPE_CHECKING:
     from kwspot.evaluate.score import ScoreReport
@@ -37,19 +37,6 @@ STATE = "wakeword.json"  # the settings the model in the folder was trained with
 HOP_MS = 80.0  # one window per embedding
 
 Step = Callable[[str], None]  # told what is being done, one line per step
-
-
-@dataclass
-class WakewordResult:
-    out: Path
-    labels: tuple[str, ...]
-    window: int  # samples per window
-    checkpoint: Path
-    onnx: Path
-    report: ScoreReport  # measured on the measurement part
-    files: dict[str, int] = field(default_factory=dict)  # negative files per part
-    reused_model: bool = False
-    det_plot: Path | None = None  # written when there were test recordings
 
 
 def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | None = None,

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from kwspot.evaluate.detplot import plot_det
 from kwspot.evaluate.score import ScoreReport
 from kwspot.evaluate.score_tables import describe_audio, format_score
-
-if TYPE_CHECKING:
-    from kwspot.wakeword.pipeline import WakewordResult
+from kwspot.wakeword.result import WakewordResult
 
 
 def write_report(out: Path, labels: tuple[str, ...], window: int, files: dict[str, int],
