@@ -110,10 +110,17 @@ def test_a_phrase_of_two_words_end_to_end(weights, negatives, tmp_path) -> None:
     (["computer", "--negatives", ".", "--model", "vggnet1"], "speech embedding"),
     (["computer", "--negatives", ".", "--target-fa-per-hour", "0"], "target_fa_per_hour"),
 ])
-def test_bad_input_is_one_line_and_exit_2(tmp_path, negatives, args, message) -> None:
+def test_bad_input_is_one_line_and_exit_2(tmp_path, negatives, capsys, args, message) -> None:
+    from kwspot.cli import main
+
     args = [a if a != "." else str(negatives) for a in args]
-    r = subprocess.run([sys.executable, "-m", "kwspot", "wakeword", *args, "--out",
-                        str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2, r.stderr
-    assert message in r.stderr and "Traceback" not in r.stderr
-    assert len([ln for ln in r.stderr.splitlines() if "error" in ln]) == 1
+    assert main(["wakeword", *args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_a_bad_phrase_exits_2_without_a_traceback(tmp_path) -> None:
+    r = subprocess.run([sys.executable, "-m", "kwspot", "wakeword", "hey!", "--out",
+                        str(tmp_path / "o"), "--negatives", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr

@@ -6,6 +6,6 @@
 ...                                      negatives=("speech/",)))  # doctest: +SKIP
 
 The package itself imports nothing heavy: the command line reads
-:class:`~kwspot.wakeword.config.WakewordConfig` to build its options even where only the
+:class:`~kwspot.wakeword.config.WakewordConfig` to build its options, also where only the
 torch-free inference commands are used.
 """

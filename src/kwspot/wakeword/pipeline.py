@@ -24,7 +24,7 @@ import torch
 
 from kwspot.errors import KwspotError
 from kwspot.wakeword.config import WakewordConfig
-from kwspot.wakeword.summary import WakewordResult, write_report
+from kwspot.wakeword.result import WakewordResult
 
 if TYPE_CHECKING:
     from kwspot.evaluate.score import ScoreReport
@@ -46,6 +46,7 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
     from kwspot.data.synth.clips import phrase_label
     from kwspot.evaluate.calibrate import split_files
     from kwspot.evaluate.posteriors import audio_files
+    from kwspot.wakeword.summary import write_report
     from kwspot.wakeword.synthesis import synthesize_sets, window_samples
 
     say = step or (lambda _msg: None)

@@ -4,25 +4,12 @@ figure), ``det.png`` (recall against false alarms per hour) and the figures as t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from kwspot.evaluate.detplot import plot_det
 from kwspot.evaluate.score import ScoreReport
 from kwspot.evaluate.score_tables import describe_audio, format_score
-
-
-@dataclass
-class WakewordResult:
-    out: Path
-    labels: tuple[str, ...]
-    window: int  # samples per window
-    checkpoint: Path
-    onnx: Path
-    report: ScoreReport  # measured on the measurement part
-    files: dict[str, int] = field(default_factory=dict)  # negative files per part
-    reused_model: bool = False
-    det_plot: Path | None = None  # written when there were test recordings
+from kwspot.wakeword.result import WakewordResult
 
 
 def write_report(out: Path, labels: tuple[str, ...], window: int, files: dict[str, int],
