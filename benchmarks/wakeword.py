@@ -58,7 +58,7 @@ def kwspot_run(word: str, tests: Path, negatives: list[Path], out: Path, quick: 
            *map(str, negatives), "--test", str(tests), "--workers", "2"]
     if quick:
         cmd += ["--per-phrase", "10", "--per-negative", "3", "--confusables", "2", "--iters",
-                "20", "--batch-size", "16", "--copies", "0"]
+                "20", "--batch-size", "16", "--copies", "0", "--overwrite"]  # throwaway
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "kwspot", *cmd[1:]], capture_output=True,
                        text=True)

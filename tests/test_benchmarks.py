@@ -4,6 +4,7 @@ the sections it did not rerun."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -116,15 +117,16 @@ def test_streaming_quick_reports_false_alarms_per_hour(tmp_path: Path) -> None:
     assert (tmp_path / "quick" / "streaming_det.png").stat().st_size > 1000
 
 
-def test_wakeword_quick_prints_kwspot_and_pocketsphinx_rows() -> None:
+def test_wakeword_quick_prints_kwspot_and_pocketsphinx_rows(tmp_path: Path) -> None:
     """A tiny `kwspot wakeword` run and the PocketSphinx baseline on a few real recordings."""
-    r = _run([str(BENCH / "wakeword.py"), "--quick", "--words", "computer"], timeout=900)
+    r = _run([str(BENCH / "wakeword.py"), "--quick", "--words", "computer", "--out",
+              str(tmp_path)], timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     if not _data_present():
         assert "not found" in r.stdout and "skipped" in r.stdout
         return
     assert "| detector " in r.stdout and "recall % at <= 1 FA/h" in r.stdout
     assert "| kwspot wakeword (synthetic speech only) | computer " in r.stdout
-    pocketsphinx = "| PocketSphinx keyphrase (no training) | computer " in r.stdout
+    pocketsphinx = re.search(r"\| PocketSphinx keyphrase \(no training\) +\| computer ", r.stdout)
     assert pocketsphinx or "PocketSphinx skipped" in r.stdout
     assert "kwspot wakeword computer --out" in r.stdout  # the exact command

@@ -4,15 +4,23 @@ and the training curves of a run."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from kwspot.evaluate.metrics import EvalResult
+
+class ConfusionResult(Protocol):
+    """What :func:`plot_confusion` reads of an evaluation result (``evaluate.EvalResult``);
+    a protocol, so this module needs nothing from ``evaluate`` (which imports it)."""
+
+    confusion: Any
+    labels: tuple[str, ...]
+    info: dict[str, Any]
+    accuracy: float
+    count: int
 
 
-def plot_confusion(result: EvalResult | np.ndarray, path: Path | str, *,
+def plot_confusion(result: ConfusionResult | np.ndarray, path: Path | str, *,
                    labels: tuple[str, ...] | None = None, title: str | None = None) -> Path:
     """Heat map of a confusion matrix (rows true, columns predicted) with the counts in the
     cells; the colour is the share of the true class, so rare classes read like common ones."""

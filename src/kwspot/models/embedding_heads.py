@@ -40,32 +40,33 @@ def _pool(x: Tensor) -> Tensor:
     return torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1)
 
 
-class EmbeddingMLP(nn.Module):
-    def __init__(self, num_classes: int, width: int = 128, dropout: float = 0.2) -> None:
+class _PooledFrameHead(nn.Module):
+    """Normalised embeddings → a per-frame stack → mean+max pooling → linear classifier."""
+
+    def __init__(self, frames: nn.Module, width: int, num_classes: int, dropout: float) -> None:
         super().__init__()
         self.norm = nn.BatchNorm1d(EMB_DIM)
-        self.frames = nn.Sequential(
-            nn.Conv1d(EMB_DIM, width, 1), nn.ReLU(), nn.Dropout(dropout),
-            nn.Conv1d(width, width, 1), nn.ReLU())
+        self.frames = frames
         self.out = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * width, num_classes))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.out(_pool(self.frames(self.norm(x.squeeze(1)))))
 
 
-class EmbeddingConv(nn.Module):
+class EmbeddingMLP(_PooledFrameHead):
     def __init__(self, num_classes: int, width: int = 128, dropout: float = 0.2) -> None:
-        super().__init__()
-        self.norm = nn.BatchNorm1d(EMB_DIM)
+        super().__init__(nn.Sequential(
+            nn.Conv1d(EMB_DIM, width, 1), nn.ReLU(), nn.Dropout(dropout),
+            nn.Conv1d(width, width, 1), nn.ReLU()), width, num_classes, dropout)
+
+
+class EmbeddingConv(_PooledFrameHead):
+    def __init__(self, num_classes: int, width: int = 128, dropout: float = 0.2) -> None:
         layers: list[nn.Module] = []
         for cin in (EMB_DIM, width):
             layers += [nn.Conv1d(cin, width, 3, padding=1, bias=False), nn.BatchNorm1d(width),
                        nn.ReLU()]
-        self.frames = nn.Sequential(*layers)
-        self.out = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * width, num_classes))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.out(_pool(self.frames(self.norm(x.squeeze(1)))))
+        super().__init__(nn.Sequential(*layers), width, num_classes, dropout)
 
 
 class EmbeddingGRU(nn.Module):
