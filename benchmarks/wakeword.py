@@ -6,9 +6,11 @@ recordings never used for training or threshold choice) this runs the same comma
 nothing set for the word:
 
     kwspot wakeword WORD --out W/WORD --negatives speech_s2i speech_phone esc10 \
-        background_noise --test wakewords/WORD --workers 2
+        background_noise --other-words sc_v2_test_part sc_v1_sample --test wakewords/WORD \
+        --workers 2
 
-which trains on synthetic speech only, calibrates its threshold on one part of the negative
+which trains on synthetic speech of the word only (real voices: other words and running
+speech as negatives), calibrates its threshold on one part of the negative
 files and measures on another part it never saw (`report.json`). PocketSphinx keyphrase
 spotting (no training; `benchmarks/_pocketsphinx.py`) runs on the same test recordings and on
 the same measurement files (at most --ps-hours of them, it is slow). A file counts as a hit
@@ -34,6 +36,7 @@ import _common as C
 import _pocketsphinx as PS
 
 NEGATIVES = ("speech_s2i", "speech_phone", "esc10", "background_noise")
+OTHER_WORDS = ("sc_v2_test_part", "sc_v1_sample")  # real recordings of other words
 PS_THRESHOLDS = (1e-30, 1e-20, 1e-10)
 
 
@@ -51,11 +54,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def kwspot_run(word: str, tests: Path, negatives: list[Path], out: Path, quick: bool
-               ) -> tuple[dict, str, float]:
+def kwspot_run(word: str, tests: Path, negatives: list[Path], others: list[Path], out: Path,
+               quick: bool) -> tuple[dict, str, float]:
     """Run ``kwspot wakeword``; its report, the command and the seconds it took."""
     cmd = ["kwspot", "wakeword", word, "--out", str(out), "--negatives",
-           *map(str, negatives), "--test", str(tests), "--workers", "2"]
+           *map(str, negatives), "--other-words", *map(str, others), "--test", str(tests),
+           "--workers", "2"]
     if quick:
         cmd += ["--per-phrase", "10", "--per-negative", "3", "--confusables", "2", "--iters",
                 "20", "--batch-size", "16", "--copies", "0", "--overwrite"]  # throwaway
@@ -134,16 +138,17 @@ def _first_hours(files: list[str], hours: float) -> list[str]:
     return sorted(out)
 
 
-def quick_negatives(data: Path, folder: Path) -> list[Path]:
-    """A few files of each negative folder, linked into ``folder`` (CI)."""
-    for name in NEGATIVES:
+def quick_negatives(data: Path, folder: Path, names: tuple[str, ...] = NEGATIVES
+                    ) -> list[Path]:
+    """A few files of each of the folders ``names``, linked into ``folder`` (CI)."""
+    for name in names:
         files = sorted(p for p in (data / name).rglob("*") if p.suffix in (".flac", ".wav"))
         (folder / name).mkdir(parents=True, exist_ok=True)
         for f in files[:4]:
             link = folder / name / f.name
             if not link.exists():
                 link.symlink_to(f)
-    return [folder / n for n in NEGATIVES]
+    return [folder / n for n in names]
 
 
 def quick_tests(tests: Path, folder: Path) -> Path:
@@ -161,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
              else ["benchmarks/wakeword.py", *argv])
     data = C.data_dir()
     words = [w.strip() for w in args.words.split(",") if w.strip()]
-    missing = [n for n in (*NEGATIVES, *(f"wakewords/{w}" for w in words))
+    missing = [n for n in (*NEGATIVES, *OTHER_WORDS, *(f"wakewords/{w}" for w in words))
                if not (data / n).is_dir()]
     if missing:
         print(f"{data}/{missing[0]} not found: benchmark skipped")
@@ -169,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) / ("quick" if args.quick else "full")
     tmp = Path(tempfile.mkdtemp(prefix="kwspot-wake-"))
     negatives = quick_negatives(data, tmp) if args.quick else [data / n for n in NEGATIVES]
+    others = (quick_negatives(data, tmp, OTHER_WORDS) if args.quick
+              else [data / n for n in OTHER_WORDS])
     ps_reason = None if not args.no_pocketsphinx else "--no-pocketsphinx"
     ps_reason = ps_reason or PS.available()
     thresholds = PS_THRESHOLDS[1:2] if args.quick else PS_THRESHOLDS
@@ -178,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.quick:
             tests = quick_tests(tests, tmp)
         if not args.only_pocketsphinx:
-            rep, cmd, secs = kwspot_run(word, tests, negatives, out / word, args.quick)
+            rep, cmd, secs = kwspot_run(word, tests, negatives, others, out / word,
+                                           args.quick)
             commands.append(f"`{cmd}` ({secs / 60:.1f} min)")
             rows.append(kwspot_row(word, rep))
             if rep["skipped"]:

@@ -72,7 +72,34 @@ def negatives(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_a_phrase_of_two_words_end_to_end(weights, negatives, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def other_words(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Speech Commands-like folders of short clips, one named after a word of the phrase."""
+    folder = tmp_path_factory.mktemp("other_words")
+    rng = np.random.default_rng(1)
+    for word in ("yes", "Computer", "left"):
+        for i in range(2):
+            write_wav(folder / word / f"spk{i}_nohash_0.wav", _speechlike(rng, 0.8))
+    write_wav(folder / "long.wav", _speechlike(rng, 3.0))
+    return folder
+
+
+def test_other_words_leave_out_the_phrase_words_and_fill_a_window(other_words) -> None:
+    from kwspot.wakeword.other_words import other_word_clips, other_word_files
+
+    files = other_word_files([other_words], ["hey computer"])
+    assert {f.parent.name for f in files} == {"yes", "left", other_words.name}
+    assert len(files) == 5  # Computer/ left out: a word of the phrase
+    assert len(other_word_files([other_words], ["snowboy"])) == 7
+    clips = other_word_clips(files, 32000, seed=0)
+    assert clips.shape == (5, 32000) and clips.dtype == np.int16
+    # a short clip sits somewhere in the window, the rest silent; the long one fills it
+    spans = sorted(int(np.ptp(np.flatnonzero(c))) for c in clips)
+    assert spans[-1] > 0.9 * 32000 and 0.5 * 16000 < spans[0] and spans[-2] <= 0.8 * 16000
+    assert len({int(np.flatnonzero(c)[0]) for c in clips}) > 2  # at random positions
+
+
+def test_a_phrase_of_two_words_end_to_end(weights, negatives, other_words, tmp_path) -> None:
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.detector import StreamingDetector
     from kwspot.infer.operating_point import model_operating_point
@@ -81,7 +108,8 @@ def test_a_phrase_of_two_words_end_to_end(weights, negatives, tmp_path) -> None:
 
     cfg = WakewordConfig(phrases=("hey computer",), out=str(tmp_path / "run"),
                          negatives=(str(negatives),), per_phrase=10, per_negative=3,
-                         confusables=2, iters=15, batch_size=16, copies=1, workers=1)
+                         confusables=2, iters=15, batch_size=16, copies=1, workers=1,
+                         other_words=(str(other_words),))
     res = run_wakeword(cfg)
     assert res.labels == ("hey_computer", "unknown")
     assert res.window > 32000 and res.window % 1280 == 0  # a longer window for the phrase

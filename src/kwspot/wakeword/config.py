@@ -21,6 +21,9 @@ class WakewordConfig:
     out: str  # run folder: synthetic sets, caches, model.pt, model.onnx, report
     negatives: tuple[str, ...] = setting((), "folders/files of audio with none of the phrases")
     test: tuple[str, ...] = setting((), "real recordings of the phrases (scored, never trained on)")
+    other_words: tuple[str, ...] = setting((),
+        "folders of real recordings of other words (e.g. Speech Commands), all trained on as "
+        "negatives; a folder named after a word of a phrase is left out")
     target_fa_per_hour: float = setting(0.5,
         "false alarms per hour the threshold is calibrated for")
     per_phrase: int = setting(1000,

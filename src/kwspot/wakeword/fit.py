@@ -1,5 +1,6 @@
 """The training step of ``kwspot wakeword``: embeddings of the synthetic clips (clean and
-augmented, cached), windows of the training part of the negative audio, then the head."""
+augmented, cached), of real recordings of other words (when given), windows of the training
+part of the negative audio, then the head."""
 
 from __future__ import annotations
 
@@ -21,22 +22,29 @@ from kwspot.wakeword.windows import RATE, EmbeddingCache
 AUGMENT = AugmentConfig(shift_ms=150.0, noise_prob=0.6, noise_volume=0.5, gain_db=6.0,
                         speed=0.05)
 NOISE_SECONDS = 600  # training negative audio (and synthetic noise) mixed into clips
+OTHER_WORD_COPIES = 1  # augmented copies of each real recording of another word
 
 
 def fit_head(net: torch.nn.Module, cfg: WakewordConfig, sets: SynthSets, labels: Sequence[str],
              cache: EmbeddingCache, train_files: Sequence[Path], out: Path,
              say: Callable[[str], None], progress: bool | None) -> None:
     """Train ``net.classifier`` in place (the embedding stays frozen)."""
+    from kwspot.wakeword.other_words import other_word_clips, other_word_files
+
     pos, pos_words = read_clips(sets.positives, ["keyword"])
     neg, _ = read_clips(sets.negatives, ["unknown", "confusable"])
+    others = other_word_clips(other_word_files(cfg.other_words, cfg.phrases), sets.window,
+                              cfg.seed)
     index = {w: i for i, w in enumerate(labels)}
     noise_files = [*train_files, *noise_clips(sets.negatives)]
     augment = WaveAugment(AUGMENT, torch.from_numpy(_noise(noise_files, cfg.seed)))
-    say(f"embedding {len(pos):,} phrase clips ({cfg.copies} augmented copies each) and "
-        f"{len(neg):,} synthetic negatives (cached)")
+    say(f"embedding {len(pos):,} phrase clips ({cfg.copies} augmented copies each), "
+        f"{len(neg):,} synthetic negatives and {len(others):,} recordings of other words "
+        "(cached)")
     banks = []
-    # Negatives are many and varied already (running audio adds more): clean copies only.
-    for name, waves, copies in (("phrases", pos, cfg.copies), ("negatives", neg, 0)):
+    # Synthetic negatives are many and varied already (running audio adds more): clean only.
+    for name, waves, copies in (("phrases", pos, cfg.copies), ("negatives", neg, 0),
+                                ("other words", others, OTHER_WORD_COPIES)):
         with progress_bar((copies + 1) * len(waves), f"embedding {name}",
                           enabled=progress) as advance:
             done = [0]
@@ -51,9 +59,10 @@ def fit_head(net: torch.nn.Module, cfg: WakewordConfig, sets: SynthSets, labels:
     with progress_bar(len(noise_files), "negative windows", enabled=progress) as advance:
         running = running_windows(cache, noise_files, sets.window, cfg.seed, advance)
     data = TrainingSet(banks[0], torch.tensor([index[w] for w in pos_words]), banks[1],
-                       running, index["unknown"])
+                       running, index["unknown"], banks[2] if len(others) else None)
     say(f"training {cfg.model} for {cfg.iters} steps on {len(pos):,} phrase clips, "
-        f"{len(neg):,} synthetic negatives and {len(running):,} negative windows")
+        f"{len(neg):,} synthetic negatives, {len(others):,} recordings of other words and "
+        f"{len(running):,} negative windows")
     with progress_bar(cfg.iters, "training", enabled=progress) as advance:
         train_head(net.classifier, data, iters=cfg.iters, batch_size=cfg.batch_size,
                    lr=cfg.lr, seed=cfg.seed, progress=advance)

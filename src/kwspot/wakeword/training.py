@@ -2,7 +2,8 @@
 
 Batches are half phrase clips (a random augmented copy of each, see
 :class:`~kwspot.feature_bank.FeatureBank`) and half negatives: synthetic sound-alikes and other
-words, and windows of running speech and noise from the training part of the negative audio.
+words, windows of running speech and noise from the training part of the negative audio, and
+real recordings of other words when given (:data:`OTHER_WORDS_SHARE` of the negatives).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from kwspot.feature_bank import FeatureBank
 from kwspot.wakeword.windows import EmbeddingCache, frames_per_window
 
 MAX_RUNNING_WINDOWS = 40_000  # running-audio windows kept for training (every other hop)
+OTHER_WORDS_SHARE = 0.25  # of a batch's negatives, when real recordings of other words are given
 
 
 @dataclass
@@ -29,6 +31,7 @@ class TrainingSet:
     synthetic_negatives: FeatureBank
     running: Tensor  # [M, 1, 96, E] windows of negative audio (may be empty)
     unknown: int  # the class of everything that is not a phrase
+    other_words: FeatureBank | None = None  # real recordings of other words (may be absent)
 
 
 def running_windows(cache: EmbeddingCache, files: Sequence[Path], clip: int, seed: int,
@@ -66,8 +69,10 @@ def train_head(head: nn.Module, data: TrainingSet, *, iters: int, batch_size: in
                             weight_decay=1e-2)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
     n_pos = batch_size // 2
-    n_run = (batch_size - n_pos) // 2 if len(data.running) else 0
-    n_syn = batch_size - n_pos - n_run
+    others = data.other_words if data.other_words is not None and len(data.other_words) else None
+    n_other = round((batch_size - n_pos) * OTHER_WORDS_SHARE) if others is not None else 0
+    n_run = (batch_size - n_pos - n_other) // 2 if len(data.running) else 0
+    n_syn = batch_size - n_pos - n_other - n_run
     head.train()
     for it in range(iters):
         for group in opt.param_groups:
@@ -78,8 +83,10 @@ def train_head(head: nn.Module, data: TrainingSet, *, iters: int, batch_size: in
         if n_run:
             ir = torch.randint(len(data.running), (n_run,), generator=gen)
             xs.append(data.running[ir].float())
+        if others is not None:
+            xs.append(others.batch(torch.randint(len(others), (n_other,), generator=gen), gen))
         y = torch.cat([data.positive_labels[ip],
-                       torch.full((n_syn + n_run,), data.unknown, dtype=torch.long)])
+                       torch.full((batch_size - n_pos,), data.unknown, dtype=torch.long)])
         loss = loss_fn(head(torch.cat(xs)), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
