@@ -5,6 +5,9 @@ dictionary; its keyphrase search fires when the phrase's score beats a phone loo
 ``kws_threshold``. A detection resets the search, as a live detector would. The threshold
 cannot be swept over stored scores (a detection is reported as soon as the threshold is met),
 so each threshold is a separate pass over the audio; files are spread over worker processes.
+
+A word missing from the dictionary would never fire: :func:`keyphrase` spells it as the
+dictionary words it is made of (``snowboy`` → ``snow boy``), the same sounds.
 """
 
 from __future__ import annotations
@@ -30,6 +33,31 @@ def available() -> str | None:
 
 
 _DECODERS: dict = {}  # one decoder per (phrase, threshold) in each worker process
+
+
+def _dictionary() -> Path:
+    from pocketsphinx import get_model_path
+
+    return Path(get_model_path()) / "en-us" / "cmudict-en-us.dict"
+
+
+def keyphrase(phrase: str) -> str:
+    """``phrase`` with each word missing from the CMU dictionary split into dictionary words
+    that spell it (the fewest), or kept when none do."""
+    known = {line.split(" ", 1)[0] for line in _dictionary().read_text().splitlines()}
+    return " ".join(_split(w, known) or w for w in phrase.lower().split())
+
+
+def _split(word: str, known: set[str]) -> str | None:
+    """``word`` as few dictionary words (two letters or more) as spell it, or None."""
+    best: list[list[str] | None] = [[]] + [None] * len(word)  # best[i]: word[:i]
+    for i in range(1, len(word) + 1):
+        for j in range(i - 1):
+            if best[j] is not None and word[j:i] in known:
+                cand = [*best[j], word[j:i]]
+                if best[i] is None or len(cand) < len(best[i]):
+                    best[i] = cand
+    return " ".join(best[-1]) if best[-1] else None
 
 
 def _decoder(phrase: str, threshold: float):
@@ -84,6 +112,7 @@ def sweep(phrase: str, positives: Sequence[str], negatives: Sequence[str],
     """Recall on ``positives`` (a clip is a hit when the phrase fires in it at least once) and
     false alarms per hour of ``negatives``, one row per threshold."""
     rows = []
+    phrase = keyphrase(phrase)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for thr in thresholds:
             pos = list(pool.map(_count_file, [(p, phrase, thr) for p in positives], chunksize=8))

@@ -98,6 +98,8 @@ def baseline(word: str, tests: Path, negatives: list[Path], hours: float, thresh
     pos = [str(p) for p in audio_list(tests)]
     neg = _first_hours(measurement_files(negatives), hours)
     key = {"word": word, "pos": pos, "neg": neg, "thresholds": list(thresholds)}
+    if PS.keyphrase(word) != word:  # spelled with dictionary words
+        key["keyphrase"] = PS.keyphrase(word)
     path = out / f"pocketsphinx-{word}.json"
     if path.is_file():
         stored = json.loads(path.read_text())
