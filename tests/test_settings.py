@@ -3,16 +3,18 @@ augmentation ones, survive renames, and the command line reads its help defaults
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import fields
 
 import pytest
 
 from kwspot import config as config_module
 from kwspot.cli import build_parser, main
-from kwspot.cli.common import DATA_FIELDS
+from kwspot.cli.common import DATA_FIELDS, worded
 from kwspot.config import TRAIN_NAME, TrainConfig
 from kwspot.data.augment import AugmentConfig
 from kwspot.data.dataset import DataConfig, recorded_data_settings
+from kwspot.errors import KwspotError, SettingError
 
 
 def test_every_data_setting_is_a_training_setting_and_a_flag() -> None:
@@ -54,3 +56,17 @@ def test_help_shows_the_defaults_of_the_definitions(capsys) -> None:
     assert f"peak learning rate ({TrainConfig.lr})" in text
     assert f"random time shift ±ms ({AugmentConfig.shift_ms})" in text
     assert f"pure zeros ({DataConfig.zero_silence})" in text
+
+
+def test_errors_name_settings_and_the_command_line_names_flags() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", "--checkpoint", dest="model")
+    p.add_argument("--noise-dir")
+    p.add_argument("--no-amp", dest="amp", action="store_false")
+    err = KwspotError("out/noise_dir: no noise (give `noise_dir`, or `silence_share` 0)")
+    assert str(err) == "out/noise_dir: no noise (give noise_dir, or silence_share 0)"
+    assert worded(err, p) == "out/noise_dir: no noise (give --noise-dir, or silence_share 0)"
+    bad = SettingError("model", "needs `amp` off")
+    assert str(bad) == "model: needs amp off" and (bad.setting, bad.problem) == (
+        "model", "needs `amp` off")
+    assert worded(bad, p) == "--model: needs --no-amp off"

@@ -8,6 +8,7 @@ from dataclasses import fields
 from typing import Any
 
 from kwspot.data.dataset import DataConfig
+from kwspot.errors import SETTING, KwspotError
 
 
 def add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -85,3 +86,30 @@ def settings_help(defaults: Callable[[], dict[str, Any]]) -> type[argparse.HelpF
             return self._get_help_string(action) % params
 
     return SettingsHelp
+
+
+def worded(exc: KwspotError, parser: argparse.ArgumentParser) -> str:
+    """The error's message with each setting it names worded as the flag of ``parser`` (the
+    command's own) that sets it: the one place where the library's settings become flags."""
+    return SETTING.sub(lambda m: flag_of(parser, m[1]), exc.template)
+
+
+def flag_of(parser: argparse.ArgumentParser, setting: str) -> str:
+    """The flag of ``parser`` that sets ``setting`` (``threads`` → ``--threads``), or the
+    setting's own name when no flag sets it."""
+    for action in parser._actions:
+        if action.dest == setting and action.option_strings:
+            return next((o for o in action.option_strings if o.startswith("--")),
+                        action.option_strings[0])
+    return setting
+
+
+def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace
+                   ) -> argparse.ArgumentParser:
+    """The (sub)parser of the command ``args`` were parsed for (``kwspot data inspect``'s)."""
+    while True:
+        chosen = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+                  and getattr(args, a.dest, None) in a.choices]
+        if not chosen:
+            return parser
+        parser = chosen[0].choices[getattr(args, chosen[0].dest)]

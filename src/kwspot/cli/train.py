@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -102,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
             changes = {k: v for k, v in explicit.items() if k in RESUMABLE}
             saved_cfg = TrainConfig.from_saved(saved)
             cfg = saved_cfg.replace(**changes, out=_folder(args.resume))
-            train(cfg, resume=True, report=report)
+            with _resume_hint(cfg.out):
+                train(cfg, resume=True, report=report)
             return 0
         explicit["out"] = _folder(args.resume)  # nothing saved: start the run the flags describe
     if "data" not in explicit:
@@ -110,8 +114,21 @@ def run(args: argparse.Namespace) -> int:
     model = explicit.get("model", TrainConfig.model)
     explicit.setdefault("out", f"runs/{model}")
     cfg = TrainConfig.resolve(explicit, models.get_spec(model).recommended)
-    train(cfg, resume=bool(args.resume), overwrite=args.overwrite, report=report)
+    with _resume_hint(cfg.out):
+        train(cfg, resume=bool(args.resume), overwrite=args.overwrite, report=report)
     return 0
+
+
+@contextmanager
+def _resume_hint(out: str) -> Iterator[None]:
+    """After an interruption (the run saved its last.pt), the command that continues it."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if os.environ.get("RANK", "0") == "0":
+            print(f"kwspot: continue with: kwspot train --resume {out}", file=sys.stderr,
+                  flush=True)
+        raise
 
 
 def _saved_settings(run_dir: str, explicit: dict[str, Any]) -> dict[str, Any] | None:

@@ -88,8 +88,9 @@ class KwsData:
     layout: Layout
     splits: dict[str, SplitData]
     noise: list[np.ndarray] = field(default_factory=list)  # int16 noise recordings
-    # What training on this data would still need (only when loaded with for_training=False).
-    training_needs: list[str] = field(default_factory=list)
+    # What training on this data would still need (only when loaded with for_training=False):
+    # the errors training would raise.
+    training_needs: list[KwspotError] = field(default_factory=list)
 
     def whole(self) -> SplitData:
         """Every split's clips as one, in split order (a test set scored whole)."""
@@ -131,13 +132,13 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = 
     every class in the training split, noise to cut silence clips from — is not required: it is
     listed in ``training_needs`` instead (without noise files no silence clips are made).
     """
-    needs: list[str] = []
+    needs: list[KwspotError] = []
 
     def require(ok: bool, problem: str) -> None:
         if not ok:
             if for_training:
                 raise KwspotError(problem)
-            needs.append(problem)
+            needs.append(KwspotError(problem))
 
     labels = LabelSet(tuple(cfg.words))
     layout = discover(cfg.root, cfg.noise_dir)
@@ -149,7 +150,7 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = 
     noise = [read_audio(p, resample=cfg.resample) for p in layout.noise_files]
     require(cfg.silence_share == 0 or prelabeled_silence or bool(noise),
             f"{layout.root}: no background noise files (looked in "
-            f"{layout.root / '_background_noise_'}); give --noise-dir DIR or --silence-share 0")
+            f"{layout.root / '_background_noise_'}); give `noise_dir` or set `silence_share` to 0")
 
     by_split = assign_splits(layout, cfg.split, cfg.val_pct, cfg.test_pct, cfg.split_salt)
     rng = np.random.default_rng(cfg.seed)

@@ -78,8 +78,8 @@ def assign_splits(layout: Layout, mode: str = "auto", val_pct: float = 10.0,
         raise KwspotError(f"bad split percentages: validation {val_pct}%, testing {test_pct}%")
     have_lists = layout.validation_list is not None or layout.testing_list is not None
     if mode == "lists" and not have_lists:
-        raise KwspotError(f"{layout.root}: --split lists, but there is no "
-                          "validation_list.txt or testing_list.txt")
+        raise SettingError("split", f"lists, but {layout.root} holds no "
+                           "validation_list.txt or testing_list.txt")
     if mode in ("lists", "auto") and have_lists:
         table = _listed(layout, strict=mode == "lists")
         if table is not None:

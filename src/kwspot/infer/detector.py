@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 from kwspot.infer.backend import Classifier
 
 NON_COMMANDS = ("silence", "unknown")
@@ -48,16 +48,18 @@ class DetectorConfig:
 
     def __post_init__(self) -> None:
         if not self.hop_ms > 0:
-            raise KwspotError(f"--hop-ms must be positive, got {self.hop_ms}")
+            raise SettingError("hop_ms", f"must be positive, got {self.hop_ms}")
         if self.smooth_ms < 0:
-            raise KwspotError(f"--smooth-ms must be >= 0, got {self.smooth_ms}")
+            raise SettingError("smooth_ms", f"must be >= 0, got {self.smooth_ms}")
         if self.refractory_ms < 0:
-            raise KwspotError(f"--refractory-ms must be >= 0, got {self.refractory_ms}")
-        for name, value in [("--threshold", self.threshold), *self.thresholds.items()]:
+            raise SettingError("refractory_ms", f"must be >= 0, got {self.refractory_ms}")
+        if not 0 < self.threshold <= 1:
+            raise SettingError("threshold", f"{self.threshold}: must be in (0, 1]")
+        for word, value in self.thresholds.items():
             if not 0 < value <= 1:
-                raise KwspotError(f"threshold {name}={value}: must be in (0, 1]")
+                raise SettingError("thresholds", f"{word}={value}: must be in (0, 1]")
         if self.batch < 1:
-            raise KwspotError(f"batch must be >= 1, got {self.batch}")
+            raise SettingError("batch", f"must be >= 1, got {self.batch}")
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,8 @@ class StreamingDetector:
             self._every = self.hop // self._scorer.hop
         if not 1 <= self.hop <= self.clip:
             sr = self.sample_rate
-            raise KwspotError(f"--hop-ms {cfg.hop_ms}: must be between {1000 / sr:g} and "
-                              f"{self.clip * 1000 / sr:g}")
+            raise SettingError("hop_ms", f"{cfg.hop_ms}: must be between {1000 / sr:g} and "
+                               f"{self.clip * 1000 / sr:g}")
         self.n_smooth = max(1, round(cfg.smooth_ms * self.sample_rate / 1000 / self.hop))
         self.refractory = round(cfg.refractory_ms * self.sample_rate / 1000)
         labels = tuple(classifier.labels)
