@@ -53,9 +53,10 @@ def test_help_shows_the_defaults_of_the_definitions(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert f"peak learning rate ({TrainConfig.lr})" in text
-    assert f"random time shift ±ms ({AugmentConfig.shift_ms})" in text
-    assert f"pure zeros ({DataConfig.zero_silence})" in text
+    assert f"peak learning rate (default: {TrainConfig.lr:g})" in text
+    assert f"random time shift ±ms, zero-filled (default: {AugmentConfig.shift_ms:g})" in text
+    assert f"pure zeros (default: {DataConfig.zero_silence:g})" in text
+    assert "--no-amp no bfloat16 autocast on GPU --sync-bn" in text  # no default for a switch
 
 
 def test_errors_name_settings_and_the_command_line_names_flags() -> None:

@@ -16,7 +16,7 @@ import sys
 from typing import NoReturn
 
 from kwspot import __version__
-from kwspot.cli.common import command_parser, worded
+from kwspot.cli.common import command_parser, word_settings_in_help, worded
 from kwspot.errors import KwspotError
 
 # Subcommand modules, in the order `kwspot --help` lists them.
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(f"kwspot.cli.{name}").register(sub)
+    word_settings_in_help(parser)
     return parser
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 from functools import partial
 
-from kwspot.cli.common import DATA_FIELDS, add_data_args, given, settings_help, worded
+from kwspot.cli.common import DATA_FIELDS, add_data_args, given, worded
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="inspect datasets")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
     dsub.required = True
-    ip = dsub.add_parser("inspect", help="per-split, per-class counts, speakers, duration",
-                         formatter_class=settings_help(dict))
+    ip = dsub.add_parser("inspect", help="per-split, per-class counts, speakers, duration")
     ip.add_argument("root", metavar="ROOT", help="dataset folder")
     add_data_args(ip, required=False)
     ip.set_defaults(func=partial(run, parser=ip))

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from kwspot.cli.common import add_settings, given
+
 
 def add_detector_args(p: argparse.ArgumentParser) -> None:
     """Options of :class:`kwspot.infer.detector.DetectorConfig` (shared with ``listen``)."""
+    from kwspot.infer.detector import DetectorConfig
+
     p.add_argument("--model", "--checkpoint", dest="model", required=True, metavar="MODEL",
                    help="a .pt checkpoint, a run folder or a .onnx file")
     g = p.add_argument_group("detection")
-    g.add_argument("--hop-ms", type=float, default=None,
-                   help="classify a 1-s window every this many ms (20)")
-    g.add_argument("--smooth-ms", type=float, default=None,
-                   help="moving average of posteriors over this span (500)")
-    g.add_argument("--threshold", type=float, default=None,
-                   help="smoothed posterior a word must reach (0.7)")
-    g.add_argument("--thresholds", default=None, metavar="W=P,...",
-                   help="per-word thresholds overriding --threshold, e.g. yes=0.9,no=0.7")
-    g.add_argument("--refractory-ms", type=float, default=None,
-                   help="no new detection this long after one (1000)")
-    g.add_argument("--words", default=None, metavar="W1,W2",
-                   help="detect only these command words (default: all of the model's)")
+    add_settings(g, DetectorConfig, "detection")
     g.add_argument("--threads", type=int, default=1,
                    help="CPU threads for the model (1: streaming batches are small, and one "
                    "thread is faster on a busy CPU)")
@@ -35,12 +28,9 @@ def detector_config(args: argparse.Namespace, classifier: object = None):  # -> 
     from kwspot.infer.operating_point import model_operating_point
     from kwspot.infer.thresholds import parse_thresholds
 
-    opts = {k: getattr(args, k) for k in ("hop_ms", "smooth_ms", "threshold", "refractory_ms")
-            if getattr(args, k) is not None}
+    opts = given(args, ["hop_ms", "smooth_ms", "threshold", "refractory_ms", "words"])
     if args.thresholds:
         opts["thresholds"] = parse_thresholds(args.thresholds)
-    if args.words:
-        opts["words"] = tuple(w.strip() for w in args.words.split(",") if w.strip())
     op = model_operating_point(classifier) if classifier is not None else None
     if op is None:
         return DetectorConfig(**opts)

@@ -23,14 +23,21 @@ stream position at which it was reported (``decided_s - time_s`` is the latency)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass
+from typing import Any
 
 import numpy as np
 
 from kwspot.errors import KwspotError, SettingError
 from kwspot.infer.backend import Classifier
+from kwspot.settings import setting
 
 NON_COMMANDS = ("silence", "unknown")
+
+
+def _detection(default: Any = MISSING, help: str = "", **kw: Any  # noqa: A002
+               ) -> Any:
+    return setting(default, help, group="detection", **kw)
 
 
 @dataclass(frozen=True)
@@ -38,12 +45,17 @@ class DetectorConfig:
     """Streaming detection settings (times in milliseconds)."""
 
     # Defaults chosen on a validation-split recording (benchmarks/streaming.py --tune).
-    hop_ms: float = 20.0  # a window is classified every hop
-    smooth_ms: float = 500.0  # moving average of posteriors over this span (hop = none)
-    threshold: float = 0.7  # smoothed posterior a word must reach
-    thresholds: dict[str, float] = field(default_factory=dict)  # per-word overrides
-    refractory_ms: float = 1000.0  # no detection this long after one
-    words: tuple[str, ...] | None = None  # detect only these command words (default: all)
+    hop_ms: float = _detection(20.0, "classify a window every this many ms")
+    smooth_ms: float = _detection(500.0, "moving average of posteriors over this span; "
+                                  "one hop: none")
+    threshold: float = _detection(0.7, "smoothed posterior a word must reach")
+    thresholds: dict[str, float] = _detection(
+        default_factory=dict, help="per-word thresholds overriding `threshold`, e.g. "
+        "yes=0.9,no=0.7", metavar="W=P,...")
+    refractory_ms: float = _detection(1000.0, "no new detection this long after one")
+    words: tuple[str, ...] | None = _detection(
+        None, "detect only these command words (default: all of the model's)",
+        metavar="W1,W2")
     batch: int = 32  # windows classified together when a large chunk arrives
 
     def __post_init__(self) -> None:
