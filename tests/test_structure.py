@@ -98,6 +98,12 @@ def test_exactly_one_module_writes_checkpoints() -> None:
     assert holding('"kwspot-checkpoint"') == ["kwspot.checkpoint"]  # the one format
 
 
+def test_one_module_draws_progress() -> None:
+    drawing = sorted(_module_name(p) for p in (SRC / "kwspot").rglob("*.py")
+                     if "rich.progress" in p.read_text(encoding="utf-8"))
+    assert drawing == ["kwspot.progress"]
+
+
 def test_benchmarks_time_the_library_training_step() -> None:
     text = (BENCHMARKS / "_kws.py").read_text(encoding="utf-8")
     assert "from kwspot.train.step import TrainStep" in text

@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from kwspot.infer.detections_csv import write_detections_csv
     from kwspot.infer.filedetect import detect_file
     from kwspot.outputs import output_path
+    from kwspot.progress import Bar
 
     if args.csv:
         output_path(args.csv)  # refuse an unwritable path before the (long) detection run
@@ -94,44 +95,20 @@ def run(args: argparse.Namespace) -> int:
         announce()
         print(f"kwspot: note: {msg}", file=sys.stderr, flush=True)
 
-    with _progress(args.audio) as bar:
-        def progress(done_s: float, total_s: float) -> None:
-            announce()
-            if bar is not None:
-                bar(done_s, total_s)
+    bar = Bar()
 
+    def progress(done_s: float, total_s: float) -> None:
+        announce()
+        bar.update(round(done_s), round(total_s), f"detect {args.audio} (seconds)")
+
+    try:
         result = detect_file(clf, args.audio, config, on_detection=show, on_note=note,
                              on_progress=progress)
+    finally:
+        bar.close()
     if args.csv:
         write_detections_csv(args.csv, result.detections)
     print(f"kwspot: {len(result.detections)} detection(s) in {result.audio_s:.1f} s of audio; "
           f"{result.elapsed_s:.2f} s (real-time factor {result.rtf:.3f})", file=sys.stderr)
     return 0
 
-
-class _progress:
-    """A rich progress bar on a terminal (stderr), nothing in a pipe."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.bar = None
-
-    def __enter__(self):
-        import sys
-
-        if not sys.stderr.isatty():
-            return None
-        from rich.console import Console
-        from rich.progress import Progress
-
-        self.bar = Progress(console=Console(stderr=True), transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task(f"detect {self.name}", total=None)
-        return self
-
-    def __call__(self, done_s: float, total_s: float) -> None:
-        self.bar.update(self.task, completed=done_s, total=total_s)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()

@@ -15,12 +15,11 @@ import multiprocessing
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from kwspot.data.synth.clips import (
 from kwspot.data.synth.noise import NOISE_LEVELS_DB, Speak, make_noise
 from kwspot.data.synth.speakers import SPLITS, Speaker, plan_speakers
 from kwspot.errors import KwspotError, SettingError
+from kwspot.progress import progress_bar
 
 DEFAULT_UNKNOWN_WORDS = (
     "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
@@ -431,10 +431,9 @@ def _run_tasks(context: _WorkerContext, specs: list[ClipSpec], workers: int | No
     tasks: list[Task] = [("noise", name) for name in NOISE_LEVELS_DB]
     tasks += [("speaker", clips) for clips in by_speaker.values()]
     total = len(specs) + len(NOISE_LEVELS_DB)
-    show = sys.stderr.isatty() if progress is None else progress
     rows: list[dict] = []
     with ExitStack() as stack:
-        bar = stack.enter_context(_ProgressBar(total) if show else nullcontext())
+        advance = stack.enter_context(progress_bar(total, "synthesizing", enabled=progress))
         if n_workers == 1:
             _init_worker(context)
             results: Iterator[tuple[int, list[dict]]] = map(_run_task, tasks)
@@ -444,8 +443,7 @@ def _run_tasks(context: _WorkerContext, specs: list[ClipSpec], workers: int | No
             results = pool.imap_unordered(_run_task, tasks)
         for done, task_rows in results:
             rows.extend(task_rows)
-            if bar is not None:
-                bar[0].advance(bar[1], done)
+            advance(done)
     return rows
 
 
@@ -458,31 +456,3 @@ def _worker_count(workers: int | None, clips: int) -> int:
     except AttributeError:
         cpus = os.cpu_count() or 1
     return max(1, min(cpus, 1 + clips // _CLIPS_PER_STARTUP))
-
-
-class _ProgressBar(AbstractContextManager):
-    """A rich progress bar on stderr; enters as (progress, task id)."""
-
-    def __init__(self, total: int) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("synthesizing"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-        )
-        self._total = total
-
-    def __enter__(self):
-        self._progress.start()
-        return self._progress, self._progress.add_task("synth", total=self._total)
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
