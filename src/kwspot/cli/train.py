@@ -9,10 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kwspot.cli.common import add_data_args, add_settings, given
 from kwspot.errors import KwspotError
+
+if TYPE_CHECKING:
+    from kwspot.config import TrainConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,12 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kwspot import models
     from kwspot.config import RESUMABLE, TrainConfig
     from kwspot.train import train
 
-    names = [f.name for f in fields(TrainConfig)]
-    explicit = given(args, [n for n in names if n in vars(args)])
+    explicit = given_settings(args)
     report = TerminalReport()
     if args.resume:
         saved = _saved_settings(args.resume, explicit)
@@ -56,14 +57,29 @@ def run(args: argparse.Namespace) -> int:
                 train(cfg, resume=True, report=report)
             return 0
         explicit["out"] = _folder(args.resume)  # nothing saved: start the run the flags describe
-    if "data" not in explicit:
-        raise KwspotError("--data ROOT is required (or --resume RUN)")
-    model = explicit.get("model", TrainConfig.model)
-    explicit.setdefault("out", f"runs/{model}")
-    cfg = TrainConfig.resolve(explicit, models.get_spec(model).recommended)
+    cfg = new_run_config(explicit)
     with _resume_hint(cfg.out):
         train(cfg, resume=bool(args.resume), overwrite=args.overwrite, report=report)
     return 0
+
+
+def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The training settings the flags in ``args`` give."""
+    from kwspot.config import TrainConfig
+
+    return given(args, [f.name for f in fields(TrainConfig) if f.name in vars(args)])
+
+
+def new_run_config(explicit: dict[str, Any]) -> TrainConfig:
+    """The settings of a new run: ``explicit`` over the model's recommended ones."""
+    from kwspot import models
+    from kwspot.config import TrainConfig
+
+    if "data" not in explicit:
+        raise KwspotError("--data ROOT is required (or --resume RUN)")
+    model = explicit.get("model", TrainConfig.model)
+    return TrainConfig.resolve({"out": f"runs/{model}", **explicit},
+                               models.get_spec(model).recommended)
 
 
 @contextmanager
