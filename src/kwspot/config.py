@@ -38,7 +38,9 @@ class TrainConfig(AugmentConfig):
     """Everything a training run depends on (saved in every checkpoint).
 
     The augmentation settings (SpecAugment included) are :class:`AugmentConfig`'s, inherited;
-    the data settings mirror :class:`DataConfig`'s (``data`` is its ``root``)."""
+    the data settings are :class:`DataConfig`'s fields, defaults and descriptions included
+    (``data`` is its ``root``). Each setting a user may give carries its description
+    (:func:`kwspot.settings.setting`), from which ``kwspot train`` makes its flag."""
 
     # data: DataConfig's settings, as it defines them (``data`` is its ``root``)
     data: str = ""  # dataset root (any layout kwspot reads)

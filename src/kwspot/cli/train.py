@@ -113,13 +113,13 @@ def _saved_settings(run_dir: str, explicit: dict[str, Any]) -> dict[str, Any] | 
                           f"not {explicit['model']!r}")
     if "words" in explicit and tuple(explicit["words"]) != tuple(saved["words"]):
         raise KwspotError(f"{where}: checkpoint labels "
-                          f"({','.join(saved['words'])}) differ from --words")
+                          f"({','.join(saved['words'])}) differ from `words`")
     saved = {RENAMED.get(k, k): v for k, v in saved.items()}
     changed = sorted(k for k, v in explicit.items()
                      if k not in RESUMABLE and _norm(v) != _norm(saved.get(k)))
-    if changed:
-        flags = ", ".join("--" + c.replace("_", "-") for c in changed)
-        raise KwspotError(f"cannot change {flags} when resuming {run_dir}")
+    if changed:  # the settings, which the one-line error words as their flags
+        raise KwspotError(f"cannot change {', '.join(f'`{c}`' for c in changed)} when "
+                          f"resuming {run_dir}")
     return saved
 
 
