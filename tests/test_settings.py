@@ -63,6 +63,7 @@ def test_help_shows_the_defaults_of_the_definitions(capsys) -> None:
     assert f"random time shift ±ms, zero-filled (default: {AugmentConfig.shift_ms:g})" in text
     assert f"pure zeros (default: {DataConfig.zero_silence:g})" in text
     assert "--no-amp no bfloat16 autocast on GPU --sync-bn" in text  # no default for a switch
+    assert "(any rate; resampled) --resample" in text  # none for an empty list
 
 
 def test_errors_name_settings_and_the_command_line_names_flags() -> None:
@@ -105,7 +106,7 @@ def test_the_walk_of_one_setting_from_the_command_line_to_the_training_step() ->
     from kwspot.train.step import TrainStep
 
     sites = _setting_sites("spec_freq_width")
-    assert sites["defined"] == ["kwspot.data.augment.AugmentConfig"]
+    assert sites["defined"] == ["kwspot.data.augment_settings.AugmentConfig"]
     assert sites["read"] == ["kwspot.data.augment"]  # spec_augment_as, which the step calls
     assert all(m.startswith("kwspot.models.") for m in sites["named"])  # models' recipes
 

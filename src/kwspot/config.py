@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from kwspot.data.augment import AugmentConfig
+from kwspot.data.augment_settings import AugmentConfig
 from kwspot.data.dataset import DataConfig
 from kwspot.data.labels import LabelSet
 from kwspot.errors import KwspotError, SettingError
-from kwspot.features import FRONTENDS
+from kwspot.feature_kinds import FRONTENDS
 from kwspot.settings import same_as, setting
 
 OPTIMIZERS = ("sgd", "adamw")

@@ -74,7 +74,7 @@ def _flag(f: Field, hint: Any) -> tuple[str, dict[str, Any]]:
         kind = str  # the text (``yes=0.9,no=0.7``), which the command parses
     elif kind not in (int, float, str):
         raise TypeError(f"{f.name}: a {hint} setting has no flag type")
-    if f.default not in (None, "", MISSING):
+    if f.default is not MISSING and f.default not in (None, "", ()):  # shown when one
         text += f" (default: {_shown(f.default)})"
     return flag, {"type": kind, "help": text, "choices": meta.get("choices"),
                   "metavar": meta.get("metavar")}

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from kwspot.config import TrainConfig
-    from kwspot.data.augment import AugmentConfig
+    from kwspot.data.augment_settings import AugmentConfig
 
     p = sub.add_parser("train", help="train a model (seed-style log, checkpoints, resume)",
                        description="Train a model. Options left out take the model's "
