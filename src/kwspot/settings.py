@@ -14,12 +14,14 @@ from typing import Any
 
 def setting(default: Any = MISSING, help: str = "", *,  # noqa: A002 - argparse's word
             default_factory: Any = MISSING, group: str | None = None,
-            choices: tuple[str, ...] | None = None, metavar: str | None = None) -> Any:
+            choices: tuple[str, ...] | None = None, metavar: str | None = None,
+            flag: str | None = None) -> Any:
     """A dataclass field for a setting a user may give: its ``default`` (or
     ``default_factory``), a one-line ``help``, the ``group`` it is listed under (None: with
-    the command's own options), the values it may take (``choices``) and the placeholder for
-    its value (``metavar``)."""
-    meta = {"help": help, "group": group, "choices": choices, "metavar": metavar}
+    the command's own options), the values it may take (``choices``), the placeholder for
+    its value (``metavar``) and, where it is not the setting's own name, its flag's name
+    (``flag="input"`` for ``input_dtype``: ``--input``)."""
+    meta = {"help": help, "group": group, "choices": choices, "metavar": metavar, "flag": flag}
     return field(default=default, default_factory=default_factory, metadata=meta)
 
 

@@ -34,24 +34,35 @@ def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
+def settings_from(args: argparse.Namespace, cls: type, **values: Any) -> Any:
+    """The settings ``cls`` (a dataclass whose flags :func:`add_settings` added) with the
+    ones given on the command line over its defaults, and ``values`` over those."""
+    names = [f.name for f in fields(cls) if described(f)]
+    return cls(**{**given(args, names), **values})
+
+
 DATA_FIELDS = ["data", *(f.name for f in fields(DataConfig) if described(f))]
 """The data settings the data flags set (``--data`` sets DataConfig's ``root``)."""
 
 
-def add_settings(container: argparse._ActionsContainer, cls: type, group: str | None = None
-                 ) -> list[str]:
+def add_settings(container: argparse._ActionsContainer, cls: type, group: str | None = None,
+                 *, spaced_lists: bool = False) -> list[str]:
     """A flag for each setting of the dataclass ``cls`` listed under ``group`` (see
     :func:`kwspot.settings.setting`), in the order of its fields; returns their names.
 
-    The flag is ``--`` + the name with ``-`` for ``_`` (``--no-`` + it for a setting that is
-    on by default), its type the field's, its default None ("not given", so the definition's
-    default or a model's recommended value applies), its help the definition's description
-    with the default. A mapping is taken as its text, which the command parses."""
+    The flag is ``--`` + the name (or the definition's ``flag``) with ``-`` for ``_``
+    (``--no-`` + it for a setting that is on by default), its type the field's, its default
+    None ("not given", so the definition's default or a model's recommended value applies),
+    its help the definition's description with the default. A mapping is taken as its text,
+    which the command parses; a list as comma-separated text (``--words a,b``), or with
+    ``spaced_lists`` as separate arguments (``--test a.wav b.wav``)."""
     hints = typing.get_type_hints(cls)
     names = []
     for f in fields(cls):
         if described(f) and f.metadata.get("group") == group:
             flag, options = _flag(f, hints[f.name])
+            if spaced_lists and options.get("type") is _comma_list:
+                options.update(type=str, nargs="+")
             container.add_argument(flag, dest=f.name, default=None, **options)
             names.append(f.name)
     return names
@@ -60,7 +71,7 @@ def add_settings(container: argparse._ActionsContainer, cls: type, group: str | 
 def _flag(f: Field, hint: Any) -> tuple[str, dict[str, Any]]:
     """A setting's flag and its ``add_argument`` options (but ``dest`` and ``default``)."""
     meta = f.metadata
-    flag = "--" + f.name.replace("_", "-")
+    flag = "--" + (meta.get("flag") or f.name).replace("_", "-")
     text = meta["help"].replace("%", "%%")
     if hint is bool:
         on = f.default is True
@@ -69,7 +80,7 @@ def _flag(f: Field, hint: Any) -> tuple[str, dict[str, Any]]:
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
     kind = next(k for k in typing.get_args(hint) if k is not type(None)) if optional else hint
     if typing.get_origin(kind) is tuple:
-        kind = _comma_list
+        kind = _comma_numbers if typing.get_args(kind)[0] is float else _comma_list
     elif typing.get_origin(kind) is dict:
         kind = str  # the text (``yes=0.9,no=0.7``), which the command parses
     elif kind not in (int, float, str):
@@ -82,13 +93,21 @@ def _flag(f: Field, hint: Any) -> tuple[str, dict[str, Any]]:
 
 def _shown(value: Any) -> str:
     if isinstance(value, tuple):
-        return ",".join(value)
+        return ",".join(map(_shown, value))
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _comma_list(text: str) -> tuple[str, ...]:
     """``a,b`` → ``("a", "b")`` (checked later, by the library, with the other settings)."""
     return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def _comma_numbers(text: str) -> tuple[float, ...]:
+    """``5,30`` → ``(5.0, 30.0)`` (how many: checked later, by the library)."""
+    return tuple(float(p) for p in _comma_list(text))
+
+
+_comma_numbers.__name__ = "numbers"  # argparse's "invalid numbers value: 'a,b'"
 
 
 def word_settings_in_help(parser: argparse.ArgumentParser) -> None:

@@ -27,10 +27,10 @@ from torch import Tensor, nn
 
 from kwspot import __version__
 from kwspot.errors import KwspotError, SettingError
+from kwspot.infer.export_settings import INPUTS, ExportSettings
 from kwspot.network import KwsNet
 from kwspot.outputs import output_path, write_error
 
-INPUTS = ("float", "int16")
 QUANTIZE = (None, "int8")
 CLASSIFIER_SCOPE = "/classifier/"  # ONNX node-name prefix of the classifier (int8-quantized)
 
@@ -78,8 +78,10 @@ def agreement(net: KwsNet, onnx_path: Path | str, clip_samples: int) -> float:
     return float(np.abs(OnnxClassifier(Path(onnx_path)).predict_proba(probe) - ref).max())
 
 
-def export_checkpoint(checkpoint: Path | str, out: Path | str, *, quantize: str | None = None,
-                      input_dtype: str = "float", opset: int = 17,
+def export_checkpoint(checkpoint: Path | str, out: Path | str, *,
+                      quantize: str | None = ExportSettings.quantize,
+                      input_dtype: str = ExportSettings.input_dtype,
+                      opset: int = ExportSettings.opset,
                       calibration: np.ndarray | None = None) -> ExportResult:
     """Export a kwspot checkpoint (or run folder) to ``out`` (see :func:`export_net`) and
     check the file against PyTorch (``max_prob_diff``)."""
@@ -101,7 +103,8 @@ def export_checkpoint(checkpoint: Path | str, out: Path | str, *, quantize: str 
 
 
 def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_name: str,
-               quantize: str | None = None, input_dtype: str = "float", opset: int = 17,
+               quantize: str | None = ExportSettings.quantize,
+               input_dtype: str = ExportSettings.input_dtype, opset: int = ExportSettings.opset,
                clip_samples: int = 16000, calibration: np.ndarray | None = None,
                extra_meta: dict[str, Any] | None = None) -> ExportResult:
     """Write ``net`` (front-end included) as an ONNX file with a dynamic batch axis.
@@ -210,7 +213,8 @@ def _quantize_int8(src: Path, dst: Path, calibration: np.ndarray | None,
                     per_channel=True, nodes_to_exclude=keep_float)
 
 
-def calibration_clips(folder: Path | str, count: int = 256, seed: int = 0) -> np.ndarray:
+def calibration_clips(folder: Path | str, count: int = ExportSettings.calibrate_clips,
+                      seed: int = 0) -> np.ndarray:
     """``count`` clips drawn reproducibly from the audio files under ``folder`` (float32
     ``[N, 16000]``) for static int8 calibration."""
     from kwspot.data.audio import is_audio_file, read_clip
@@ -229,7 +233,8 @@ def calibration_clips(folder: Path | str, count: int = 256, seed: int = 0) -> np
     return np.stack(clips).astype(np.float32) / 32768.0
 
 
-def training_clips(checkpoint: Path | str, count: int = 256, seed: int = 0) -> np.ndarray | None:
+def training_clips(checkpoint: Path | str, count: int = ExportSettings.calibrate_clips,
+                   seed: int = 0) -> np.ndarray | None:
     """``count`` clips of the training split the checkpoint was trained on (float32), or None
     when that dataset is not on this machine (or the checkpoint does not record it)."""
     from kwspot.checkpoint import Checkpoint
