@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from kwspot.data.labels import DEFAULT_WORDS
 from kwspot.data.perturb import NoiseBank, Perturbations
 from kwspot.data.synth import espeak, voices
 from kwspot.data.synth.clips import (
@@ -42,17 +41,11 @@ from kwspot.data.synth.clips import (
     write_wav,
 )
 from kwspot.data.synth.noise import NOISE_LEVELS_DB, Speak, make_noise
+from kwspot.data.synth.settings import DEFAULT_PERTURBATIONS, SynthSettings
 from kwspot.data.synth.speakers import SPLITS, Speaker, plan_speakers
 from kwspot.errors import KwspotError, SettingError
 from kwspot.progress import progress_bar
 
-DEFAULT_UNKNOWN_WORDS = (
-    "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
-)
-# What `kwspot synth` applies unless told otherwise: the "all" arm of
-# benchmarks/synth_ablation.py, the one setting that beat clean speech with both probes there
-# (real noise needs folders from the user).
-DEFAULT_PERTURBATIONS = Perturbations(reverb=0.6, device=0.6, telephone=0.15, noise=0.5)
 NOISE_DIR = "_background_noise_"
 MARKER = ".kwspot_synth.json"
 PARTIAL_MARKER = ".kwspot_synth.partial.json"
@@ -87,19 +80,19 @@ class SynthReport:
 
 def synthesize(
     out_dir: str | Path,
-    words: Sequence[str] = DEFAULT_WORDS,
-    unknown_words: Sequence[str] = DEFAULT_UNKNOWN_WORDS,
-    per_word: int = 200,
-    seed: int = 0,
-    workers: int | None = None,
-    speakers: int | None = None,
-    noise_seconds: float = 60.0,
+    words: Sequence[str] = SynthSettings.words,
+    unknown_words: Sequence[str] = SynthSettings.unknown_words,
+    per_word: int = SynthSettings.per_word,
+    seed: int = SynthSettings.seed,
+    workers: int | None = SynthSettings.workers,
+    speakers: int | None = SynthSettings.speakers,
+    noise_seconds: float = SynthSettings.noise_seconds,
     progress: bool | None = None,
-    force: bool = False,
+    force: bool = SynthSettings.force,
     perturb: Perturbations | None = None,
-    tract_spread: float = voices.TRACT_SPREAD,
-    rate_spread: float = ClipStyle.rate_spread,
-    clip_seconds: float | None = None,
+    tract_spread: float = SynthSettings.tract_spread,
+    rate_spread: float = SynthSettings.rate_spread,
+    clip_seconds: float | None = SynthSettings.clip_seconds,
     confusables: Sequence[str] = (),
 ) -> SynthReport:
     """Write ``per_word`` clips of every word (and of every unknown word) to ``out_dir``.
