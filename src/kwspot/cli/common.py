@@ -36,9 +36,11 @@ def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
 
 def settings_from(args: argparse.Namespace, cls: type, **values: Any) -> Any:
     """The settings ``cls`` (a dataclass whose flags :func:`add_settings` added) with the
-    ones given on the command line over its defaults, and ``values`` over those."""
+    ones given on the command line over its defaults, and ``values`` over those (a list
+    given as separate arguments is taken as a tuple)."""
     names = [f.name for f in fields(cls) if described(f)]
-    return cls(**{**given(args, names), **values})
+    opts = {k: tuple(v) if isinstance(v, list) else v for k, v in given(args, names).items()}
+    return cls(**opts, **values)
 
 
 DATA_FIELDS = ["data", *(f.name for f in fields(DataConfig) if described(f))]
@@ -55,14 +57,14 @@ def add_settings(container: argparse._ActionsContainer, cls: type, group: str | 
     None ("not given", so the definition's default or a model's recommended value applies),
     its help the definition's description with the default. A mapping is taken as its text,
     which the command parses; a list as comma-separated text (``--words a,b``), or with
-    ``spaced_lists`` as separate arguments (``--test a.wav b.wav``)."""
+    ``spaced_lists`` (lists of paths) as separate arguments (``--test a.wav b.wav``)."""
     hints = typing.get_type_hints(cls)
     names = []
     for f in fields(cls):
         if described(f) and f.metadata.get("group") == group:
             flag, options = _flag(f, hints[f.name])
             if spaced_lists and options.get("type") is _comma_list:
-                options.update(type=str, nargs="+")
+                options.update(type=str, nargs="+", metavar=options["metavar"] or "PATH")
             container.add_argument(flag, dest=f.name, default=None, **options)
             names.append(f.name)
     return names
