@@ -14,13 +14,18 @@ import torch
 import kwspot
 from kwspot import config as config_module
 from kwspot.cli import build_parser, main
-from kwspot.cli.common import DATA_FIELDS, command_parser, worded
+from kwspot.cli.common import DATA_FIELDS, command_parser, settings_from, worded
 from kwspot.config import TRAIN_NAME, TrainConfig
 from kwspot.data.augment import AugmentConfig
 from kwspot.data.dataset import DataConfig, recorded_data_settings
+from kwspot.data.synth.settings import DEFAULT_PERTURBATIONS, SynthSettings
 from kwspot.errors import KwspotError, SettingError
+from kwspot.evaluate.settings import EvaluateSettings, ScoreSettings
 from kwspot.infer.detector import DetectorConfig
+from kwspot.infer.export_settings import ExportSettings
+from kwspot.infer.predict_settings import PredictSettings
 from kwspot.settings import described
+from kwspot.wakeword.config import WakewordConfig
 
 
 def test_every_data_setting_is_a_training_setting_and_a_flag() -> None:
@@ -130,9 +135,11 @@ def test_the_walk_of_one_setting_from_the_command_line_to_the_training_step() ->
     assert masked_bands.max().item() == 3 and masked_bands.min().item() >= 0
 
 
-@pytest.mark.parametrize(("command", "owner"), [("train", TrainConfig), ("evaluate", DataConfig),
-                                                ("detect", DetectorConfig),
-                                                ("listen", DetectorConfig)])
+@pytest.mark.parametrize(("command", "owner"), [
+    ("train", TrainConfig), ("evaluate", DataConfig), ("evaluate", EvaluateSettings),
+    ("predict", PredictSettings), ("export", ExportSettings), ("detect", DetectorConfig),
+    ("listen", DetectorConfig), ("score", DetectorConfig), ("score", ScoreSettings),
+    ("synth", SynthSettings), ("wakeword", WakewordConfig)])
 def test_every_described_setting_is_a_flag(command: str, owner: type) -> None:
     """Each described setting of the settings a command takes is one of its flags, which
     tells "not given" (None) from any value (evaluate's ``--split`` also picks the subset)."""
@@ -142,3 +149,26 @@ def test_every_described_setting_is_a_flag(command: str, owner: type) -> None:
         if described(f):
             assert f.name in flags, f.name
             assert flags[f.name].default is None, f.name
+
+
+def test_settings_from_the_command_line() -> None:
+    """Flags given replace the definitions' defaults, the rest keep them: a list of numbers,
+    an empty list, a flag named otherwise than its setting, paths as separate arguments."""
+    parser = build_parser()
+
+    def parsed(cls: type, *argv: str, **values: object) -> object:
+        return settings_from(parser.parse_args(list(argv)), cls, **values)
+
+    synth = parsed(SynthSettings, "synth", "--out", "x", "--snr-db", "0,10",
+                   "--unknown-words", "", "--clean", "--reverb", "0.5")
+    assert (synth.snr_db, synth.unknown_words, synth.per_word) == ((0.0, 10.0), (), 200)
+    rooms = synth.perturbations()
+    assert (rooms.reverb, rooms.device, rooms.snr_db) == (0.5, 0.0, (0.0, 10.0))
+    assert parsed(SynthSettings, "synth", "--out", "x").perturbations() == DEFAULT_PERTURBATIONS
+    export = parsed(ExportSettings, "export", "--checkpoint", "c", "--out", "o",
+                    "--input", "int16")
+    assert export == ExportSettings(input_dtype="int16")
+    wake = parsed(WakewordConfig, "wakeword", "hey there", "--out", "o", "--test", "a", "b",
+                  "--iters", "5", phrases=("hey there",), out="o")
+    assert (wake.test, wake.iters, wake.lr) == (("a", "b"), 5, WakewordConfig.lr)
+    assert parsed(EvaluateSettings, "evaluate", "--checkpoint", "m") == EvaluateSettings()
