@@ -18,7 +18,7 @@ from kwspot.cli.common import DATA_FIELDS, command_parser, settings_from, worded
 from kwspot.config import TRAIN_NAME, TrainConfig
 from kwspot.data.augment import AugmentConfig
 from kwspot.data.dataset import DataConfig, recorded_data_settings
-from kwspot.data.synth.settings import DEFAULT_PERTURBATIONS, SynthSettings
+from kwspot.data.synth_settings import DEFAULT_PERTURBATIONS, SynthSettings
 from kwspot.errors import KwspotError, SettingError
 from kwspot.evaluate.settings import EvaluateSettings, ScoreSettings
 from kwspot.infer.detector import DetectorConfig

@@ -8,7 +8,7 @@ from kwspot.cli.common import add_settings, settings_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from kwspot.data.synth.settings import SynthSettings
+    from kwspot.data.synth_settings import SynthSettings
 
     p = sub.add_parser(
         "synth",
@@ -28,21 +28,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def perturbations(args: argparse.Namespace):
     """The :class:`~kwspot.data.perturb.Perturbations` the options ask for."""
-    from kwspot.data.synth.settings import SynthSettings
+    from kwspot.data.synth_settings import SynthSettings
 
     return settings_from(args, SynthSettings).perturbations()
 
 
 def run(args: argparse.Namespace) -> int:
     from kwspot.data.synth import synthesize
-    from kwspot.data.synth.settings import SynthSettings
+    from kwspot.data.synth_settings import SynthSettings
 
     s = settings_from(args, SynthSettings)
+    confusables: list[str] = []
+    if s.negatives_for:
+        from kwspot.data.synth.confusable import confusable_phrases
+
+        for phrase in s.negatives_for:
+            confusables += [c for c in confusable_phrases(phrase, s.negatives)
+                            if c not in confusables]
     report = synthesize(
         args.out, words=s.words, unknown_words=s.unknown_words, per_word=s.per_word,
         seed=s.seed, workers=s.workers, speakers=s.speakers, noise_seconds=s.noise_seconds,
         force=s.force, perturb=s.perturbations(), tract_spread=s.tract_spread,
-        rate_spread=s.rate_spread, clip_seconds=s.clip_seconds, confusables=s.confusables(),
+        rate_spread=s.rate_spread, clip_seconds=s.clip_seconds, confusables=confusables,
     )
     split = report.clips_per_split
     counts = (f"{report.clips} clips ({split['training']} training / {split['validation']} "

@@ -6,13 +6,13 @@
 
 from kwspot.data.labels import DEFAULT_WORDS
 from kwspot.data.synth.generate import MARKER, NOISE_DIR, SynthReport, synthesize
-from kwspot.data.synth.settings import (
+from kwspot.data.synth.speakers import SPLITS, Speaker, hash_split
+from kwspot.data.synth.voices import list_accents, list_variants
+from kwspot.data.synth_settings import (
     DEFAULT_PERTURBATIONS,
     DEFAULT_UNKNOWN_WORDS,
     SynthSettings,
 )
-from kwspot.data.synth.speakers import SPLITS, Speaker, hash_split
-from kwspot.data.synth.voices import list_accents, list_variants
 
 __all__ = [
     "DEFAULT_PERTURBATIONS",

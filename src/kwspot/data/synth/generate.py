@@ -41,8 +41,8 @@ from kwspot.data.synth.clips import (
     write_wav,
 )
 from kwspot.data.synth.noise import NOISE_LEVELS_DB, Speak, make_noise
-from kwspot.data.synth.settings import DEFAULT_PERTURBATIONS, SynthSettings
 from kwspot.data.synth.speakers import SPLITS, Speaker, plan_speakers
+from kwspot.data.synth_settings import DEFAULT_PERTURBATIONS, SynthSettings
 from kwspot.errors import KwspotError, SettingError
 from kwspot.progress import progress_bar
 

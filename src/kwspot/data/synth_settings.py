@@ -1,6 +1,6 @@
 """The settings of one synthesized data set (``kwspot synth``), each defined once:
 :func:`~kwspot.data.synth.generate.synthesize` defaults to them and the command line derives
-its flags from them."""
+its flags from them (without importing the synthesizer or scipy)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kwspot.data.labels import DEFAULT_WORDS
-from kwspot.data.perturb import Perturbations
-from kwspot.data.synth.clips import ClipStyle
-from kwspot.data.synth.voices import TRACT_SPREAD
+from kwspot.data.perturb_settings import Perturbations
 from kwspot.errors import SettingError
 from kwspot.settings import setting
 
@@ -65,9 +63,9 @@ class SynthSettings:
                                     f"(default: {_D.noise})")
     snr_db: tuple[float, ...] = _recorded(_D.snr_db, "speech-to-noise ratio of real noise",
                                           metavar="LO,HI")
-    tract_spread: float = _recorded(TRACT_SPREAD, "spread of speakers' vocal-tract lengths, "
+    tract_spread: float = _recorded(0.1, "spread of speakers' vocal-tract lengths, "
                                     "log", metavar="S")
-    rate_spread: float = _recorded(ClipStyle.rate_spread, "spread of a speaker's speaking "
+    rate_spread: float = _recorded(0.15, "spread of a speaker's speaking "
                                    "rate (tempo) between clips, log", metavar="S")
     clean: bool = _recorded(False, "no reverberation, device, telephone or real noise unless "
                             "asked for by the settings above (`clean` `reverb` 0.5: rooms "
@@ -83,12 +81,3 @@ class SynthSettings:
         base = Perturbations() if self.clean else DEFAULT_PERTURBATIONS
         shares = {k: getattr(self, k) for k in _SHARES if getattr(self, k) is not None}
         return replace(base, **shares, snr_db=tuple(self.snr_db), noise_dirs=self.noise_dirs)
-
-    def confusables(self) -> list[str]:
-        """``negatives`` sound-alikes of each ``negatives_for`` phrase (none repeated)."""
-        from kwspot.data.synth.confusable import confusable_phrases
-
-        out: list[str] = []
-        for phrase in self.negatives_for:
-            out += [c for c in confusable_phrases(phrase, self.negatives) if c not in out]
-        return out
