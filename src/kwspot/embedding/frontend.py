@@ -103,6 +103,12 @@ class EmbeddingStream:
         self._audio = torch.zeros(0)
         self._tails: list[Tensor | None] = [None] * (2 * len(EMB_LAYERS))
 
+    @property
+    def tails(self) -> list[Tensor | None]:
+        """The frames each layer keeps for its next outputs: slot ``2i`` before convolution
+        ``i``, ``2i + 1`` before its time pooling (None: nothing yet)."""
+        return list(self._tails)
+
     @torch.no_grad()
     def push(self, audio: Tensor) -> Tensor:
         self._audio = torch.cat([self._audio, audio.float().flatten() * INT16_SCALE])
