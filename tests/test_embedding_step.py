@@ -3,6 +3,9 @@ scorer, the offline model, and through export and the classifiers."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +117,27 @@ def test_exported_model_streams_with_its_step(speech: np.ndarray, tmp_path: Path
     pt = load_classifier(tmp_path / "best.pt")
     assert pt.stream_scorer().graph is clf.stream_scorer().graph  # built once per process
     assert streaming_step(build_net("bcresnet1", 12, frontend_for("bcresnet1")), 16000, 17) == {}
+    # The exported model streams where torch is not installed.
+    np.save(tmp_path / "speech.npy", speech)
+    np.save(tmp_path / "want.npy", want)
+    code = ("import sys, numpy as np\n"
+            "from kwspot.infer.backend import load_classifier\n"
+            "scorer = load_classifier('model.onnx').stream_scorer()\n"
+            "probs, ends = scorer.push(np.load('speech.npy'))\n"
+            "assert 'torch' not in sys.modules\n"
+            "print(len(ends), float(np.abs(probs - np.load('want.npy')).max()))\n")
+    r = without_torch(tmp_path, code)
+    assert r.returncode == 0, r.stderr
+    count, diff = r.stdout.split()
+    assert int(count) == len(want_ends) and float(diff) <= TOL
+
+
+def without_torch(folder: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """``python -c code`` in ``folder`` with ``import torch`` failing."""
+    from test_infer_without_torch import BLOCKER
+
+    (folder / "block").mkdir()
+    (folder / "block" / "sitecustomize.py").write_text(BLOCKER)
+    path = os.pathsep.join([str(folder / "block"), os.environ.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": path}, cwd=folder, timeout=120)
