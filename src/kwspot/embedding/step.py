@@ -112,16 +112,18 @@ class EmbeddingStep(nn.Module):
 
     def forward(self, audio: Tensor, overlap: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
         *tails, history = state
-        samples = torch.cat([overlap, audio]) * INT16_SCALE
-        mel = to_embedding_scale(self.mel(samples[None], block=EMB_STEP))  # [1, 8, 32]
-        emb, next_tails = self._layers(mel[:, None], dict(zip(self.tails, tails, strict=True)))
+        joined = torch.cat([overlap, audio])
+        mel = to_embedding_scale(self.mel(joined[None] * INT16_SCALE, block=EMB_STEP))
+        kept = {t.slot: (t, x) for t, x in zip(self.tails, tails, strict=True)}
+        emb, next_tails = self._layers(mel[:, None], kept)  # mel [1, 1, 8, 32] → [1, 96, 1, 1]
         window = torch.cat([history, emb.reshape(1, 1, EMB_DIM, 1)], dim=3)
         probs = torch.softmax(self.head(window), dim=1)
-        return (probs, samples[-OVERLAP:] / INT16_SCALE, *next_tails, window[:, :, :, 1:])
+        return (probs, joined[-OVERLAP:], *next_tails, window[:, :, :, 1:])
 
-    def _layers(self, x: Tensor, tails: dict[TailSlot, Tensor]) -> tuple[Tensor, list[Tensor]]:
-        """The newest frames of each layer, from its kept frames and this step's input."""
-        kept = {t.slot: (t, tensor) for t, tensor in tails.items()}
+    def _layers(self, x: Tensor, kept: dict[int, tuple[TailSlot, Tensor]]
+                ) -> tuple[Tensor, list[Tensor]]:
+        """The newest frames of each layer, from the frames it kept (by slot) and this step's
+        input; and the frames to keep for the next step, in slot order."""
         next_tails = []
         last = len(EMB_LAYERS) - 1
         for i, (conv, (_, _, _, pool)) in enumerate(zip(self.convs, EMB_LAYERS, strict=True)):
