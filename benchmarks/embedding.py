@@ -203,16 +203,6 @@ def from_scratch_rows(bench: Path) -> tuple[list[list[str]], str]:
     return rows, cmd.group(1) if cmd else ""
 
 
-def quick_real(root: Path, tmp: Path, per_class: int = 12) -> Path:
-    """A small copy (links) of the real 12-class folder, for --quick."""
-    small = tmp / "real_small"
-    for d in sorted(p for p in root.iterdir() if p.is_dir()):
-        (small / d.name).mkdir(parents=True, exist_ok=True)
-        for f in sorted(d.iterdir())[:per_class]:
-            (small / d.name / f.name).symlink_to(f)
-    return small
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     C.header("Pretrained speech embedding: held-out accuracy, cost, which model to pick",
@@ -232,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, root: Path, out: Path, tmp: Path) -> int:
-    real = quick_real(root, tmp) if args.quick else root
+    real = C.small_copy(root, tmp / "real_small", 12) if args.quick else root
     synth = Path(args.synth) if args.synth else out / "synth"
     synth_cmd = ["synth", "--out", str(synth), *(["--per-word", "4"] if args.quick else [])]
     if not args.synth:

@@ -12,7 +12,6 @@ from kwspot.cli.common import (
     add_data_args,
     add_runtime_args,
     given,
-    settings_help,
 )
 from kwspot.errors import KwspotError
 
@@ -31,7 +30,6 @@ class _SplitAction(argparse.Action):
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="accuracy, per-class figures and confusion matrix",
-                       formatter_class=settings_help(dict),
                        description="Evaluate checkpoints (.pt) or exported models (.onnx) on a "
                        "split of a dataset. Data options default to the ones the (first) model "
                        "was trained with. A pre-labeled 12-class folder (the layout of the "

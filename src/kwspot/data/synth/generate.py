@@ -15,12 +15,11 @@ import multiprocessing
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,7 +43,8 @@ from kwspot.data.synth.clips import (
 )
 from kwspot.data.synth.noise import NOISE_LEVELS_DB, Speak, make_noise
 from kwspot.data.synth.speakers import SPLITS, Speaker, plan_speakers
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
+from kwspot.progress import progress_bar
 
 DEFAULT_UNKNOWN_WORDS = (
     "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
@@ -126,24 +126,24 @@ def synthesize(
     """
     start = time.perf_counter()
     out = Path(out_dir).expanduser()
-    words_t = _check_words(words, "--words")
-    unknown_t = _check_words(unknown_words, "--unknown-words")
+    words_t = _check_words(words, "words")
+    unknown_t = _check_words(unknown_words, "unknown_words")
     if not words_t and not unknown_t:
-        raise KwspotError("--words: no words to synthesize")
+        raise SettingError("words", "no words to synthesize")
     both = sorted(set(words_t) & set(unknown_t))
     if both:
-        raise KwspotError(f"--unknown-words: {both[0]!r} is also in --words")
+        raise SettingError("unknown_words", f"{both[0]!r} is also in `words`")
     confusable_t = tuple(c for c in _check_words(confusables, "confusables")
                          if c not in words_t and c not in unknown_t)
     if per_word < 1:
-        raise KwspotError(f"--per-word {per_word}: must be at least 1")
+        raise SettingError("per_word", f"{per_word}: must be at least 1")
     if noise_seconds < 1:
-        raise KwspotError(f"--noise-seconds {noise_seconds}: must be at least 1")
+        raise SettingError("noise_seconds", f"{noise_seconds}: must be at least 1")
     if workers is not None and workers < 1:
-        raise KwspotError(f"--workers {workers}: must be at least 1")
+        raise SettingError("workers", f"{workers}: must be at least 1")
     n_speakers = speakers if speakers is not None else max(10, per_word // 2)
     if n_speakers < 3:
-        raise KwspotError(f"--speakers {n_speakers}: need at least 3 (one per split)")
+        raise SettingError("speakers", f"{n_speakers}: need at least 3 (one per split)")
     _check_spreads(tract_spread, rate_spread, clip_seconds)
     perturb = DEFAULT_PERTURBATIONS if perturb is None else perturb
     noise_dirs = tuple(str(Path(d).expanduser().resolve()) for d in perturb.noise_dirs)
@@ -218,8 +218,9 @@ def synthesize(
     return report
 
 
-def _check_words(words: Sequence[str] | str, flag: str) -> tuple[str, ...]:
-    """Words or phrases, lower-cased, inner white space made single spaces."""
+def _check_words(words: Sequence[str] | str, setting: str) -> tuple[str, ...]:
+    """Words or phrases, lower-cased, inner white space made single spaces (a bad one is a
+    :class:`SettingError` of ``setting``)."""
     if isinstance(words, str):
         words = words.split(",")
     out: list[str] = []
@@ -229,11 +230,11 @@ def _check_words(words: Sequence[str] | str, flag: str) -> tuple[str, ...]:
         if not word:
             continue
         if not _PHRASE.fullmatch(word) or len(word) > _MAX_WORD_LEN:
-            raise KwspotError(f"{flag}: {raw!r} is not a word or phrase (words of letters a-z "
-                              f"with inner ' or -, separated by spaces, at most "
-                              f"{_MAX_WORD_LEN} characters)")
+            raise SettingError(setting, f"{raw!r} is not a word or phrase (words of letters "
+                               f"a-z with inner ' or -, separated by spaces, at most "
+                               f"{_MAX_WORD_LEN} characters)")
         if phrase_label(word) in labels:
-            raise KwspotError(f"{flag}: {word!r} is listed twice")
+            raise SettingError(setting, f"{word!r} is listed twice")
         labels.add(phrase_label(word))
         out.append(word)
     return tuple(out)
@@ -430,10 +431,9 @@ def _run_tasks(context: _WorkerContext, specs: list[ClipSpec], workers: int | No
     tasks: list[Task] = [("noise", name) for name in NOISE_LEVELS_DB]
     tasks += [("speaker", clips) for clips in by_speaker.values()]
     total = len(specs) + len(NOISE_LEVELS_DB)
-    show = sys.stderr.isatty() if progress is None else progress
     rows: list[dict] = []
     with ExitStack() as stack:
-        bar = stack.enter_context(_ProgressBar(total) if show else nullcontext())
+        advance = stack.enter_context(progress_bar(total, "synthesizing", enabled=progress))
         if n_workers == 1:
             _init_worker(context)
             results: Iterator[tuple[int, list[dict]]] = map(_run_task, tasks)
@@ -443,8 +443,7 @@ def _run_tasks(context: _WorkerContext, specs: list[ClipSpec], workers: int | No
             results = pool.imap_unordered(_run_task, tasks)
         for done, task_rows in results:
             rows.extend(task_rows)
-            if bar is not None:
-                bar[0].advance(bar[1], done)
+            advance(done)
     return rows
 
 
@@ -457,31 +456,3 @@ def _worker_count(workers: int | None, clips: int) -> int:
     except AttributeError:
         cpus = os.cpu_count() or 1
     return max(1, min(cpus, 1 + clips // _CLIPS_PER_STARTUP))
-
-
-class _ProgressBar(AbstractContextManager):
-    """A rich progress bar on stderr; enters as (progress, task id)."""
-
-    def __init__(self, total: int) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("synthesizing"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-        )
-        self._total = total
-
-    def __enter__(self):
-        self._progress.start()
-        return self._progress, self._progress.add_task("synth", total=self._total)
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
