@@ -18,6 +18,7 @@ accuracy section of ``BENCHMARKS.md``.
 
     python benchmarks/embedding.py                 # ~30-40 min on 2 busy cores
     python benchmarks/embedding.py --quick         # CI: a few clips per class, 2 iterations
+    python benchmarks/embedding.py --cost-only     # cost of the finished runs in --out only
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a `kwspot synth` folder (default: made with `kwspot synth` defaults)")
     p.add_argument("--out", default=None, help="run folders (/tmp/kwspot-bench/embedding)")
     p.add_argument("--latency-runs", type=int, default=300)
+    p.add_argument("--cost-only", action="store_true",
+                   help="only measure the cost of the real-only heads' finished runs in --out "
+                   "(no training, no scoring)")
     p.add_argument("--reuse", action="store_true",
                    help="score run folders in --out that a run of the same command finished")
     a = p.parse_args(argv)
@@ -218,7 +222,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="kwspot-embedding-") as tmp:
         out = Path(tmp) if args.quick else Path(args.out or "/tmp/kwspot-bench/embedding")
+        if args.cost_only:
+            return cost_only(args, out, Path(tmp))
         return run(args, root, out, Path(tmp))
+
+
+def cost_only(args: argparse.Namespace, out: Path, tmp: Path) -> int:
+    """The cost table of the finished real-only runs in ``out`` (exports go to ``tmp``)."""
+    from kwspot.checkpoint import load_checkpoint
+
+    runs = {h: out / f"real-{h}" for h in args.heads if (out / f"real-{h}" / "best.pt").is_file()}
+    if not runs:
+        print(f"no finished real-only runs in {out}")
+        return 1
+    chosen = max(runs, key=lambda h: load_checkpoint(runs[h] / "best.pt").best_acc)
+    print_costs({h: cost(run, tmp, args.latency_runs) for h, run in runs.items()},
+                args.latency_runs, chosen)
+    return 0
 
 
 def run(args: argparse.Namespace, root: Path, out: Path, tmp: Path) -> int:
