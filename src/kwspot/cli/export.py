@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Export a model to ONNX: input `audio` [batch, 16000] raw "
                        "16 kHz audio, output `probs` [batch, classes]; the front-end is part of "
                        "the graph and a `kwspot` metadata property describes labels and "
-                       "front-end, so `kwspot predict/evaluate/detect` accept the file.")
+                       "front-end, so `kwspot predict/evaluate/detect` accept the file. An "
+                       "embedding model's file also carries its 80-ms streaming step (metadata "
+                       "property `kwspot_stream`), which detect/listen/score run.")
     p.add_argument("--checkpoint", required=True, metavar="CKPT",
                    help="a .pt checkpoint or a run folder (its best.pt)")
     p.add_argument("--out", required=True, metavar="FILE", help="ONNX file to write")

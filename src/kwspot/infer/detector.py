@@ -12,9 +12,9 @@ Decisions depend only on the samples, never on how they were chunked: windows en
 multiples of the hop from the first sample, and the buffer starts filled with one window of
 zeros (so a word in the first second is heard). When a large chunk arrives, the windows it
 completes are classified together in batches of up to ``batch`` windows. A classifier that
-offers a ``stream_scorer()`` (a PyTorch model on the pretrained embedding) is fed the samples
-instead and classifies the windows it completes itself, every 80 ms, from the embeddings
-already computed (the hop is then a multiple of 80 ms).
+offers a ``stream_scorer()`` (a model on the pretrained embedding, ``.pt`` or exported) is fed
+the samples instead and classifies the windows it completes itself, every 80 ms, from the
+embeddings already computed (the hop is then a multiple of 80 ms).
 
 Every :class:`Detection` carries two times: ``time_s``, the estimated time of the word (the
 centre of the analysis windows averaged into the triggering score), and ``decided_s``, the
