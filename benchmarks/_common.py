@@ -45,6 +45,17 @@ def load_all_clips(root: Path, limit: int | None = None, cache_dir: str | None =
     return waves[:limit] if limit else waves
 
 
+def small_copy(root: Path, folder: Path, per_class: int) -> Path:
+    """A small copy (links) of a labeled folder: the first ``per_class`` files of each class
+    (``--quick`` runs)."""
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        (folder / d.name).mkdir(parents=True, exist_ok=True)
+        for f in sorted(d.iterdir())[:per_class]:
+            if not (folder / d.name / f.name).exists():
+                (folder / d.name / f.name).symlink_to(f)
+    return folder
+
+
 def synthetic_clips(n: int, seed: int = 0):
     """``n`` int16 clips of noise with a tone burst, for speed runs without the real data."""
     import numpy as np

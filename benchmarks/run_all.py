@@ -3,6 +3,7 @@
     python benchmarks/run_all.py --quick                 # CI smoke run, every script tiny
     python benchmarks/run_all.py --write                 # full run (~1.5 h on 2 cores)
     python benchmarks/run_all.py --only accuracy --write # redo one section, keep the others
+    python benchmarks/run_all.py --only embedding --write -- --reuse   # options for that script
 
 Each script prints its own tables; this runner streams that output, and ``--write`` puts each
 script's output in its section of ``BENCHMARKS.md`` together with the machine, the date, the
@@ -47,19 +48,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--write", action="store_true",
                    help="regenerate BENCHMARKS.md (full mode only)")
     p.add_argument("--output", default=str(OUTPUT), help="file --write regenerates")
+    p.add_argument("script_args", nargs="*", metavar="-- ARG",
+                   help="options given to the script (with one --only script)")
     a = p.parse_args(argv)
     a.only = a.only.split(",") if a.only else list(SCRIPTS)
     unknown = [s for s in a.only if s not in SCRIPTS]
     if unknown:
         p.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(SCRIPTS)}")
+    if a.script_args and len(a.only) != 1:
+        p.error("options after -- go to one script: name it with --only")
     if a.write and a.quick:
         p.error("--write needs a full run (quick figures do not go into BENCHMARKS.md)")
     return a
 
 
-def run_script(name: str, quick: bool) -> tuple[int, str, float, str, str]:
+def run_script(name: str, quick: bool, extra: list[str]) -> tuple[int, str, float, str, str]:
     """Run one script, echoing its stdout; returns exit code, stdout, seconds, loads."""
-    cmd = [sys.executable, str(HERE / f"{name}.py"), *(["--quick"] if quick else [])]
+    cmd = [sys.executable, str(HERE / f"{name}.py"), *(["--quick"] if quick else []), *extra]
     load_before = C.load()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=C.REPO,
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"\n===== benchmarks/{name}.py{' --quick' if args.quick else ''} =====\n",
               flush=True)
-        rc, out, seconds, lb, la = run_script(name, args.quick)
+        rc, out, seconds, lb, la = run_script(name, args.quick, args.script_args)
         results.append([name, str(rc), f"{seconds:.1f}"])
         if rc == 0:
             new[name] = section(name, out, seconds, (lb, la), info, command)

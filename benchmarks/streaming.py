@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -57,8 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency-runs", type=int, default=300, help="batch-1 runs timed per backend")
     p.add_argument("--no-int8", action="store_true", help="skip the int8 ONNX model")
     p.add_argument("--quick", action="store_true",
-                   help="CI smoke run: dscnn_s for 3 iterations, 0.25-min recording, 10 "
-                   "negative files per folder")
+                   help="CI smoke run: dscnn_s for 3 iterations on 24 clips per class, 0.25-min "
+                   "recording, 10 negative files per folder")
     p.add_argument("--json", default=None, help="write every figure here")
     args = p.parse_args(argv)
     args.smoothing = [float(s) for s in args.smoothing.split(",")]
@@ -174,6 +175,12 @@ def speed_table(args: argparse.Namespace, ckpt: Path, work: Path, wav: Path) -> 
                     "windows"], rows)
 
 
+def is_embedding(model: str) -> bool:
+    from kwspot import models
+
+    return models.get_spec(model).frontend == "embedding"
+
+
 def embed_model(args: argparse.Namespace) -> str | None:
     """The head on the speech-embedding front-end to compare, if one is registered."""
     from kwspot import models
@@ -196,8 +203,11 @@ def cached_collect(clf, files, hop: int, cache: Path, key: str):
         meta = json.loads(str(z["meta"]))
         if meta["key"] == key:
             cut = np.cumsum([0, *meta["rows"]])
-            posts = [Posteriors(s, z["probs"][a:b], d) for s, a, b, d in
-                     zip(meta["sources"], cut[:-1], cut[1:], meta["seconds"], strict=True)]
+            probs = z["probs"]  # read once: each z["probs"] decodes the whole array again
+            ends = z["ends"] if "ends" in z else None
+            posts = [Posteriors(s, probs[a:b], d, None, None if ends is None else ends[a:b])
+                     for s, a, b, d in zip(meta["sources"], cut[:-1], cut[1:], meta["seconds"],
+                                           strict=True)]
             n = meta["negatives"]
             return Collected([], [(p, read_truth(Path(p.source).with_suffix(".csv")))
                                   for p in posts[n:]], posts[:n], files.negative_sources,
@@ -207,7 +217,10 @@ def cached_collect(clf, files, hop: int, cache: Path, key: str):
     meta = {"key": key, "negatives": len(audio.negatives), "rows": [len(p.probs) for p in posts],
             "sources": [p.source for p in posts], "seconds": [p.audio_s for p in posts],
             "skipped": [[s.path, s.reason] for s in audio.skipped]}
-    np.savez(cache, probs=np.concatenate([p.probs for p in posts]), meta=json.dumps(meta))
+    ends = {} if any(p.ends is None for p in posts) else \
+        {"ends": np.concatenate([p.ends for p in posts])}
+    np.savez(cache, probs=np.concatenate([p.probs for p in posts]), meta=json.dumps(meta),
+             **ends)
     return audio
 
 
@@ -280,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
 
     work = Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
+    if args.quick:  # a few clips per class: the embedding recipe embeds every training clip
+        args.data = str(C.small_copy(Path(args.data), work / "data_small", 24))
     neg_files = [f for d in negative_dirs for f in audio_files([d])[:args.files_per_folder]]
     halves = list(split_files(neg_files))
     fold_dirs = fold_folders(work, halves)
@@ -319,14 +334,18 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     # Each model runs once over every file, the models side by side (one process each).
     jobs = {}
     for (r, k), (out, _) in runs.items():
-        onnx = export_checkpoint(out / "best.pt", work / f"recipe{r}_half{k}.onnx").path
+        # An embedding model runs as its checkpoint: its stream scorer reuses the embeddings
+        # already computed (the ONNX graph would recompute every window).
+        onnx = out / "best.pt" if is_embedding(recipes[r].model) else export_checkpoint(
+            out / "best.pt", work / f"recipe{r}_half{k}.onnx").path
         jobs[r, k] = (str(onnx), args.threads, str(wav), [str(f) for f in neg_files], words,
                       maybe, str(work / f"recipe{r}_half{k}_posteriors.npz"),
                       f"{(out / 'command.txt').read_text()} {rec_key}")
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as ex:
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(len(jobs), os.cpu_count() or 1), mp_context=spawn) as ex:
         list(ex.map(collect_job, jobs.values()))
     for r, recipe in enumerate(recipes):
         folds = (0, 1) if recipe.fold_negatives else (0,)

@@ -175,7 +175,7 @@ def test_inspect_without_noise_reports_and_lists_what_training_needs(tone_data: 
     assert rows["silence"] == ["0", "0", "0"] and int(rows["yes"][0]) > 0
     assert report.endswith(f"training on this folder would need:\n  {tone_data}: no background "
                            f"noise files (looked in {tone_data / '_background_noise_'}); give "
-                           "--noise-dir DIR or --silence-share 0")
+                           "noise_dir or set silence_share to 0")
 
 
 def test_inspect_the_real_raw_sample_without_noise(shared_data: Path, capsys) -> None:
@@ -185,6 +185,7 @@ def test_inspect_the_real_raw_sample_without_noise(shared_data: Path, capsys) ->
     out = capsys.readouterr().out
     assert "speech_commands layout, 125 clips in 30 folder(s)" in out
     assert "training on this folder would need:" in out and "no background noise" in out
+    assert "give --noise-dir or set --silence-share to 0" in out  # the flags, on the CLI
 
 
 def test_loading_for_evaluation_allows_an_empty_training_split(tone_data: Path,
@@ -195,7 +196,8 @@ def test_loading_for_evaluation_allows_an_empty_training_split(tone_data: Path,
         load_dataset(cfg)
     data = load_dataset(cfg, for_training=False)
     assert len(data.splits["training"]) == 0 and len(data.splits["testing"]) > 0
-    assert data.training_needs == [f"{data.layout.root}: the training split is empty"]
+    assert [str(n) for n in data.training_needs] == [
+        f"{data.layout.root}: the training split is empty"]
     whole = data.whole()
     assert whole.name == "all" and len(whole) == sum(len(d) for d in data.splits.values())
 

@@ -89,6 +89,8 @@ def test_round_trip_agrees_with_pytorch(case: str, clips: np.ndarray, tmp_path: 
     assert (p_ox.argmax(1) == p_pt.argmax(1)).all()
     # Dynamic batch axis: one clip at a time gives the same numbers.
     np.testing.assert_allclose(ox.predict_proba(clips[:1]), p_ox[:1], atol=1e-5)
+    # Only an embedding model carries a streaming step (tests/test_embedding_step.py).
+    assert (ox.stream_scorer() is None) == (case != "embedding")
 
 
 def test_metadata_and_int16_input(clips: np.ndarray, tmp_path: Path) -> None:

@@ -306,6 +306,11 @@ def test_detect_bad_inputs(models: dict[str, Path], tmp_path: Path,
         assert len(lines) == 1 and message in lines[0], err
     code, _, err = kwspot(capsys, "detect", "--model", models["onnx"], good, "--words", "maybe")
     assert code == 2 and "not among" in err
+    # The library names the setting; the command line names its flag.
+    code, _, err = kwspot(capsys, "detect", "--model", models["onnx"], good, "--hop-ms", "0")
+    assert code == 2 and err == "kwspot: error: --hop-ms: must be positive, got 0.0\n"
+    code, _, err = kwspot(capsys, "detect", "--model", models["onnx"], good, "--thresholds", "x")
+    assert code == 2 and err.startswith("kwspot: error: --thresholds: 'x': expected WORD=VALUE")
     # Another sample rate is not an error: it is resampled, with a note on stderr.
     low = tmp_path / "8k.wav"
     sf.write(str(low), np.zeros(8000, dtype=np.int16), 8000, subtype="PCM_16")

@@ -4,6 +4,7 @@ the library's own training step, and no function is too complex to follow."""
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -97,6 +98,12 @@ def test_exactly_one_module_writes_checkpoints() -> None:
     assert holding('"kwspot-checkpoint"') == ["kwspot.checkpoint"]  # the one format
 
 
+def test_one_module_draws_progress() -> None:
+    drawing = sorted(_module_name(p) for p in (SRC / "kwspot").rglob("*.py")
+                     if "rich.progress" in p.read_text(encoding="utf-8"))
+    assert drawing == ["kwspot.progress"]
+
+
 def test_benchmarks_time_the_library_training_step() -> None:
     text = (BENCHMARKS / "_kws.py").read_text(encoding="utf-8")
     assert "from kwspot.train.step import TrainStep" in text
@@ -115,3 +122,42 @@ def test_no_function_is_too_complex() -> None:
                            "lint.mccabe.max-complexity=15", str(SRC)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+
+
+FLAG = re.compile(r"(?<![\w-])--[a-z]")
+MESSAGE_CALLS = {"KwspotError", "SettingError", "warning", "info", "note"}
+"""Calls whose text reaches the user: errors, logged notes, a run's report notes."""
+
+
+def flags_in_library_messages(root: Path) -> list[str]:
+    """``file:line: text`` for each string in a raised error or a user message of the library
+    (``root`` without ``cli/``) that names a command-line flag."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).parts[0] == "cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            func = getattr(node, "func", None)
+            called = getattr(func, "id", None) or getattr(func, "attr", None)
+            if isinstance(node, ast.Raise) or called in MESSAGE_CALLS:
+                found += [f"{path.relative_to(root)}:{c.lineno}: {c.value!r}"
+                          for c in ast.walk(node) if isinstance(c, ast.Constant)
+                          and isinstance(c.value, str) and FLAG.search(c.value)]
+    return sorted(set(found))
+
+
+def test_library_messages_name_settings_not_flags() -> None:
+    assert flags_in_library_messages(SRC / "kwspot") == []
+
+
+def test_the_flag_finder_sees_f_strings_raises_and_notes(tmp_path: Path) -> None:
+    (tmp_path / "cli").mkdir()
+    (tmp_path / "cli" / "x.py").write_text('raise KwspotError("--flag is fine here")\n')
+    (tmp_path / "lib.py").write_text(
+        'def f(x, log):\n'
+        '    """Docstrings may say --flag."""\n'
+        '    log.warning(f"set --cache-dir to {x}")\n'
+        '    err = SettingError("hop_ms", "a setting, not a flag")\n'
+        '    raise ValueError(f"{x}: pass --resample")\n')
+    assert flags_in_library_messages(tmp_path) == [
+        "lib.py:3: 'set --cache-dir to '", "lib.py:5: ': pass --resample'"]

@@ -298,5 +298,5 @@ def test_cli_perturbation_options_override_defaults_or_clean():
     noisy = chosen("--noise", "0.5", "--noise-dirs", "a,b", "--snr-db", "0,10")
     assert noisy.noise_dirs == ("a", "b") and noisy.snr_db == (0.0, 10.0)
     assert noisy.reverb == DEFAULT_PERTURBATIONS.reverb
-    with pytest.raises(KwspotError, match="--snr-db"):
+    with pytest.raises(KwspotError, match="snr_db"):
         chosen("--snr-db", "5")

@@ -144,7 +144,10 @@ def test_resume_refuses_another_model_or_labels(tone_data: Path, tmp_path: Path,
     err = capsys.readouterr().err
     assert "checkpoint is for model 'vggnet1', not 'seresnet3'" in err and err.count("\n") == 1
     assert main(["train", "--resume", str(tmp_path / "run"), "--words", "yes,no"]) == 2
-    assert "labels" in capsys.readouterr().err
+    assert "differ from --words" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "run"), "--lr", "0.5", "--sync-bn"]) == 2
+    assert f"cannot change --lr, --sync-bn when resuming {tmp_path / 'run'}" in (
+        capsys.readouterr().err)
 
 
 def test_not_a_checkpoint(tmp_path: Path) -> None:

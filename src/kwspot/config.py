@@ -9,11 +9,28 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from kwspot.data.augment import AugmentConfig
+from kwspot.data.augment_settings import AugmentConfig
 from kwspot.data.dataset import DataConfig
-from kwspot.data.labels import DEFAULT_WORDS, LabelSet
+from kwspot.data.labels import LabelSet
 from kwspot.errors import KwspotError, SettingError
-from kwspot.features import FRONTENDS
+from kwspot.feature_kinds import FRONTENDS
+from kwspot.settings import same_as, setting
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("cosine", "step", "constant")  # the learning rate after warm-up
+
+
+def _data(name: str) -> Any:
+    """The data setting ``name``, defined by DataConfig (mirrored here, defined there)."""
+    return same_as({f.name: f for f in fields(DataConfig)}[name])
+
+
+def _opt(default: Any, help: str, **kw: Any) -> Any:  # noqa: A002 - argparse's word
+    return setting(default, help, group="optimisation", **kw)
+
+
+def _run(default: Any, help: str) -> Any:  # noqa: A002 - argparse's word
+    return setting(default, help, group="run")
 
 
 @dataclass(frozen=True)
@@ -21,55 +38,68 @@ class TrainConfig(AugmentConfig):
     """Everything a training run depends on (saved in every checkpoint).
 
     The augmentation settings (SpecAugment included) are :class:`AugmentConfig`'s, inherited;
-    the data settings mirror :class:`DataConfig`'s (``data`` is its ``root``)."""
+    the data settings are :class:`DataConfig`'s fields, defaults and descriptions included
+    (``data`` is its ``root``). Each setting a user may give carries its description
+    (:func:`kwspot.settings.setting`), from which ``kwspot train`` makes its flag."""
 
-    # data
+    # data: DataConfig's settings, as it defines them (``data`` is its ``root``)
     data: str = ""  # dataset root (any layout kwspot reads)
-    words: tuple[str, ...] = DEFAULT_WORDS  # command words; others are "unknown"
-    noise_dir: str | None = None  # background noise folder (default ROOT/_background_noise_)
-    split: str = "auto"  # auto | lists | hash
-    val_pct: float = 10.0  # validation share of speakers (hash rule)
-    test_pct: float = 10.0  # testing share of speakers (hash rule)
-    split_salt: str = ""  # draw another speaker split with the same percentages
-    silence_share: float = 0.1  # silence clips per split, share of command clips
-    unknown_share: float = 0.1  # unknown clips per split, share of command clips
-    zero_silence: float = 0.1  # share of the generated silence clips that are pure zeros
-    resample: bool = False  # convert non-16-kHz / stereo clips instead of refusing them
-    cache_dir: str | None = None  # decoded-audio cache folder
-    negatives: tuple[str, ...] = ()  # folders of running audio without the words (unknowns)
-    synth: str | None = None  # folder of `kwspot synth` clips mixed into the training split
-    synth_ratio: float = 1.0  # synthesized training clips per real training clip (at most)
+    words: tuple[str, ...] = _data("words")
+    noise_dir: str | None = _data("noise_dir")
+    split: str = _data("split")
+    val_pct: float = _data("val_pct")
+    test_pct: float = _data("test_pct")
+    split_salt: str = _data("split_salt")
+    silence_share: float = _data("silence_share")
+    unknown_share: float = _data("unknown_share")
+    zero_silence: float = _data("zero_silence")
+    negatives: tuple[str, ...] = _data("negatives")
+    resample: bool = _data("resample")
+    cache_dir: str | None = _data("cache_dir")
+    synth: str | None = setting(None, "folder of `kwspot synth` clips to mix into the "
+                                "training split")
+    synth_ratio: float = setting(1.0, "synthesized training clips per real training clip, "
+                                 "at most")
     # model
-    model: str = "seresnet3"  # registered model name (`kwspot models`)
-    features: str | None = None  # raw | mel | mfcc (default: the model's own front-end)
-    feature_norm: bool = False  # per-band mean/std normalisation fitted on training clips
-    embedding_dir: str = ""  # folder with openWakeWord's model files ("" = pyopen-wakeword's)
-    embedding_lr_scale: float = 0.0  # fine-tune the embedding at lr × this (0 = frozen)
-    feature_copies: int = 2  # augmented copies per clip precomputed for a frozen embedding
+    model: str = setting("seresnet3", "registered model, see `kwspot models`", group="model")
+    features: str | None = setting(None, "front-end: raw, mel, mfcc or embedding (default: "
+                                   "the model's own)", group="model")
+    embedding_dir: str = setting("", "folder with openWakeWord's melspectrogram and "
+                                 "embedding_model (.tflite or .onnx) when pyopen-wakeword is "
+                                 "not installed", group="model", metavar="DIR")
+    embedding_lr_scale: float = setting(0.0, "fine-tune the pretrained embedding at lr x S; "
+                                        "0: frozen", group="model", metavar="S")
+    feature_copies: int = setting(2, "augmented copies per clip precomputed for a frozen "
+                                  "embedding", group="model", metavar="N")
+    feature_norm: bool = setting(False, "per-band mean/std normalisation fitted on training "
+                                 "clips", group="model")
     # optimisation (the seed: SGD, lr 0.01, momentum 0.9, batch 256)
-    iters: int = 10000  # training iterations (batches)
-    epochs: float = 0.0  # run length in passes over the training split (> 0: overrides iters)
-    batch_size: int = 256  # global batch (split over ranks under torchrun)
-    lr: float = 0.01  # peak learning rate
-    optimizer: str = "sgd"  # sgd | adamw
-    momentum: float = 0.9  # SGD momentum
-    weight_decay: float = 1e-4  # L2 (sgd) or decoupled (adamw) weight decay
-    schedule: str = "cosine"  # cosine | step | constant (after warm-up)
-    warmup_iters: int = 0  # linear warm-up from 0 to lr
-    warmup: float = 0.0  # warm-up as a share of the run (> 0: overrides warmup_iters)
-    label_smoothing: float = 0.0  # cross-entropy label smoothing
-    mixup: float = 0.0  # mixup Beta(alpha, alpha) on features; 0 = off
-    ema: float = 0.0  # exponential moving average of weights (decay, e.g. 0.999); 0 = off
-    grad_clip: float = 0.0  # max gradient norm; 0 = off
+    iters: int = _opt(10000, "training iterations, in batches")
+    epochs: float = _opt(0.0, "run length in passes over the training split; > 0: "
+                         "instead of `iters`")
+    batch_size: int = _opt(256, "global batch size, split over torchrun's processes")
+    lr: float = _opt(0.01, "peak learning rate")
+    optimizer: str = _opt("sgd", "optimizer", choices=OPTIMIZERS)
+    momentum: float = _opt(0.9, "SGD momentum")
+    weight_decay: float = _opt(1e-4, "L2 (sgd) or decoupled (adamw) weight decay")
+    schedule: str = _opt("cosine", "learning-rate schedule after warm-up", choices=SCHEDULES)
+    warmup_iters: int = _opt(0, "linear warm-up from 0 to lr over this many iterations")
+    warmup: float = _opt(0.0, "warm-up as a share of the run, e.g. 0.05; > 0: instead "
+                         "of `warmup_iters`")
+    label_smoothing: float = _opt(0.0, "cross-entropy label smoothing")
+    mixup: float = _opt(0.0, "mixup alpha: Beta(alpha, alpha) on features; 0: off")
+    ema: float = _opt(0.0, "weight EMA decay, e.g. 0.999; 0: off")
+    grad_clip: float = _opt(0.0, "max gradient norm; 0: off")
     # run
     out: str = "runs/default"  # run folder: log.txt, metrics.jsonl, last.pt, best.pt
-    log_every: int = 500  # iterations between log rows (and validation, checkpoints)
-    eval_batch: int = 512  # batch size for validation
-    seed: int = 0  # everything random derives from it
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    threads: int = 0  # CPU threads for torch (0 = torch's default; 1 is fastest on a busy CPU)
-    amp: bool = True  # bfloat16 autocast on GPU
-    sync_bn: bool = False  # SyncBatchNorm across ranks under torchrun
+    log_every: int = _run(500, "iterations per log row, validation and checkpoint")
+    eval_batch: int = _run(512, "batch size for validation")
+    seed: int = _run(0, "everything random derives from it")
+    device: str = _run("auto", "auto, cpu, cuda or cuda:N")
+    threads: int = _run(0, "CPU threads for torch; 0: torch's choice, 1 is fastest when "
+                        "other jobs share the CPU")
+    amp: bool = _run(True, "bfloat16 autocast on GPU")
+    sync_bn: bool = _run(False, "SyncBatchNorm across torchrun processes")
 
     def __post_init__(self) -> None:
         checks = [
@@ -80,10 +110,10 @@ class TrainConfig(AugmentConfig):
             ("eval_batch", self.eval_batch > 0, f"must be positive, got {self.eval_batch}"),
             ("threads", self.threads >= 0,
              f"must be 0 (torch's default) or more, got {self.threads}"),
-            ("optimizer", self.optimizer in ("sgd", "adamw"),
-             f"must be sgd or adamw, got {self.optimizer!r}"),
-            ("schedule", self.schedule in ("cosine", "step", "constant"),
-             f"must be cosine, step or constant, got {self.schedule!r}"),
+            ("optimizer", self.optimizer in OPTIMIZERS,
+             f"must be {' or '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
+            ("schedule", self.schedule in SCHEDULES,
+             f"must be {', '.join(SCHEDULES)}, got {self.schedule!r}"),
             ("ema", 0 <= self.ema < 1, f"must be in [0, 1), got {self.ema}"),
             ("epochs", self.epochs >= 0, f"must be 0 (use iters) or more, got {self.epochs}"),
             ("warmup", 0 <= self.warmup < 1, f"must be a share in [0, 1), got {self.warmup}"),
@@ -96,9 +126,9 @@ class TrainConfig(AugmentConfig):
             ("features", self.features is None or self.features in FRONTENDS,
              f"must be one of {', '.join(FRONTENDS)}, got {self.features!r}"),
         ]
-        for setting, ok, problem in checks:
+        for name, ok, problem in checks:
             if not ok:
-                raise SettingError(setting, problem)
+                raise SettingError(name, problem)
         LabelSet(tuple(self.words))  # a word list it can train on
 
     @classmethod

@@ -66,7 +66,7 @@ def init_from_env(device_kind: str) -> DistInfo:
             if local >= n_gpus:
                 raise KwspotError(f"LOCAL_RANK {local}: this machine shows {n_gpus} GPU(s); "
                                   f"start at most {n_gpus} processes per machine "
-                                  "(torchrun --nproc_per_node)")
+                                  "(torchrun's nproc_per_node)")
             torch.cuda.set_device(local)
         dist.init_process_group(backend=backend)
     return DistInfo(rank, world, local)

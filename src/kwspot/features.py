@@ -35,8 +35,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kwspot.data.audio import CLIP_SAMPLES, SAMPLE_RATE
+from kwspot.feature_kinds import FRONTENDS
 
-FRONTENDS = ("raw", "mel", "mfcc", "embedding")
 # A single-threaded CPU front-end works through a batch in chunks of about this many frame
 # samples (≈2 MB, one core's L2 cache), 3-5× faster than one pass over a large batch. With
 # several threads every op on a chunk is a parallel region: on an idle 2-core machine chunks of

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import re
 import sys
 from typing import NoReturn
 
 from kwspot import __version__
-from kwspot.errors import KwspotError, SettingError
+from kwspot.cli.common import command_parser, word_settings_in_help, worded
+from kwspot.errors import KwspotError
 
 # Subcommand modules, in the order `kwspot --help` lists them.
 COMMAND_MODULES = ["demo", "data", "models", "train", "evaluate", "predict", "report", "synth",
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(f"kwspot.cli.{name}").register(sub)
+    word_settings_in_help(parser)
     return parser
 
 
@@ -65,30 +66,14 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
+    used = parser
     try:
         args = parser.parse_args(argv)
+        used = command_parser(parser, args)
         return int(args.func(args) or 0)
-    except SettingError as exc:  # the library names settings; the user gave flags
-        problem = exc.problem
-        for name in exc.mentions:
-            problem = re.sub(rf"\b{name}\b", flag_of(parser, args.command, name), problem)
-        print(f"kwspot: error: {flag_of(parser, args.command, exc.setting)}: {problem}",
-              file=sys.stderr)
-        return 2
-    except KwspotError as exc:
-        print(f"kwspot: error: {exc}", file=sys.stderr)
+    except KwspotError as exc:  # the library names settings; the user gave flags
+        print(f"kwspot: error: {worded(exc, used)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kwspot: interrupted", file=sys.stderr)
         return 130
-
-
-def flag_of(parser: argparse.ArgumentParser, command: str, setting: str) -> str:
-    """The flag of ``command`` that sets ``setting`` (``threads`` → ``--threads``), or the
-    setting's own name when no flag sets it."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
-            for a in action.choices[command]._actions:
-                if a.dest == setting and a.option_strings:
-                    return max(a.option_strings, key=len)
-    return setting

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from kwspot.cli.common import add_settings, given
+
 
 def add_detector_args(p: argparse.ArgumentParser) -> None:
     """Options of :class:`kwspot.infer.detector.DetectorConfig` (shared with ``listen``)."""
+    from kwspot.infer.detector import DetectorConfig
+
     p.add_argument("--model", "--checkpoint", dest="model", required=True, metavar="MODEL",
                    help="a .pt checkpoint, a run folder or a .onnx file")
     g = p.add_argument_group("detection")
-    g.add_argument("--hop-ms", type=float, default=None,
-                   help="classify a 1-s window every this many ms (20)")
-    g.add_argument("--smooth-ms", type=float, default=None,
-                   help="moving average of posteriors over this span (500)")
-    g.add_argument("--threshold", type=float, default=None,
-                   help="smoothed posterior a word must reach (0.7)")
-    g.add_argument("--thresholds", default=None, metavar="W=P,...",
-                   help="per-word thresholds overriding --threshold, e.g. yes=0.9,no=0.7")
-    g.add_argument("--refractory-ms", type=float, default=None,
-                   help="no new detection this long after one (1000)")
-    g.add_argument("--words", default=None, metavar="W1,W2",
-                   help="detect only these command words (default: all of the model's)")
+    add_settings(g, DetectorConfig, "detection")
     g.add_argument("--threads", type=int, default=1,
                    help="CPU threads for the model (1: streaming batches are small, and one "
                    "thread is faster on a busy CPU)")
@@ -35,12 +28,9 @@ def detector_config(args: argparse.Namespace, classifier: object = None):  # -> 
     from kwspot.infer.operating_point import model_operating_point
     from kwspot.infer.thresholds import parse_thresholds
 
-    opts = {k: getattr(args, k) for k in ("hop_ms", "smooth_ms", "threshold", "refractory_ms")
-            if getattr(args, k) is not None}
+    opts = given(args, ["hop_ms", "smooth_ms", "threshold", "refractory_ms", "words"])
     if args.thresholds:
         opts["thresholds"] = parse_thresholds(args.thresholds)
-    if args.words:
-        opts["words"] = tuple(w.strip() for w in args.words.split(",") if w.strip())
     op = model_operating_point(classifier) if classifier is not None else None
     if op is None:
         return DetectorConfig(**opts)
@@ -83,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from kwspot.infer.detections_csv import write_detections_csv
     from kwspot.infer.filedetect import detect_file
     from kwspot.outputs import output_path
+    from kwspot.progress import Bar
 
     if args.csv:
         output_path(args.csv)  # refuse an unwritable path before the (long) detection run
@@ -104,44 +95,20 @@ def run(args: argparse.Namespace) -> int:
         announce()
         print(f"kwspot: note: {msg}", file=sys.stderr, flush=True)
 
-    with _progress(args.audio) as bar:
-        def progress(done_s: float, total_s: float) -> None:
-            announce()
-            if bar is not None:
-                bar(done_s, total_s)
+    bar = Bar()
 
+    def progress(done_s: float, total_s: float) -> None:
+        announce()
+        bar.update(round(done_s), round(total_s), f"detect {args.audio} (seconds)")
+
+    try:
         result = detect_file(clf, args.audio, config, on_detection=show, on_note=note,
                              on_progress=progress)
+    finally:
+        bar.close()
     if args.csv:
         write_detections_csv(args.csv, result.detections)
     print(f"kwspot: {len(result.detections)} detection(s) in {result.audio_s:.1f} s of audio; "
           f"{result.elapsed_s:.2f} s (real-time factor {result.rtf:.3f})", file=sys.stderr)
     return 0
 
-
-class _progress:
-    """A rich progress bar on a terminal (stderr), nothing in a pipe."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.bar = None
-
-    def __enter__(self):
-        import sys
-
-        if not sys.stderr.isatty():
-            return None
-        from rich.console import Console
-        from rich.progress import Progress
-
-        self.bar = Progress(console=Console(stderr=True), transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task(f"detect {self.name}", total=None)
-        return self
-
-    def __call__(self, done_s: float, total_s: float) -> None:
-        self.bar.update(self.task, completed=done_s, total=total_s)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()

@@ -11,10 +11,12 @@ from kwspot.cli.common import (
     DATA_FIELDS,
     add_data_args,
     add_runtime_args,
+    add_settings,
     given,
-    settings_help,
+    settings_from,
 )
 from kwspot.errors import KwspotError
+from kwspot.evaluate.settings import EvaluateSettings
 
 SUBSETS = ("testing", "validation", "training", "all")
 RULES = ("auto", "lists", "hash")
@@ -31,7 +33,6 @@ class _SplitAction(argparse.Action):
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="accuracy, per-class figures and confusion matrix",
-                       formatter_class=settings_help(dict),
                        description="Evaluate checkpoints (.pt) or exported models (.onnx) on a "
                        "split of a dataset. Data options default to the ones the (first) model "
                        "was trained with. A pre-labeled 12-class folder (the layout of the "
@@ -47,15 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "model's)")
     p.add_argument("--subset", choices=SUBSETS, default=None,
                    help="the split to evaluate (same as --split testing|validation|training|all)")
-    p.add_argument("--tta", action="store_true",
-                   help="also average over shifted (±50, ±100 ms) and ±3 dB copies of each clip")
-    p.add_argument("--ensemble", action="store_true",
-                   help="also evaluate the mean probabilities of all the models")
+    add_settings(p, EvaluateSettings)
     p.add_argument("--json", default=None, metavar="PATH", help="write every figure as JSON")
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="confusion heat map of the model (or ensemble) "
                         "(default: <run>/confusion_<subset>.png)")
-    p.add_argument("--batch-size", type=int, default=256, help="clips per forward pass (256)")
     add_runtime_args(p)
     p.set_defaults(func=run)
 
@@ -76,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from kwspot.outputs import atomic_open
 
     several = len(args.checkpoint) > 1
-    clfs = _load_models(args)
+    settings = settings_from(args, EvaluateSettings)
+    clfs = _load_models(args, settings)
     cfg = DataConfig(**{**data_defaults(clfs[0]), **_given_data(args)})
     if not cfg.root:
         raise KwspotError("--data ROOT is required (the model does not record its dataset)")
@@ -94,31 +92,31 @@ def run(args: argparse.Namespace) -> int:
         raise KwspotError(f"{cfg.root}: the {subset} split is empty")
     print(f"kwspot: {describe_scored(data, split)}")
 
-    results = [evaluate_classifier(clf, split.waves, split.labels, tta=args.tta,
-                                   batch_size=args.batch_size,
+    results = [evaluate_classifier(clf, split.waves, split.labels, tta=settings.tta,
+                                   batch_size=settings.batch_size,
                                    label_names=data.labels.names)
                for clf in clfs]
     for c, r in zip(args.checkpoint, results, strict=True):
         r.info["checkpoint"] = c
     columns = _short_names(args.checkpoint)
     main = results[0]
-    if args.ensemble:
+    if settings.ensemble:
         main = evaluate_ensemble(results)
         main.info["checkpoint"] = "ensemble"
         columns.append("ensemble")
-    shown = [*results, main] if args.ensemble else results
+    shown = [*results, main] if settings.ensemble else results
     if several:
         print()
         print(format_comparison(shown, columns))
-    if not several or args.ensemble:
-        what = "ensemble" if args.ensemble else main.info["model"]
+    if not several or settings.ensemble:
+        what = "ensemble" if settings.ensemble else main.info["model"]
         print(f"\n{what}: {format_summary(main)}\n")
         print(format_per_class(main))
         print(f"\nconfusion matrix ({subset}; rows true, columns predicted):")
         print(format_confusion(main))
 
     print()
-    _plot(args, results, main if args.ensemble else None, columns, subset)
+    _plot(args, results, main if settings.ensemble else None, columns, subset)
 
     if args.json:
         doc: dict[str, Any] = {
@@ -126,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             "data": _jsonable(vars(cfg)),
             "models": [r.to_dict() for r in results],
         }
-        if args.ensemble:
+        if settings.ensemble:
             doc["ensemble"] = main.to_dict()
         with atomic_open(args.json) as f:
             f.write(json.dumps(doc, indent=1) + "\n")
@@ -134,19 +132,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_models(args: argparse.Namespace) -> list[Any]:
+def _load_models(args: argparse.Namespace, settings: EvaluateSettings) -> list[Any]:
     """The classifiers of ``--checkpoint``, after checking the options that go with them (and
     that the output files can be written: before the evaluation, not after)."""
     from kwspot.infer.backend import load_classifier
     from kwspot.outputs import output_path
 
-    if args.batch_size < 1:
-        raise KwspotError(f"--batch-size must be positive, got {args.batch_size}")
     several = len(args.checkpoint) > 1
-    if args.plot and several and not args.ensemble:
+    if args.plot and several and not settings.ensemble:
         raise KwspotError("--plot names one file: use it with one --checkpoint or with "
                           "--ensemble (other models' maps go beside their checkpoints)")
-    if args.ensemble and not several:
+    if settings.ensemble and not several:
         raise KwspotError("--ensemble needs two or more --checkpoint")
     for out in (args.plot, args.json):
         if out:

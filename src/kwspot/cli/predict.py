@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from kwspot.cli.common import add_runtime_args
+from kwspot.cli.common import add_runtime_args, add_settings, settings_from
+from kwspot.infer.predict_settings import PredictSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,13 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, metavar="MODEL",
                    help="a .pt checkpoint, a run folder or a .onnx file")
     p.add_argument("--out", default="submission.csv", help="CSV to write (submission.csv)")
-    p.add_argument("--probs", action="store_true",
-                   help="add one probability column per class (p_yes, p_no, ...)")
-    p.add_argument("--batch-size", type=int, default=256, help="clips per forward pass (256)")
-    p.add_argument("--resample", action="store_true",
-                   help="convert files that are not 16 kHz mono instead of skipping them")
-    p.add_argument("--workers", type=int, default=None,
-                   help="threads reading files (2 per CPU core, at most 8)")
+    add_settings(p, PredictSettings)
     add_runtime_args(p)
     p.set_defaults(func=run)
 
@@ -34,19 +29,20 @@ def run(args: argparse.Namespace) -> int:
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.predict import Skipped, csv_names, find_audio_files, predict_files, write_csv
 
+    settings = settings_from(args, PredictSettings)
     files = find_audio_files(args.inputs)
     clf = load_classifier(args.checkpoint, device=args.device, threads=args.threads)
 
     def report(s: Skipped) -> None:
         print(f"kwspot: skipped {s.problem}", file=sys.stderr, flush=True)
 
-    preds = predict_files(clf, files, batch_size=args.batch_size,
-                          resample=args.resample, workers=args.workers, on_skip=report)
+    preds = predict_files(clf, files, batch_size=settings.batch_size,
+                          resample=settings.resample, workers=settings.workers, on_skip=report)
     names = csv_names(files)
     if names[0] != files[0].name:
         print("kwspot: note: file names repeat across folders; the fname column holds paths "
               "relative to the folder that holds them all", file=sys.stderr)
-    out = write_csv(args.out, names, preds, probs=args.probs)
+    out = write_csv(args.out, names, preds, probs=settings.probs)
     done = int(preds.ok.sum())
     counts = ", ".join(f"{k} {v:,}" for k, v in preds.counts().items())
     print(f"kwspot: {done:,} of {len(files):,} files predicted in {preds.seconds:.2f} s "

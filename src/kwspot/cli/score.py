@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 
+from kwspot.cli.common import add_settings, settings_from
 from kwspot.cli.detect import add_detector_args, describe_operating_point, detector_config
+from kwspot.evaluate.settings import ScoreSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,9 +28,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--maybe-contains", action="append", default=[], metavar="PATH=W1,W2",
                    help="negatives under PATH may hold these words: their detections there "
                    "are not counted and PATH's audio does not count for them (repeatable)")
-    p.add_argument("--calibrate", type=float, default=None, metavar="FA_PER_H",
-                   help="choose per-word thresholds for this many false alarms per hour (all "
-                   "words together) on one half of the negatives; measure on the other")
     p.add_argument("--save-model", default=None, metavar="FILE",
                    help="with --calibrate: write a copy of the model (.pt or .onnx, like the "
                    "model) holding the calibrated operating point")
@@ -39,11 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write 1-s clips of the negatives where a word reaches --mine-threshold "
                    "(with --calibrate: of the calibration half only) to DIR, for train "
                    "--negatives DIR")
-    p.add_argument("--mine-threshold", type=float, default=0.5,
-                   help="score at which a window is mined (0.5)")
-    p.add_argument("--tolerance", type=float, default=0.5,
-                   help="a detection within this many seconds of a word's span in a recording "
-                   "is a hit (0.5)")
+    add_settings(p, ScoreSettings)
     p.set_defaults(func=run)
 
 
@@ -67,10 +62,9 @@ def run(args: argparse.Namespace) -> int:
     from kwspot.infer.calibrated_model import write_calibrated_model
     from kwspot.progress import progress_bar
 
-    if args.save_model and args.calibrate is None:
+    settings = settings_from(args, ScoreSettings)
+    if args.save_model and settings.calibrate is None:
         raise KwspotError("--save-model needs --calibrate (the thresholds to store)")
-    if args.calibrate is not None and not args.calibrate > 0:
-        raise KwspotError(f"--calibrate {args.calibrate}: must be a positive rate per hour")
     clf = load_classifier(args.model, threads=args.threads)
     config = detector_config(args, clf)
     hop = round(config.hop_ms * clf.sample_rate / 1000)
@@ -80,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
         audio = collect(clf, files, hop, on_file=advance)
     for s in audio.skipped:
         print(f"kwspot: skipped {s.reason}", file=sys.stderr)
-    report = score(audio, stored_model(clf), config, calibrate_fa_per_hour=args.calibrate,
-                   tolerance_s=args.tolerance)
+    report = score(audio, stored_model(clf), config, calibrate_fa_per_hour=settings.calibrate,
+                   tolerance_s=settings.tolerance)
     if report.calibration is None:
         print(f"kwspot: {describe_operating_point(args, clf, config)}")
     print(describe_audio(report))
@@ -102,10 +96,10 @@ def run(args: argparse.Namespace) -> int:
                  marks={"operating point": (report.operating.fa_per_hour(), t.recall)})
         print(f"\nwrote {out / 'det.json'} and {out / 'det.png'}")
     if args.mine:
-        scorer = Scorer(audio, stored_model(clf), config, args.tolerance)
+        scorer = Scorer(audio, stored_model(clf), config, settings.tolerance)
         pool = audio.negatives if report.calibration is None else \
             [p for p in audio.negatives if p.source in set(report.calibrated_on)]
-        clips = scorer.mine(pool, args.mine_threshold, args.mine)
+        clips = scorer.mine(pool, settings.mine_threshold, args.mine)
         print(f"wrote {len(clips)} hard-negative clip(s) to {args.mine} (from {len(pool)} "
               f"negative file(s){', the calibration half' if report.calibration else ''})")
     if args.save_model:

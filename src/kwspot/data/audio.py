@@ -48,7 +48,7 @@ def read_audio(path: Path | str, *, resample: bool = False,
                 what.append(f"{sr} Hz instead of {sample_rate} Hz")
             if data.shape[1] != 1:
                 what.append(f"{data.shape[1]} channels instead of mono")
-            raise KwspotError(f"{path}: {' and '.join(what)} (pass --resample to convert)")
+            raise KwspotError(f"{path}: {' and '.join(what)} (turn on `resample` to convert)")
         if sr != sample_rate:
             resample_rate(sr, path)
         return _convert(data, sr, sample_rate)

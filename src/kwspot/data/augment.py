@@ -9,32 +9,12 @@ batches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
-from kwspot.data.audio import SAMPLE_RATE
+from kwspot.data.augment_settings import AugmentConfig
 
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Waveform augmentation settings (0 turns an option off)."""
-
-    shift_ms: float = 100.0  # random time shift, uniform in ±shift_ms (zero-filled)
-    noise_prob: float = 0.8  # probability that a clip gets background noise mixed in
-    noise_volume: float = 0.1  # noise volume, uniform in [0, noise_volume] of its own level
-    gain_db: float = 0.0  # random gain, uniform in ±gain_db decibels
-    speed: float = 0.0  # speed/pitch perturbation: factor uniform in [1-speed, 1+speed]
-    sample_rate: int = SAMPLE_RATE
-    spec_time_masks: int = 0  # SpecAugment time masks per clip (on features)
-    spec_time_width: int = 25  # max width of a time mask (frames)
-    spec_freq_masks: int = 0  # SpecAugment frequency masks per clip
-    spec_freq_width: int = 7  # max width of a frequency mask (bands)
-
-    @property
-    def enabled(self) -> bool:
-        return any((self.shift_ms, self.noise_prob * self.noise_volume, self.gain_db, self.speed))
+__all__ = ["AugmentConfig", "WaveAugment", "spec_augment", "spec_augment_as"]
 
 
 class WaveAugment(nn.Module):

@@ -74,7 +74,7 @@ def load_waves(root: Path, clips: list[Clip], *, cache_dir: Path | None = None,
         os.replace(tmpm, mpath)
     except OSError as exc:
         log.warning(f"kwspot: note: cannot write the cache in {folder} ({exc.strerror}); "
-                    "set KWSPOT_CACHE or --cache-dir to a writable folder")
+                    "point KWSPOT_CACHE or the cache folder setting at a writable folder")
         return waves
     if verbose:
         log.info(f"kwspot: decoded {len(clips):,} clips from {root} in "

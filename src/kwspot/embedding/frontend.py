@@ -79,7 +79,7 @@ class EmbeddingFrontend(nn.Module):
     def forward(self, wave: Tensor) -> Tensor:
         x = wave * INT16_SCALE
         if self.pad:
-            before, after = (p.expand(x.shape[0], -1) for p in self.pad_signal)
+            before, after = (self.pad_signal[i].expand(x.shape[0], -1) for i in (0, 1))
             x = torch.cat([before, x, after], dim=1)
         mel = to_embedding_scale(self.mel(x, block=EMB_STEP))
         return self.embedding(mel[:, None])[:, None]  # [B, 1, 96, E]
@@ -102,6 +102,12 @@ class EmbeddingStream:
     def reset(self) -> None:
         self._audio = torch.zeros(0)
         self._tails: list[Tensor | None] = [None] * (2 * len(EMB_LAYERS))
+
+    @property
+    def tails(self) -> list[Tensor | None]:
+        """The frames each layer keeps for its next outputs: slot ``2i`` before convolution
+        ``i``, ``2i + 1`` before its time pooling (None: nothing yet)."""
+        return list(self._tails)
 
     @torch.no_grad()
     def push(self, audio: Tensor) -> Tensor:

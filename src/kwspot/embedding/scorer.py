@@ -7,6 +7,10 @@ embeddings, which cover the same span as a padded clip, so its posterior is that
 window starting ``pad`` samples after the first of those embeddings' audio. Per step: 8 mel
 frames, one new time step of each embedding layer and one pass of the head; nothing is
 recomputed.
+
+This is the PyTorch form, the reference; `detect`, `listen` and `score` run the same step as
+one fixed-shape ONNX graph in onnxruntime (:mod:`kwspot.embedding.step`,
+:mod:`kwspot.embedding.onnx_stream`), three to four times cheaper per step.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from kwspot.errors import KwspotError
 from kwspot.infer.backend import Classifier
 
 TAIL_S = 1.5  # zeros appended after the audio (half a window plus the longest smoothing)
+PIECE_HOPS = 25  # scorer hops per piece of audio fed to a stream scorer (2 s at 80 ms)
 
 
 @dataclass
@@ -116,17 +117,23 @@ def scorer_posteriors(scorer, audio: np.ndarray, hop: int, tail: int
     ``tail`` zeros) as the streaming detector feeds it, keeping every window ending on a
     multiple of ``hop``."""
     scorer.reset()
-    stream = np.concatenate([audio, np.zeros(tail + scorer.lag, np.float32)])
+    # Pieces of one fixed size (the last one padded): the model then sees a handful of input
+    # shapes however many files it scores (oneDNN keeps kernels per shape: memory would grow).
+    piece = scorer.hop * PIECE_HOPS
+    need = len(audio) + tail + scorer.lag
+    stream = np.zeros(-(-need // piece) * piece, np.float32)
+    stream[:len(audio)] = audio
     probs, ends = [], []
-    for i in range(0, len(stream), 16000 * 30):
-        p, e = scorer.push(stream[i:i + 16000 * 30])
+    for i in range(0, len(stream), piece):
+        p, e = scorer.push(stream[i:i + piece])
         if len(e):
             probs.append(p)
             ends.append(e)
     if not ends:
         return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
     p, e = np.concatenate(probs), np.concatenate(ends)
-    keep = (e // scorer.hop) % (hop // scorer.hop) == 0
+    # The windows the exact stream (audio, tail, lag) completes; the padding's are dropped.
+    keep = (e <= len(audio) + tail) & ((e // scorer.hop) % (hop // scorer.hop) == 0)
     return p[keep].astype(np.float32), e[keep]
 
 

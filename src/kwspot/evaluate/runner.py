@@ -13,6 +13,7 @@ import numpy as np
 
 from kwspot.errors import KwspotError, SettingError
 from kwspot.evaluate.metrics import EvalResult, result_from_probs
+from kwspot.evaluate.settings import EvaluateSettings
 from kwspot.evaluate.tta import num_variants, tta_variants
 from kwspot.infer.backend import Classifier
 from kwspot.progress import progress_bar
@@ -63,7 +64,8 @@ def model_info(clf: Classifier) -> dict[str, Any]:
 
 
 def evaluate_classifier(clf: Classifier, waves: np.ndarray, labels: np.ndarray, *,
-                        tta: bool = False, batch_size: int = 256,
+                        tta: bool = EvaluateSettings.tta,
+                        batch_size: int = EvaluateSettings.batch_size,
                         label_names: tuple[str, ...] | None = None,
                         progress: bool | None = None) -> EvalResult:
     """Score ``clf`` on int16 clips ``[N, T]`` with true class indices ``labels [N]``.

@@ -37,6 +37,7 @@ from kwspot.evaluate.posteriors import (
     many_posteriors,
     stream_hop,
 )
+from kwspot.evaluate.settings import ScoreSettings
 from kwspot.infer.backend import Classifier
 from kwspot.infer.detector import NON_COMMANDS, DetectorConfig
 from kwspot.infer.operating_point import OperatingPoint
@@ -176,7 +177,7 @@ class Scorer:
     """Scoring and calibration of one model's stored posteriors at one detector timing."""
 
     def __init__(self, audio: Collected, model: StoredModel, config: DetectorConfig,
-                 tolerance_s: float = 0.5) -> None:
+                 tolerance_s: float = ScoreSettings.tolerance) -> None:
         # The posteriors' hop is the one the detector uses (an embedding model's own).
         config = replace(config, hop_ms=audio.hop * 1000 / model.sample_rate)
         self.audio, self.model, self.config, self.tolerance_s = audio, model, config, tolerance_s
@@ -238,7 +239,8 @@ class Scorer:
 
 
 def score(audio: Collected, model: StoredModel, config: DetectorConfig, *,
-          calibrate_fa_per_hour: float | None = None, tolerance_s: float = 0.5,
+          calibrate_fa_per_hour: float | None = ScoreSettings.calibrate,
+          tolerance_s: float = ScoreSettings.tolerance,
           split_salt: str = "calibration") -> ScoreReport:
     """DET curves and the operating point on ``audio``; with ``calibrate_fa_per_hour``,
     thresholds calibrated on one half of the negative files and everything measured on the

@@ -13,6 +13,7 @@ ONNX path needs just numpy and onnxruntime.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any, Protocol
@@ -69,15 +70,13 @@ class TorchClassifier:
         self.model_name = self.ckpt.model
         self.operating_point = self.ckpt.operating_point  # calibrated thresholds
 
-    def stream_scorer(self):  # noqa: ANN201 (an EmbeddingWindowScorer, or None)
+    def stream_scorer(self):  # noqa: ANN201 (a StepScorer, or None)
         """For an embedding model on the CPU: a scorer that reuses the embeddings already
-        computed as a stream advances (see :mod:`kwspot.embedding.scorer`); else None."""
+        computed as a stream advances, running the model's streaming step in onnxruntime
+        (see :mod:`kwspot.embedding.step`); else None."""
         if self.net.frontend.cfg.kind != "embedding" or self.device.type != "cpu":
             return None
-        from kwspot.embedding.scorer import EmbeddingWindowScorer
-
-        return EmbeddingWindowScorer(self.net.frontend.embedding, self.net.classifier,
-                                     self.clip_samples)
+        return _torch_step_graph(self).scorer()
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         import torch
@@ -118,9 +117,43 @@ class OnnxClassifier:
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.int16_input = inp.type == "tensor(int16)"
+        self._step_graph = None  # the streaming step, loaded on first use
+
+    def stream_scorer(self):  # noqa: ANN201 (a StepScorer, or None)
+        """For a model exported with a streaming step (an embedding model): a scorer that
+        reuses the embeddings already computed as a stream advances; else None."""
+        from kwspot.embedding.onnx_stream import META_KEY, StepGraph
+
+        if self._step_graph is None:
+            meta = self.session.get_modelmeta().custom_metadata_map
+            if META_KEY not in meta:
+                return None
+            try:
+                self._step_graph = StepGraph(base64.b64decode(meta[META_KEY]))
+            except Exception as exc:  # a damaged or foreign step graph  # noqa: BLE001
+                raise KwspotError(f"{self.source}: its streaming step ({META_KEY}) cannot be "
+                                  f"loaded ({str(exc).strip()[:160]})") from None
+        return self._step_graph.scorer()
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         x = np.asarray(waves, dtype=np.float32)
         if self.int16_input:
             x = np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
         return self.session.run(["probs"], {self.input_name: x})[0]
+
+
+_STEP_GRAPHS: dict[tuple[str, int, int], Any] = {}  # checkpoint file → its StepGraph
+
+
+def _torch_step_graph(clf: TorchClassifier):  # noqa: ANN202 (a StepGraph)
+    """The streaming step of a checkpoint's embedding model, exported to ONNX in memory once
+    per process and checkpoint file."""
+    from kwspot.embedding.onnx_stream import StepGraph
+    from kwspot.embedding.step import step_onnx
+
+    stat = Path(clf.source).stat()
+    key = (str(Path(clf.source).resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _STEP_GRAPHS:
+        frontend = clf.net.frontend.embedding
+        _STEP_GRAPHS[key] = StepGraph(step_onnx(frontend, clf.net.classifier, clf.clip_samples))
+    return _STEP_GRAPHS[key]

@@ -12,9 +12,9 @@ Decisions depend only on the samples, never on how they were chunked: windows en
 multiples of the hop from the first sample, and the buffer starts filled with one window of
 zeros (so a word in the first second is heard). When a large chunk arrives, the windows it
 completes are classified together in batches of up to ``batch`` windows. A classifier that
-offers a ``stream_scorer()`` (a PyTorch model on the pretrained embedding) is fed the samples
-instead and classifies the windows it completes itself, every 80 ms, from the embeddings
-already computed (the hop is then a multiple of 80 ms).
+offers a ``stream_scorer()`` (a model on the pretrained embedding, ``.pt`` or exported) is fed
+the samples instead and classifies the windows it completes itself, every 80 ms, from the
+embeddings already computed (the hop is then a multiple of 80 ms).
 
 Every :class:`Detection` carries two times: ``time_s``, the estimated time of the word (the
 centre of the analysis windows averaged into the triggering score), and ``decided_s``, the
@@ -23,14 +23,21 @@ stream position at which it was reported (``decided_s - time_s`` is the latency)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass
+from typing import Any
 
 import numpy as np
 
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 from kwspot.infer.backend import Classifier
+from kwspot.settings import setting
 
 NON_COMMANDS = ("silence", "unknown")
+
+
+def _detection(default: Any = MISSING, help: str = "", **kw: Any  # noqa: A002
+               ) -> Any:
+    return setting(default, help, group="detection", **kw)
 
 
 @dataclass(frozen=True)
@@ -38,26 +45,33 @@ class DetectorConfig:
     """Streaming detection settings (times in milliseconds)."""
 
     # Defaults chosen on a validation-split recording (benchmarks/streaming.py --tune).
-    hop_ms: float = 20.0  # a window is classified every hop
-    smooth_ms: float = 500.0  # moving average of posteriors over this span (hop = none)
-    threshold: float = 0.7  # smoothed posterior a word must reach
-    thresholds: dict[str, float] = field(default_factory=dict)  # per-word overrides
-    refractory_ms: float = 1000.0  # no detection this long after one
-    words: tuple[str, ...] | None = None  # detect only these command words (default: all)
+    hop_ms: float = _detection(20.0, "classify a window every this many ms")
+    smooth_ms: float = _detection(500.0, "moving average of posteriors over this span; "
+                                  "one hop: none")
+    threshold: float = _detection(0.7, "smoothed posterior a word must reach")
+    thresholds: dict[str, float] = _detection(
+        default_factory=dict, help="per-word thresholds overriding `threshold`, e.g. "
+        "yes=0.9,no=0.7", metavar="W=P,...")
+    refractory_ms: float = _detection(1000.0, "no new detection this long after one")
+    words: tuple[str, ...] | None = _detection(
+        None, "detect only these command words (default: all of the model's)",
+        metavar="W1,W2")
     batch: int = 32  # windows classified together when a large chunk arrives
 
     def __post_init__(self) -> None:
         if not self.hop_ms > 0:
-            raise KwspotError(f"--hop-ms must be positive, got {self.hop_ms}")
+            raise SettingError("hop_ms", f"must be positive, got {self.hop_ms}")
         if self.smooth_ms < 0:
-            raise KwspotError(f"--smooth-ms must be >= 0, got {self.smooth_ms}")
+            raise SettingError("smooth_ms", f"must be >= 0, got {self.smooth_ms}")
         if self.refractory_ms < 0:
-            raise KwspotError(f"--refractory-ms must be >= 0, got {self.refractory_ms}")
-        for name, value in [("--threshold", self.threshold), *self.thresholds.items()]:
+            raise SettingError("refractory_ms", f"must be >= 0, got {self.refractory_ms}")
+        if not 0 < self.threshold <= 1:
+            raise SettingError("threshold", f"{self.threshold}: must be in (0, 1]")
+        for word, value in self.thresholds.items():
             if not 0 < value <= 1:
-                raise KwspotError(f"threshold {name}={value}: must be in (0, 1]")
+                raise SettingError("thresholds", f"{word}={value}: must be in (0, 1]")
         if self.batch < 1:
-            raise KwspotError(f"batch must be >= 1, got {self.batch}")
+            raise SettingError("batch", f"must be >= 1, got {self.batch}")
 
 
 @dataclass(frozen=True)
@@ -88,8 +102,8 @@ class StreamingDetector:
             self._every = self.hop // self._scorer.hop
         if not 1 <= self.hop <= self.clip:
             sr = self.sample_rate
-            raise KwspotError(f"--hop-ms {cfg.hop_ms}: must be between {1000 / sr:g} and "
-                              f"{self.clip * 1000 / sr:g}")
+            raise SettingError("hop_ms", f"{cfg.hop_ms}: must be between {1000 / sr:g} and "
+                               f"{self.clip * 1000 / sr:g}")
         self.n_smooth = max(1, round(cfg.smooth_ms * self.sample_rate / 1000 / self.hop))
         self.refractory = round(cfg.refractory_ms * self.sample_rate / 1000)
         labels = tuple(classifier.labels)

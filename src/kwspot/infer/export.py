@@ -3,7 +3,10 @@
 The exported graph takes raw audio ``audio`` ``[batch, clip_samples]`` (float32 in [-1, 1], or
 int16 PCM) and returns softmax probabilities ``probs`` ``[batch, classes]``; a metadata
 property ``kwspot`` (JSON) describes labels, sample rate, clip length, model and front-end
-(the contract of :mod:`kwspot.infer.backend`).
+(the contract of :mod:`kwspot.infer.backend`). An embedding model's file also carries its
+streaming step, a second ONNX graph (:mod:`kwspot.embedding.step`), base64-encoded in the
+metadata property ``kwspot_stream``: streaming detection runs it every 80 ms instead of the
+whole 1-s graph.
 
 The front-end is :class:`kwspot.features.Frontend` itself, which exports its STFT as a
 convolution. ``quantize="int8" quantizes the classifier's
@@ -13,6 +16,7 @@ weight-only quantization without them); the front-end stays in float.
 
 from __future__ import annotations
 
+import base64
 import json
 import tempfile
 import warnings
@@ -27,10 +31,10 @@ from torch import Tensor, nn
 
 from kwspot import __version__
 from kwspot.errors import KwspotError, SettingError
+from kwspot.infer.export_settings import INPUTS, ExportSettings
 from kwspot.network import KwsNet
 from kwspot.outputs import output_path, write_error
 
-INPUTS = ("float", "int16")
 QUANTIZE = (None, "int8")
 CLASSIFIER_SCOPE = "/classifier/"  # ONNX node-name prefix of the classifier (int8-quantized)
 
@@ -78,8 +82,10 @@ def agreement(net: KwsNet, onnx_path: Path | str, clip_samples: int) -> float:
     return float(np.abs(OnnxClassifier(Path(onnx_path)).predict_proba(probe) - ref).max())
 
 
-def export_checkpoint(checkpoint: Path | str, out: Path | str, *, quantize: str | None = None,
-                      input_dtype: str = "float", opset: int = 17,
+def export_checkpoint(checkpoint: Path | str, out: Path | str, *,
+                      quantize: str | None = ExportSettings.quantize,
+                      input_dtype: str = ExportSettings.input_dtype,
+                      opset: int = ExportSettings.opset,
                       calibration: np.ndarray | None = None) -> ExportResult:
     """Export a kwspot checkpoint (or run folder) to ``out`` (see :func:`export_net`) and
     check the file against PyTorch (``max_prob_diff``)."""
@@ -101,7 +107,8 @@ def export_checkpoint(checkpoint: Path | str, out: Path | str, *, quantize: str 
 
 
 def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_name: str,
-               quantize: str | None = None, input_dtype: str = "float", opset: int = 17,
+               quantize: str | None = ExportSettings.quantize,
+               input_dtype: str = ExportSettings.input_dtype, opset: int = ExportSettings.opset,
                clip_samples: int = 16000, calibration: np.ndarray | None = None,
                extra_meta: dict[str, Any] | None = None) -> ExportResult:
     """Write ``net`` (front-end included) as an ONNX file with a dynamic batch axis.
@@ -126,19 +133,32 @@ def export_net(net: KwsNet, labels: Sequence[str], out: Path | str, *, model_nam
         "input": input_dtype, "quantize": quantize, "opset": opset, "kwspot_version": __version__,
         **(extra_meta or {}),
     }
+    props = {"kwspot": json.dumps(meta, default=str), **streaming_step(net, clip_samples, opset)}
     try:
-        _write_onnx(graph, example, out, meta, quantize=quantize, input_dtype=input_dtype,
+        _write_onnx(graph, example, out, props, quantize=quantize, input_dtype=input_dtype,
                     opset=opset, calibration=calibration)
     except OSError as exc:  # a full disk, no permission, a folder in the way
         raise write_error(out, exc) from None
     return ExportResult(out, meta, out.stat().st_size)
 
 
-def _write_onnx(graph: nn.Module, example: Tensor, out: Path, meta: dict[str, Any], *,
+def streaming_step(net: KwsNet, clip_samples: int, opset: int) -> dict[str, str]:
+    """For an embedding model: its streaming step graph (:mod:`kwspot.embedding.step`), as the
+    metadata property that carries it (base64 of the ONNX bytes); else nothing."""
+    if net.frontend.cfg.kind != "embedding":
+        return {}
+    from kwspot.embedding.onnx_stream import META_KEY
+    from kwspot.embedding.step import step_onnx
+
+    step = step_onnx(net.frontend.embedding, net.classifier, clip_samples, opset)
+    return {META_KEY: base64.b64encode(step).decode("ascii")}
+
+
+def _write_onnx(graph: nn.Module, example: Tensor, out: Path, props: dict[str, str], *,
                 quantize: str | None, input_dtype: str, opset: int,
                 calibration: np.ndarray | None) -> None:
-    """Trace ``graph``, quantize it if asked, attach ``meta`` and check it, in a temporary
-    folder beside ``out``; ``out`` appears only when all of that succeeded."""
+    """Trace ``graph``, quantize it if asked, attach the metadata ``props`` and check it, in a
+    temporary folder beside ``out``; ``out`` appears only when all of that succeeded."""
     import onnx
 
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
@@ -148,6 +168,10 @@ def _write_onnx(graph: nn.Module, example: Tensor, out: Path, meta: dict[str, An
             # yet handle every model here; its notice is not for kwspot's users.
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.filterwarnings("ignore", message="Constant folding")
+            # A GRU head (emb_gru) draws a tracer warning and a batch-size caution; the graph
+            # is checked against PyTorch at batch sizes 1 and more (tests/test_export.py).
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size")
             torch.onnx.export(graph, (example,), str(fp32), input_names=["audio"],
                               output_names=["probs"], opset_version=opset, dynamo=False,
                               dynamic_axes={"audio": {0: "batch"}, "probs": {0: "batch"}})
@@ -157,7 +181,7 @@ def _write_onnx(graph: nn.Module, example: Tensor, out: Path, meta: dict[str, An
             _quantize_int8(fp32, model_path, calibration, input_dtype)
         model = onnx.load(str(model_path))
         del model.metadata_props[:]
-        onnx.helper.set_model_props(model, {"kwspot": json.dumps(meta, default=str)})
+        onnx.helper.set_model_props(model, props)
         model.producer_name = "kwspot"
         model.producer_version = __version__
         onnx.checker.check_model(model, full_check=True)
@@ -210,7 +234,8 @@ def _quantize_int8(src: Path, dst: Path, calibration: np.ndarray | None,
                     per_channel=True, nodes_to_exclude=keep_float)
 
 
-def calibration_clips(folder: Path | str, count: int = 256, seed: int = 0) -> np.ndarray:
+def calibration_clips(folder: Path | str, count: int = ExportSettings.calibrate_clips,
+                      seed: int = 0) -> np.ndarray:
     """``count`` clips drawn reproducibly from the audio files under ``folder`` (float32
     ``[N, 16000]``) for static int8 calibration."""
     from kwspot.data.audio import is_audio_file, read_clip
@@ -229,7 +254,8 @@ def calibration_clips(folder: Path | str, count: int = 256, seed: int = 0) -> np
     return np.stack(clips).astype(np.float32) / 32768.0
 
 
-def training_clips(checkpoint: Path | str, count: int = 256, seed: int = 0) -> np.ndarray | None:
+def training_clips(checkpoint: Path | str, count: int = ExportSettings.calibrate_clips,
+                   seed: int = 0) -> np.ndarray | None:
     """``count`` clips of the training split the checkpoint was trained on (float32), or None
     when that dataset is not on this machine (or the checkpoint does not record it)."""
     from kwspot.checkpoint import Checkpoint

@@ -25,6 +25,7 @@ from kwspot.data.audio import is_audio_file, read_clip
 from kwspot.data.layouts import NOISE_DIR
 from kwspot.errors import KwspotError, SettingError
 from kwspot.infer.backend import Classifier
+from kwspot.infer.predict_settings import PredictSettings
 from kwspot.outputs import atomic_open
 from kwspot.progress import progress_bar
 
@@ -104,8 +105,10 @@ def csv_names(files: Sequence[Path]) -> list[str]:
     return [p.relative_to(common).as_posix() for p in absolute]
 
 
-def predict_files(clf: Classifier, paths: Sequence[Path], *, batch_size: int = 256,
-                  resample: bool = False, workers: int | None = None,
+def predict_files(clf: Classifier, paths: Sequence[Path], *,
+                  batch_size: int = PredictSettings.batch_size,
+                  resample: bool = PredictSettings.resample,
+                  workers: int | None = PredictSettings.workers,
                   on_skip: Callable[[Skipped], None] | None = None,
                   progress: bool | None = None) -> Predictions:
     """Classify audio files in batches while threads read the next ones.
@@ -148,7 +151,7 @@ def predict_files(clf: Classifier, paths: Sequence[Path], *, batch_size: int = 2
 
 
 def write_csv(path: Path | str, names: Sequence[str], preds: Predictions, *,
-              probs: bool = False) -> Path:
+              probs: bool = PredictSettings.probs) -> Path:
     """``fname,label`` rows for the files that were read (plus ``p_<class>`` columns with
     ``probs``)."""
     path = Path(path)

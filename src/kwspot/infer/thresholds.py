@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kwspot.errors import KwspotError
+from kwspot.errors import SettingError
 
 
 def parse_thresholds(text: str | None) -> dict[str, float]:
@@ -17,6 +17,6 @@ def parse_thresholds(text: str | None) -> dict[str, float]:
                 raise ValueError
             out[word.strip()] = float(value)
         except ValueError:
-            raise KwspotError(f"--thresholds {text!r}: expected WORD=VALUE,... "
-                              f"(bad item {item.strip()!r})") from None
+            raise SettingError("thresholds", f"{text!r}: expected WORD=VALUE,... "
+                               f"(bad item {item.strip()!r})") from None
     return out

@@ -172,8 +172,8 @@ def _build_step(cfg: TrainConfig, data: TrainingData, train_waves: torch.Tensor,
         net.frontend.fit_normalization(int16_to_float(sample))
     classifier: nn.Module = net.classifier
     if dist.enabled and any(p.requires_grad for p in net.frontend.parameters()):
-        raise KwspotError("--embedding-lr-scale: fine-tuning the embedding under torchrun is "
-                          "not supported; train it in one process or keep it frozen")
+        raise SettingError("embedding_lr_scale", "fine-tuning the embedding under torchrun "
+                           "is not supported; train it in one process or keep it frozen")
     if dist.enabled:
         if cfg.sync_bn:
             classifier = nn.SyncBatchNorm.convert_sync_batchnorm(classifier)
@@ -346,7 +346,7 @@ class _Run:
             self.report.close()
             self.save(elapsed, None, False)
             self.report.note(f"kwspot: interrupted at iteration {self.state.iteration}; saved "
-                             f"{self.folder.last} (continue with --resume {self.folder.path})")
+                             f"{self.folder.last} (resuming the run continues it)")
 
     def close(self) -> None:
         self.report.close()

@@ -34,8 +34,8 @@ class RunFolder:
     def check_new(self, overwrite: bool) -> None:
         """Refuse to start a new run over an existing one unless ``overwrite``."""
         if self.holds_run() and not overwrite:
-            raise SettingError("out", f"{self.path} already holds a run (continue it with resume, "
-                               "or replace it with overwrite)", mentions=("resume", "overwrite"))
+            raise SettingError("out", f"{self.path} already holds a run (continue it with "
+                               "`resume`, or replace it with `overwrite`)")
 
     def start(self, config: dict[str, Any]) -> None:
         """A new run: old run files go (``check_new`` allowed it); ``config.json`` records

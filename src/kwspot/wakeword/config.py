@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from kwspot.errors import KwspotError
-
-
-def setting(default: Any, help: str) -> Any:  # noqa: A002 - the word argparse uses
-    """A field with its default and its one-line description (the command line's help)."""
-    return field(default=default, metadata={"help": help})
+from kwspot.settings import setting
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from kwspot.errors import KwspotError
+from kwspot.errors import KwspotError, SettingError
 from kwspot.wakeword.config import WakewordConfig
 from kwspot.wakeword.result import WakewordResult
 
@@ -53,15 +53,15 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
     out = Path(cfg.out).expanduser()
     labels = (*[phrase_label(" ".join(p.lower().split())) for p in cfg.phrases], UNKNOWN)
     if not cfg.negatives:
-        raise KwspotError("--negatives: give folders of audio holding none of the phrases "
-                          "(running speech, noise): false alarms are learnt and measured on it")
+        raise SettingError("negatives", "give folders of audio holding none of the phrases "
+                           "(running speech, noise): false alarms are learnt and measured on it")
     negatives = audio_files(cfg.negatives)
     cal_all, measure = split_files(negatives, "calibration")
     train_files, cal_files = split_files(cal_all, "wakeword-training")
     if not (train_files and cal_files and measure):
-        raise KwspotError(f"--negatives: {len(negatives)} audio file(s) found; need enough "
-                          "files (ideally hours of audio) to split into training, calibration "
-                          "and measurement parts")
+        raise SettingError("negatives", f"{len(negatives)} audio file(s) found; need enough "
+                           "files (ideally hours of audio) to split into training, "
+                           "calibration and measurement parts")
     state = _check_run_folder(out, cfg, overwrite)
     window = window_samples(cfg.phrases, cfg.window_s)
     say(f"synthesizing {len(cfg.phrases)} phrase(s) and their negatives "
@@ -103,7 +103,7 @@ def _check_run_folder(out: Path, cfg: WakewordConfig, overwrite: bool) -> dict |
     if not path.is_file():
         if (out / "model.pt").exists() and not overwrite:
             raise KwspotError(f"{out}: holds a model.pt not made by this command (choose "
-                              "another --out or allow overwriting)")
+                              "another `out` or `overwrite` it)")
         return None
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
@@ -114,7 +114,7 @@ def _check_run_folder(out: Path, cfg: WakewordConfig, overwrite: bool) -> dict |
         return stored
     if not overwrite:
         raise KwspotError(f"{out}: holds a wake-word model trained with other settings "
-                          "(choose another --out or allow overwriting)")
+                          "(choose another `out` or `overwrite` it)")
     return None
 
 
@@ -173,7 +173,7 @@ def _test_files(cfg: WakewordConfig, labels: tuple[str, ...]) -> list[tuple[str,
     out: list[tuple[str, Path]] = []
     for t in map(Path, cfg.test):
         if not t.exists():
-            raise KwspotError(f"--test {t}: no such file or folder")
+            raise SettingError("test", f"{t}: no such file or folder")
         named = t.is_dir() and (t.name in phrases or any(
             (t / p).is_dir() for p in phrases))
         if named:
@@ -181,8 +181,8 @@ def _test_files(cfg: WakewordConfig, labels: tuple[str, ...]) -> list[tuple[str,
         elif len(phrases) == 1:
             out += [(phrases[0], f) for f in audio_files([t])]
         else:
-            raise KwspotError(f"--test {t}: with several phrases, give a folder named after a "
-                              f"phrase ({', '.join(phrases)}) or a folder of such folders")
+            raise SettingError("test", f"{t}: with several phrases, give a folder named after "
+                               f"a phrase ({', '.join(phrases)}) or a folder of such folders")
     return out
 
 

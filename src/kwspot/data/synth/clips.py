@@ -27,6 +27,7 @@ from kwspot.data.perturb import (
 )
 from kwspot.data.synth.espeak import RATE_MAX, SAMPLE_RATE, Espeak
 from kwspot.data.synth.speakers import SPLITS, Speaker, split_sizes
+from kwspot.data.synth_settings import SynthSettings
 from kwspot.errors import KwspotError
 
 CLIP_SAMPLES = CLIP_RATE  # exactly one second
@@ -112,7 +113,7 @@ class ClipStyle:
     """How clips are spoken and recorded, beyond the speaker: the same for every clip of a set."""
 
     samples: int = CLIP_SAMPLES  # clip length (longer than 1 s for long phrases)
-    rate_spread: float = 0.15  # per-clip speaking-rate (tempo) spread around the speaker's, log
+    rate_spread: float = SynthSettings.rate_spread  # per-clip tempo spread around the speaker's
     perturb: Perturbations = Perturbations()  # rooms, devices, telephone, real noise
 
     @property

@@ -15,18 +15,16 @@ import multiprocessing
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from kwspot.data.labels import DEFAULT_WORDS
 from kwspot.data.perturb import NoiseBank, Perturbations
 from kwspot.data.synth import espeak, voices
 from kwspot.data.synth.clips import (
@@ -44,15 +42,10 @@ from kwspot.data.synth.clips import (
 )
 from kwspot.data.synth.noise import NOISE_LEVELS_DB, Speak, make_noise
 from kwspot.data.synth.speakers import SPLITS, Speaker, plan_speakers
-from kwspot.errors import KwspotError
+from kwspot.data.synth_settings import DEFAULT_PERTURBATIONS, SynthSettings
+from kwspot.errors import KwspotError, SettingError
+from kwspot.progress import progress_bar
 
-DEFAULT_UNKNOWN_WORDS = (
-    "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
-)
-# What `kwspot synth` applies unless told otherwise: the "all" arm of
-# benchmarks/synth_ablation.py, the one setting that beat clean speech with both probes there
-# (real noise needs folders from the user).
-DEFAULT_PERTURBATIONS = Perturbations(reverb=0.6, device=0.6, telephone=0.15, noise=0.5)
 NOISE_DIR = "_background_noise_"
 MARKER = ".kwspot_synth.json"
 PARTIAL_MARKER = ".kwspot_synth.partial.json"
@@ -87,19 +80,19 @@ class SynthReport:
 
 def synthesize(
     out_dir: str | Path,
-    words: Sequence[str] = DEFAULT_WORDS,
-    unknown_words: Sequence[str] = DEFAULT_UNKNOWN_WORDS,
-    per_word: int = 200,
-    seed: int = 0,
-    workers: int | None = None,
-    speakers: int | None = None,
-    noise_seconds: float = 60.0,
+    words: Sequence[str] = SynthSettings.words,
+    unknown_words: Sequence[str] = SynthSettings.unknown_words,
+    per_word: int = SynthSettings.per_word,
+    seed: int = SynthSettings.seed,
+    workers: int | None = SynthSettings.workers,
+    speakers: int | None = SynthSettings.speakers,
+    noise_seconds: float = SynthSettings.noise_seconds,
     progress: bool | None = None,
-    force: bool = False,
+    force: bool = SynthSettings.force,
     perturb: Perturbations | None = None,
-    tract_spread: float = voices.TRACT_SPREAD,
-    rate_spread: float = ClipStyle.rate_spread,
-    clip_seconds: float | None = None,
+    tract_spread: float = SynthSettings.tract_spread,
+    rate_spread: float = SynthSettings.rate_spread,
+    clip_seconds: float | None = SynthSettings.clip_seconds,
     confusables: Sequence[str] = (),
 ) -> SynthReport:
     """Write ``per_word`` clips of every word (and of every unknown word) to ``out_dir``.
@@ -126,24 +119,24 @@ def synthesize(
     """
     start = time.perf_counter()
     out = Path(out_dir).expanduser()
-    words_t = _check_words(words, "--words")
-    unknown_t = _check_words(unknown_words, "--unknown-words")
+    words_t = _check_words(words, "words")
+    unknown_t = _check_words(unknown_words, "unknown_words")
     if not words_t and not unknown_t:
-        raise KwspotError("--words: no words to synthesize")
+        raise SettingError("words", "no words to synthesize")
     both = sorted(set(words_t) & set(unknown_t))
     if both:
-        raise KwspotError(f"--unknown-words: {both[0]!r} is also in --words")
+        raise SettingError("unknown_words", f"{both[0]!r} is also in `words`")
     confusable_t = tuple(c for c in _check_words(confusables, "confusables")
                          if c not in words_t and c not in unknown_t)
     if per_word < 1:
-        raise KwspotError(f"--per-word {per_word}: must be at least 1")
+        raise SettingError("per_word", f"{per_word}: must be at least 1")
     if noise_seconds < 1:
-        raise KwspotError(f"--noise-seconds {noise_seconds}: must be at least 1")
+        raise SettingError("noise_seconds", f"{noise_seconds}: must be at least 1")
     if workers is not None and workers < 1:
-        raise KwspotError(f"--workers {workers}: must be at least 1")
+        raise SettingError("workers", f"{workers}: must be at least 1")
     n_speakers = speakers if speakers is not None else max(10, per_word // 2)
     if n_speakers < 3:
-        raise KwspotError(f"--speakers {n_speakers}: need at least 3 (one per split)")
+        raise SettingError("speakers", f"{n_speakers}: need at least 3 (one per split)")
     _check_spreads(tract_spread, rate_spread, clip_seconds)
     perturb = DEFAULT_PERTURBATIONS if perturb is None else perturb
     noise_dirs = tuple(str(Path(d).expanduser().resolve()) for d in perturb.noise_dirs)
@@ -218,8 +211,9 @@ def synthesize(
     return report
 
 
-def _check_words(words: Sequence[str] | str, flag: str) -> tuple[str, ...]:
-    """Words or phrases, lower-cased, inner white space made single spaces."""
+def _check_words(words: Sequence[str] | str, setting: str) -> tuple[str, ...]:
+    """Words or phrases, lower-cased, inner white space made single spaces (a bad one is a
+    :class:`SettingError` of ``setting``)."""
     if isinstance(words, str):
         words = words.split(",")
     out: list[str] = []
@@ -229,11 +223,11 @@ def _check_words(words: Sequence[str] | str, flag: str) -> tuple[str, ...]:
         if not word:
             continue
         if not _PHRASE.fullmatch(word) or len(word) > _MAX_WORD_LEN:
-            raise KwspotError(f"{flag}: {raw!r} is not a word or phrase (words of letters a-z "
-                              f"with inner ' or -, separated by spaces, at most "
-                              f"{_MAX_WORD_LEN} characters)")
+            raise SettingError(setting, f"{raw!r} is not a word or phrase (words of letters "
+                               f"a-z with inner ' or -, separated by spaces, at most "
+                               f"{_MAX_WORD_LEN} characters)")
         if phrase_label(word) in labels:
-            raise KwspotError(f"{flag}: {word!r} is listed twice")
+            raise SettingError(setting, f"{word!r} is listed twice")
         labels.add(phrase_label(word))
         out.append(word)
     return tuple(out)
@@ -430,10 +424,9 @@ def _run_tasks(context: _WorkerContext, specs: list[ClipSpec], workers: int | No
     tasks: list[Task] = [("noise", name) for name in NOISE_LEVELS_DB]
     tasks += [("speaker", clips) for clips in by_speaker.values()]
     total = len(specs) + len(NOISE_LEVELS_DB)
-    show = sys.stderr.isatty() if progress is None else progress
     rows: list[dict] = []
     with ExitStack() as stack:
-        bar = stack.enter_context(_ProgressBar(total) if show else nullcontext())
+        advance = stack.enter_context(progress_bar(total, "synthesizing", enabled=progress))
         if n_workers == 1:
             _init_worker(context)
             results: Iterator[tuple[int, list[dict]]] = map(_run_task, tasks)
@@ -443,8 +436,7 @@ def _run_tasks(context: _WorkerContext, specs: list[ClipSpec], workers: int | No
             results = pool.imap_unordered(_run_task, tasks)
         for done, task_rows in results:
             rows.extend(task_rows)
-            if bar is not None:
-                bar[0].advance(bar[1], done)
+            advance(done)
     return rows
 
 
@@ -457,31 +449,3 @@ def _worker_count(workers: int | None, clips: int) -> int:
     except AttributeError:
         cpus = os.cpu_count() or 1
     return max(1, min(cpus, 1 + clips // _CLIPS_PER_STARTUP))
-
-
-class _ProgressBar(AbstractContextManager):
-    """A rich progress bar on stderr; enters as (progress, task id)."""
-
-    def __init__(self, total: int) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("synthesizing"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-        )
-        self._total = total
-
-    def __enter__(self):
-        self._progress.start()
-        return self._progress, self._progress.add_task("synth", total=self._total)
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kwspot.data.splits import SPLITS, speaker_split
-from kwspot.errors import KwspotError
+from kwspot.errors import SettingError
 
 VALIDATION_FRACTION = 0.1
 TESTING_FRACTION = 0.1
@@ -68,7 +68,7 @@ def plan_speakers(count: int, accents: list[str], variants: list[str],
                   seed: int) -> list[Speaker]:
     """``count`` speakers over the splits; accents and variants must be non-empty."""
     if count < 3:
-        raise KwspotError(f"--speakers {count}: need at least 3 (one per split)")
+        raise SettingError("speakers", f"{count}: need at least 3 (one per split)")
     rng = np.random.default_rng([seed, 0x5EA4E7])
     accent_pools = _accent_pools(accents)
     variant_pools = _variant_pools(variants, rng)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kwspot.data.synth_settings import SynthSettings
+
 VARIANT_DIR = Path("voices") / "!v"
 
 # Not accents of spoken English: the Shavian-alphabet voice reads a different script.
@@ -28,7 +30,7 @@ EXCLUDED_VARIANTS = frozenset({
 })
 
 _DEFAULT_PITCH = (82, 118)  # Hz, eSpeak's built-in base pitch and range
-TRACT_SPREAD = 0.1  # speakers' vocal-tract length factors: log-normal with this spread
+TRACT_SPREAD = SynthSettings.tract_spread  # speakers' vocal-tract length factors: log-normal
 
 
 def list_accents(data_dir: Path) -> list[str]:

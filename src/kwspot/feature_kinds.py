@@ -1,0 +1,4 @@
+"""The front-end kinds by name (torch-free: settings naming one are checked without torch).
+:mod:`kwspot.features` implements them."""
+
+FRONTENDS = ("raw", "mel", "mfcc", "embedding")
