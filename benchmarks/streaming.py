@@ -175,12 +175,6 @@ def speed_table(args: argparse.Namespace, ckpt: Path, work: Path, wav: Path) -> 
                     "windows"], rows)
 
 
-def is_embedding(model: str) -> bool:
-    from kwspot import models
-
-    return models.get_spec(model).frontend == "embedding"
-
-
 def embed_model(args: argparse.Namespace) -> str | None:
     """The head on the speech-embedding front-end to compare, if one is registered."""
     from kwspot import models
@@ -334,10 +328,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     # Each model runs once over every file, the models side by side (one process each).
     jobs = {}
     for (r, k), (out, _) in runs.items():
-        # An embedding model runs as its checkpoint: its stream scorer reuses the embeddings
-        # already computed (the ONNX graph would recompute every window).
-        onnx = out / "best.pt" if is_embedding(recipes[r].model) else export_checkpoint(
-            out / "best.pt", work / f"recipe{r}_half{k}.onnx").path
+        onnx = export_checkpoint(out / "best.pt", work / f"recipe{r}_half{k}.onnx").path
         jobs[r, k] = (str(onnx), args.threads, str(wav), [str(f) for f in neg_files], words,
                       maybe, str(work / f"recipe{r}_half{k}_posteriors.npz"),
                       f"{(out / 'command.txt').read_text()} {rec_key}")

@@ -22,7 +22,6 @@ from kwspot.errors import KwspotError
 from kwspot.infer.backend import Classifier
 
 TAIL_S = 1.5  # zeros appended after the audio (half a window plus the longest smoothing)
-PIECE_HOPS = 25  # scorer hops per piece of audio fed to a stream scorer (2 s at 80 ms)
 
 
 @dataclass
@@ -102,11 +101,14 @@ def window_posteriors(classifier: Classifier, audio: np.ndarray, hop: int, *,
 def stream_hop(classifier: Classifier, hop: int) -> int:
     """The hop the streaming detector really uses for ``classifier``: a model with its own
     stream scorer (an embedding model) classifies every multiple of the scorer's hop."""
-    scorer = _scorer(classifier)
+    return _scorer_hop(_scorer(classifier), hop)
+
+
+def _scorer_hop(scorer, hop: int) -> int:  # noqa: ANN001 (a stream scorer, or None)
     return hop if scorer is None else max(1, round(hop / scorer.hop)) * scorer.hop
 
 
-def _scorer(classifier: Classifier):  # noqa: ANN202 (an EmbeddingWindowScorer, or None)
+def _scorer(classifier: Classifier):  # noqa: ANN202 (a stream scorer, or None)
     make = getattr(classifier, "stream_scorer", None)
     return make() if make is not None else None
 
@@ -117,23 +119,17 @@ def scorer_posteriors(scorer, audio: np.ndarray, hop: int, tail: int
     ``tail`` zeros) as the streaming detector feeds it, keeping every window ending on a
     multiple of ``hop``."""
     scorer.reset()
-    # Pieces of one fixed size (the last one padded): the model then sees a handful of input
-    # shapes however many files it scores (oneDNN keeps kernels per shape: memory would grow).
-    piece = scorer.hop * PIECE_HOPS
-    need = len(audio) + tail + scorer.lag
-    stream = np.zeros(-(-need // piece) * piece, np.float32)
-    stream[:len(audio)] = audio
+    stream = np.concatenate([audio, np.zeros(tail + scorer.lag, np.float32)])
     probs, ends = [], []
-    for i in range(0, len(stream), piece):
-        p, e = scorer.push(stream[i:i + piece])
+    for i in range(0, len(stream), 16000 * 30):
+        p, e = scorer.push(stream[i:i + 16000 * 30])
         if len(e):
             probs.append(p)
             ends.append(e)
     if not ends:
         return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
     p, e = np.concatenate(probs), np.concatenate(ends)
-    # The windows the exact stream (audio, tail, lag) completes; the padding's are dropped.
-    keep = (e <= len(audio) + tail) & ((e // scorer.hop) % (hop // scorer.hop) == 0)
+    keep = (e // scorer.hop) % (hop // scorer.hop) == 0
     return p[keep].astype(np.float32), e[keep]
 
 
@@ -146,7 +142,7 @@ def file_posteriors(classifier: Classifier, path: Path | str, hop: int) -> Poste
     scorer = _scorer(classifier)
     if scorer is not None:
         tail = round(TAIL_S * rate)
-        probs, ends = scorer_posteriors(scorer, audio, stream_hop(classifier, hop), tail)
+        probs, ends = scorer_posteriors(scorer, audio, _scorer_hop(scorer, hop), tail)
         return Posteriors(str(path), probs, len(audio) / rate, resampled, ends)
     return Posteriors(str(path), window_posteriors(classifier, audio, hop), len(audio) / rate,
                       resampled)
