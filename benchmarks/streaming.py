@@ -205,10 +205,12 @@ def cached_collect(clf, files, hop: int, cache: Path, key: str):
             n = meta["negatives"]
             return Collected([], [(p, read_truth(Path(p.source).with_suffix(".csv")))
                                   for p in posts[n:]], posts[:n], files.negative_sources,
-                             [Skipped(*s) for s in meta["skipped"]], hop, files.excluded)
+                             [Skipped(*s) for s in meta["skipped"]],
+                             cached_hop(meta, ends, hop), files.excluded)
     audio = collect(clf, files, hop)
     posts = audio.negatives + [p for p, _ in audio.recordings]
-    meta = {"key": key, "negatives": len(audio.negatives), "rows": [len(p.probs) for p in posts],
+    meta = {"key": key, "hop": audio.hop, "negatives": len(audio.negatives),
+            "rows": [len(p.probs) for p in posts],
             "sources": [p.source for p in posts], "seconds": [p.audio_s for p in posts],
             "skipped": [[s.path, s.reason] for s in audio.skipped]}
     ends = {} if any(p.ends is None for p in posts) else \
@@ -216,6 +218,16 @@ def cached_collect(clf, files, hop: int, cache: Path, key: str):
     np.savez(cache, probs=np.concatenate([p.probs for p in posts]), meta=json.dumps(meta),
              **ends)
     return audio
+
+
+def cached_hop(meta: dict, ends: np.ndarray | None, hop: int) -> int:
+    """The hop the cached posteriors were computed at: an embedding model's own (80 ms, not
+    the ``hop`` asked for); caches written before it was stored give it by their window ends."""
+    if "hop" in meta:
+        return int(meta["hop"])
+    if ends is not None and len(ends) > 1:
+        return int(ends[1] - ends[0])
+    return hop
 
 
 def collect_job(job: tuple) -> None:
