@@ -86,15 +86,38 @@ def test_calibration_meets_its_target_on_its_own_audio() -> None:
     neg = NegativeScores.build(negs, [0, 1], timing)
     assert neg.hours.tolist() == pytest.approx([120 / 3600] * 2)
     # 360 false alarms per hour over 2 words on 2 minutes: 6 allowed per word.
-    th = calibrate_thresholds(("yes", "no"), neg, 360.0, timing.refractory)
+    th = calibrate_thresholds(("yes", "no"), neg, 360.0, timing.refractory, per_word=True)
     for j, w in enumerate(("yes", "no")):
         fa = neg.false_alarms(j, th[w], timing.refractory)
         assert fa <= 6
         # a lower threshold than the one chosen would break the budget (or it is the lowest peak)
         assert neg.false_alarms(j, th[w] - 0.02, timing.refractory) > 6 or th[w] < 0.1
-    strict = calibrate_thresholds(("yes", "no"), neg, 1.0, timing.refractory)
+    strict = calibrate_thresholds(("yes", "no"), neg, 1.0, timing.refractory, per_word=True)
     assert strict["yes"] == pytest.approx(neg.scores[:, 0].max() + 1e-6)
     assert neg.false_alarms(0, strict["yes"], timing.refractory) == 0
+
+
+def test_one_threshold_for_all_words_spends_the_target_once() -> None:
+    timing = Timing.of(SR, SR, 20, 100, 1000)
+    negs = [Posteriors(f"n{i}.wav", window_posteriors(PatternModel(), noisy_bursts(10 + i), 20),
+                       20.0) for i in range(6)]
+    neg = NegativeScores.build(negs, [0, 1], timing)
+
+    def rate(t: float) -> float:  # both words together, per hour
+        return sum(neg.false_alarms(j, t, timing.refractory) for j in (0, 1)) / neg.hours[0]
+
+    th = calibrate_thresholds(("yes", "no"), neg, 360.0, timing.refractory)
+    assert th["yes"] == th["no"]
+    assert rate(th["yes"]) <= 360.0
+    assert rate(th["yes"] - 0.02) > 360.0 or th["yes"] < 0.52  # the lowest that keeps it
+    # Below one false alarm allowed: just above the highest peak of any word.
+    strict = calibrate_thresholds(("yes", "no"), neg, 1.0, timing.refractory)
+    assert strict["yes"] == pytest.approx(neg.scores[:, :2].max() + 1e-6)
+    assert rate(strict["yes"]) == 0
+    # A word no audio counts for never fires, and its scores do not raise the others'.
+    neg.hours[1] = 0.0
+    alone = calibrate_thresholds(("yes", "no"), neg, 1.0, timing.refractory)
+    assert alone == {"yes": pytest.approx(neg.scores[:, 0].max() + 1e-6), "no": 1.0}
 
 
 def test_split_keeps_speakers_together_and_is_stable() -> None:
