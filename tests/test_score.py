@@ -170,6 +170,9 @@ def test_operating_point_round_trip_and_detector_settings() -> None:
     cfg = back.detector_config(words=("yes",))
     assert cfg.thresholds == {"yes": 0.91} and cfg.smooth_ms == 300 and cfg.words == ("yes",)
     assert "1 false alarms/h" in op.describe() and "yes=0.91" in op.describe()
+    shared = OperatingPoint({"yes": 0.9, "no": 0.9}, smooth_ms=300, hop_ms=20,
+                            refractory_ms=800)
+    assert "every word 0.9" in shared.describe()
     with pytest.raises(KwspotError, match="operating point"):
         OperatingPoint.from_dict({"thresholds": {"yes": "high"}, "smooth_ms": 1, "hop_ms": 1,
                                   "refractory_ms": 1})
