@@ -73,6 +73,28 @@ def test_replay_and_one_word_sweep_decide_as_the_detector(seed: int, smooth_ms: 
         [round(d.time_s, 9) for d in live]
 
 
+def test_a_models_lookahead_times_detections_from_the_audio_heard() -> None:
+    """Posteriors that heard ``lookahead`` samples past their window's end: the detections
+    are the same, timed and decided that much later, and the sweep times them alike."""
+    from kwspot.evaluate.operating import StoredModel
+
+    probs = window_posteriors(PatternModel(), noisy_bursts(4), 20)
+    labels = tuple(PatternModel().labels)
+    cfg = DetectorConfig(hop_ms=20, smooth_ms=100, threshold=0.3, refractory_ms=700,
+                         words=("yes",))
+    plain = StreamingDetector(StoredModel(labels, SR, SR), cfg).replay(probs)
+    ahead = StreamingDetector(StoredModel(labels, SR, SR, lookahead=SR // 5), cfg).replay(probs)
+    assert len(plain) >= 3 and len(ahead) == len(plain)
+    for p, a in zip(plain, ahead, strict=True):
+        assert (a.word, a.confidence) == (p.word, p.confidence)
+        assert a.decided_s == pytest.approx(p.decided_s + 0.2)
+        assert a.time_s == pytest.approx(max(0.0, p.time_s + 0.2)) or p.time_s == 0.0
+    timing = Timing.of(SR, SR, 20, 100, 700, lookahead=SR // 5)
+    rows = firing_rows(smooth(probs[:, 0], timing.smooth), 0.3, timing.refractory)
+    assert [round(timing.time_s(20 * (int(r) + 1)), 9) for r in rows][:len(ahead)] == \
+        [round(d.time_s, 9) for d in ahead]
+
+
 def test_smooth_averages_what_there_is_at_the_start() -> None:
     p = np.array([[1.0], [0.0], [0.5], [0.5]])
     np.testing.assert_allclose(smooth(p, 2)[:, 0], [1.0, 0.5, 0.25, 0.5])
@@ -329,3 +351,11 @@ def test_embedding_model_posteriors_come_from_its_stream_scorer(tmp_path: Path) 
     assert len(live) >= 1
     assert [(d.word, round(d.time_s, 6)) for d in replayed[:len(live)]] == \
         [(d.word, round(d.time_s, 6)) for d in live]
+    # Stored, the posteriors keep the scorer's look-ahead: they are timed as `detect` times them.
+    stored = stored_model(clf)
+    assert stored.lookahead == clf.stream_scorer().lag > 0
+    again = StreamingDetector(stored, config).replay(post.probs, post.ends)
+    assert [(d.word, d.time_s, d.decided_s) for d in again] == \
+        [(d.word, d.time_s, d.decided_s) for d in replayed]
+    # decided once the look-ahead has been heard
+    assert {round(d.decided_s * 16000) - stored.lookahead for d in again} <= set(post.ends)

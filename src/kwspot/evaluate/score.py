@@ -67,8 +67,12 @@ class Collected:
 
 
 def stored_model(clf: Classifier) -> StoredModel:
+    """What replaying ``clf``'s stored posteriors needs to know of it (its stream scorer's
+    look-ahead included)."""
+    make = getattr(clf, "stream_scorer", None)
+    scorer = make() if make is not None else None
     return StoredModel(tuple(clf.labels), int(clf.sample_rate), int(clf.clip_samples),
-                       clf.source)
+                       clf.source, int(scorer.lag) if scorer is not None else 0)
 
 
 def positive_files(path: Path, words: Sequence[str]) -> list[tuple[str, Path]]:
@@ -184,7 +188,7 @@ class Scorer:
         self.words = command_words(model.labels, config)
         self.index = {w: model.labels.index(w) for w in self.words}
         self.timing = Timing.of(model.sample_rate, model.clip_samples, audio.hop,
-                                config.smooth_ms, config.refractory_ms)
+                                config.smooth_ms, config.refractory_ms, model.lookahead)
         positives: list[ClipPositives | RecordingPositives] = []
         if audio.clips:
             cp = ClipPositives()
