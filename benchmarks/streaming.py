@@ -2,7 +2,7 @@
 hour of real speech (DET curves), thresholds calibrated on other speech; and the speed of the
 streaming detector with PyTorch and onnxruntime.
 
-    python benchmarks/streaming.py           # full run (trains 3 models side by side)
+    python benchmarks/streaming.py           # full run (trains every recipe's models)
     python benchmarks/streaming.py --quick   # CI smoke run: tiny models, a few negative files
 
 The ten command words are trained on the training speakers of ``sc_v2_test_part`` and measured
@@ -45,8 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--iters", type=int, default=600)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--embed-model", default=None,
-                   help="registered model on the speech-embedding front-end to compare "
-                   "(default: emb_mlp when registered; 'none' to leave it out)")
+                   help="registered models on the speech-embedding front-end to compare, "
+                   "comma-separated (default: emb_mlp,emb_gru when registered; the quick run "
+                   "only the first; 'none' to leave them out)")
     p.add_argument("--smoothing", default="20,200,500,1000",
                    help="posterior smoothing spans to compare, ms (20 = none)")
     p.add_argument("--target", type=float, default=1.0,
@@ -175,14 +176,16 @@ def speed_table(args: argparse.Namespace, ckpt: Path, work: Path, wav: Path) -> 
                     "windows"], rows)
 
 
-def embed_model(args: argparse.Namespace) -> str | None:
-    """The head on the speech-embedding front-end to compare, if one is registered."""
+def embed_models(args: argparse.Namespace) -> list[str]:
+    """The heads on the speech-embedding front-end to compare, of those registered."""
     from kwspot import models
 
     if args.embed_model:
-        return None if args.embed_model == "none" else args.embed_model
-    names = [n for n in models.list_models() if models.get_spec(n).frontend == "embedding"]
-    return "emb_mlp" if "emb_mlp" in names else (names[0] if names else None)
+        chosen = [] if args.embed_model == "none" else args.embed_model.split(",")
+    else:
+        names = [n for n in models.list_models() if models.get_spec(n).frontend == "embedding"]
+        chosen = [n for n in ("emb_mlp", "emb_gru") if n in names] or names[:1]
+    return chosen[:1] if args.quick else chosen
 
 
 def cached_collect(clf, files, hop: int, cache: Path, key: str):
@@ -252,6 +255,25 @@ class Scored:
     thresholds: list[dict[str, float]]  # calibrated per half
     valid_acc: float
     per_word: object = None  # pooled OperatingResult at per-word calibrated thresholds
+    alarms: list = field(default_factory=list)  # (score, word, file, time s) at the thresholds
+
+
+def false_alarms(model, config, negatives, excluded: dict) -> list[tuple]:
+    """``(score, word, file, time s)`` of every detection in the negative files (the words a
+    file may hold left out, as the measurement leaves them out)."""
+    from dataclasses import replace
+
+    from kwspot.infer.detector import StreamingDetector
+
+    words = config.words or tuple(config.thresholds)
+    out = []
+    for p in negatives:
+        keep = tuple(w for w in words if w not in excluded.get(p.source, ()))
+        if keep:
+            det = StreamingDetector(model, replace(config, words=keep))
+            out += [(d.confidence, d.word, p.source, d.time_s)
+                    for d in det.replay(p.probs, p.ends)]
+    return out
 
 
 def score_recipe(args, recipe: Recipe, ckpts: list[Path], halves_post, stored_models,
@@ -263,7 +285,7 @@ def score_recipe(args, recipe: Recipe, ckpts: list[Path], halves_post, stored_mo
 
     out = []
     for smooth_ms in args.smoothing:
-        runs, results, ths, per_word = [], [], [], []
+        runs, results, ths, per_word, alarms = [], [], [], [], []
         for k in (0, 1):  # calibrate on half k, measure on the other
             m = k if recipe.fold_negatives else 0
             scorer = Scorer(audios[m], stored_models[m], DetectorConfig(smooth_ms=smooth_ms))
@@ -273,10 +295,12 @@ def score_recipe(args, recipe: Recipe, ckpts: list[Path], halves_post, stored_mo
             runs.append(curves)
             results.append(res)
             ths.append(op.thresholds)
+            alarms += false_alarms(stored_models[m], op.detector_config(), meas,
+                                   audios[m].excluded)
             own = scorer.calibrate(cal, args.target, per_word=True)
             per_word.append(scorer.measure(meas, own.detector_config(), with_curves=False)[1])
         out.append(Scored(recipe.name, smooth_ms, pool_curves(runs), pool_results(results), ths,
-                          valid_acc, pool_results(per_word)))
+                          valid_acc, pool_results(per_word), sorted(alarms, reverse=True)))
     return out
 
 
@@ -310,9 +334,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     recipes = [Recipe(f"from scratch ({args.model})", args.model),
                Recipe(f"from scratch ({args.model}) + negative speech", args.model,
                       fold_negatives=True)]
-    emb = embed_model(args)
-    if emb:
-        recipes.append(Recipe(f"speech embedding ({emb}) + negative speech", emb,
+    emb = embed_models(args)
+    for name in emb:  # after the from-scratch recipes: a run folder's number stays its own
+        recipes.append(Recipe(f"speech embedding ({name}) + negative speech", name,
                               [] if args.quick else ["--iters", "3000", "--batch-size", "128"],
                               fold_negatives=True))
 
@@ -429,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     print(C.table(["word", "events (both halves)", "recall %", "false alarms", "hours",
                    "FA/h", "thresholds (half 0 / half 1)"], wrows))
     print()
+    print_alarms(scored, args.target)
     met = [s for s in scored if s.result.fa_per_hour() <= 1.0 and s.result.total.recall >= 0.9]
     verdict = "**met**" if met else "**not met**"
     print(f"Goal (≥ 90% recall at ≤ 1 false alarm per hour of real speech, calibrated on other "
@@ -468,6 +493,47 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
              "operating": s.result.to_dict(), "thresholds": s.thresholds,
              "det": [c.to_dict() for c in s.curves]} for s in scored], indent=1))
     return 0
+
+
+def print_alarms(scored: list[Scored], target: float, top: int = 8) -> None:
+    """Where the false alarms at the calibrated thresholds come from: per recipe (its best
+    calibrated smoothing) the count in each negative folder, then the highest ones with the
+    words really spoken there when the folder has transcripts."""
+    import csv
+
+    chosen = {}
+    for s in scored:
+        key = (s.result.fa_per_hour() <= target, s.result.total.recall)
+        if s.recipe not in chosen or key > chosen[s.recipe][0]:
+            chosen[s.recipe] = (key, s)
+    rows, worst = [], []
+    for _, s in chosen.values():
+        n = {d: sum(Path(f).parent.name == d for _, _, f, _ in s.alarms) for d in SPEECH}
+        rows.append([s.recipe, f"{s.smooth_ms:g}", *(str(n[d]) for d in SPEECH)])
+        worst += [(a, s.recipe) for a in s.alarms]
+    print("False alarms at the calibrated thresholds (one for all words), pooled over both "
+          "measured halves; each recipe at its best calibrated smoothing:")
+    print()
+    print(C.table(["recipe", "smoothing ms", *(f"in {d}" for d in SPEECH)], rows))
+    print()
+    said = {}
+    for d in SPEECH:
+        tsv = DATA / d / "transcripts.tsv"
+        if tsv.is_file():
+            with open(tsv, newline="") as fh:
+                said |= {r["file"]: r["transcription"] for r in csv.DictReader(fh,
+                                                                                delimiter="\t")}
+    worst.sort(key=lambda x: -x[0][0])
+    if not worst:
+        return
+    print(f"The {min(top, len(worst))} highest of them (what was said: the folder's "
+          "transcript, where it has one):")
+    print()
+    print(C.table(["score", "word", "recipe", "file", "at s", "what was said"],
+                  [[f"{a[0]:.3f}", a[1], r, f"{Path(a[2]).parent.name}/{Path(a[2]).name}",
+                    f"{a[3]:.1f}", said.get(Path(a[2]).name, "–").replace("|", "/")[:90]]
+                   for a, r in worst[:top]]))
+    print()
 
 
 def sf_info_s(path: Path) -> float:
