@@ -532,7 +532,7 @@ def print_alarms(scored: list[Scored], target: float, top: int = 8) -> None:
     print(C.table(["score", "word", "recipe", "file", "at s", "what was said"],
                   [[f"{a[0]:.3f}", a[1], r, f"{Path(a[2]).parent.name}/{Path(a[2]).name}",
                     f"{a[3]:.1f}", said.get(Path(a[2]).name, "–").replace("|", "/")[:90]]
-                   for a, r in worst[:top]]))
+                   for a, r in worst[:top]], "rlllrl"))
     print()
 
 
