@@ -200,7 +200,28 @@ def main(argv: list[str] | None = None) -> int:
           "picks its checkpoint on its own validation speakers; results measured elsewhere "
           "(`--merge`) say where they were trained.\n")
     print(table(results, a.folds))
+    goals(results)
     return 0
+
+
+def goals(results: list[dict]) -> None:
+    """Issue 13's accuracy targets, judged on the pooled figures (all clips, every speaker)."""
+    real = [r for r in results if "--synth" not in r["train_options"]
+            and r["n"] and r["folds"] == 5]
+    if not real:
+        return
+    best = max(real, key=lambda r: r["acc"])
+    lines = [f"real only ≥ 96%: best {best['acc']:.1%} (`{best['name']}`, {best['device']}) — "
+             f"**{'met' if best['acc'] >= 0.96 else 'not met'}**"]
+    by_name = {r["name"]: r for r in results}
+    for r in results:
+        base = by_name.get(r["name"].split("+synth")[0])
+        if "+synth" in r["name"] and base is not None:
+            gain = (r["acc"] - base["acc"]) * 100
+            lines.append(f"real + synthetic ≥ 1 point above real only: `{r['name']}` "
+                         f"{gain:+.1f} points against `{base['name']}` — "
+                         f"**{'met' if gain >= 1 else 'not met'}**")
+    print("\nGoal (issue 13, cross-validated): " + "; ".join(lines) + ".")
 
 
 if __name__ == "__main__":
