@@ -11,7 +11,9 @@ speech that holds none of the words (``speech_phone``, ``speech_s2i``). The nega
 split in two halves by speaker/session; thresholds are calibrated on one half and measured on
 the other, then the other way round, and the two measurements are pooled: every second of
 negative speech is measured with thresholds chosen without it. A recipe that trains on negative
-speech trains one model per half, on the half it is then calibrated on.
+speech trains one model per half, on the half it is then calibrated on; the last recipe also
+trains on the wake-word recordings of ``wakewords/`` (other speakers, none of the words, never
+measured on).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ SPEECH = ["speech_phone", "speech_s2i"]
 # speech_s2i (spoken coffee orders) has no transcripts and may hold these words ("no sugar",
 # "on the side", "to go"): their detections there are not counted, nor its hours for them.
 MAYBE = {"speech_s2i": ("on", "no", "go")}
+# More negative speech for training only (never measured on): the real recordings of two wake
+# words, by more than 50 other speakers, none of them a command word.
+WAKE_SPEECH = ("computer", "snowboy")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,6 +89,7 @@ class Recipe:
     model: str
     options: list[str] = field(default_factory=list)  # extra `kwspot train` options
     fold_negatives: bool = False  # train one model per half on that half's negative speech
+    more_negatives: list[Path] = field(default_factory=list)  # speech never measured on
 
 
 def train_command(args: argparse.Namespace, out: Path, recipe: Recipe,
@@ -93,7 +99,9 @@ def train_command(args: argparse.Namespace, out: Path, recipe: Recipe,
            "--batch-size", str(args.batch_size), "--device", "cpu", "--threads",
            str(args.threads), "--seed", "0", "--log-every", str(max(1, args.iters // 4)),
            "--out", str(out), "--overwrite", *recipe.options]
-    return cmd + (["--negatives", str(negatives)] if negatives is not None else [])
+    more = [str(p) for p in recipe.more_negatives]
+    return cmd + (["--negatives", ",".join([str(negatives), *more])]
+                  if negatives is not None else [])
 
 
 def train_all(jobs: list[tuple[Path, list[str]]]) -> None:
@@ -335,10 +343,15 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
                Recipe(f"from scratch ({args.model}) + negative speech", args.model,
                       fold_negatives=True)]
     emb = embed_models(args)
+    opts = [] if args.quick else ["--iters", "3000", "--batch-size", "128"]
     for name in emb:  # after the from-scratch recipes: a run folder's number stays its own
-        recipes.append(Recipe(f"speech embedding ({name}) + negative speech", name,
-                              [] if args.quick else ["--iters", "3000", "--batch-size", "128"],
+        recipes.append(Recipe(f"speech embedding ({name}) + negative speech", name, opts,
                               fold_negatives=True))
+    wake = [DATA / "wakewords" / w for w in WAKE_SPEECH]
+    if emb and not args.quick and all(d.is_dir() for d in wake):
+        recipes.append(Recipe(f"speech embedding ({emb[-1]}) + negative speech + wake-word "
+                              "speech", emb[-1], opts, fold_negatives=True,
+                              more_negatives=wake))
 
     words = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
     rec_cfg = RecordingConfig(root=args.data, noise_dir=args.noise_dir, words=words,
