@@ -33,6 +33,7 @@ import _common as C
 RECIPES: dict[str, tuple[str, list[str], bool]] = {
     "emb_mlp": ("MLP head, frozen embedding", ["--model", "emb_mlp"], True),
     "emb_conv": ("conv head, frozen embedding", ["--model", "emb_conv"], True),
+    "emb_gru": ("GRU head, frozen embedding", ["--model", "emb_gru"], True),
     "emb_mlp+synth": ("MLP head, frozen, real + synthetic (ratio 0.25)",
                       ["--model", "emb_mlp", "--synth-ratio", "0.25"], True),
     "emb_mlp-ft1000": ("MLP head, embedding fine-tuned at lr x 0.1, 1,000 iterations",
