@@ -81,6 +81,8 @@ def other_words(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for i in range(2):
             write_wav(folder / word / f"spk{i}_nohash_0.wav", _speechlike(rng, 0.8))
     write_wav(folder / "long.wav", _speechlike(rng, 3.0))
+    # Speech Commands' test-set layout: other words in one folder, named WORD_SPEAKER_...
+    write_wav(folder / "_unknown_" / "computer_spk9_nohash_0.wav.wav", _speechlike(rng, 0.8))
     return folder
 
 
@@ -89,8 +91,8 @@ def test_other_words_leave_out_the_phrase_words_and_fill_a_window(other_words) -
 
     files = other_word_files([other_words], ["hey computer"])
     assert {f.parent.name for f in files} == {"yes", "left", other_words.name}
-    assert len(files) == 5  # Computer/ left out: a word of the phrase
-    assert len(other_word_files([other_words], ["snowboy"])) == 7
+    assert len(files) == 5  # Computer/ and _unknown_/computer_* left out: a word of the phrase
+    assert len(other_word_files([other_words], ["snowboy"])) == 8
     clips = other_word_clips(files, 32000, seed=0)
     assert clips.shape == (5, 32000) and clips.dtype == np.int16
     # a short clip sits somewhere in the window, the rest silent; the long one fills it
