@@ -35,6 +35,9 @@ class WakewordConfig:
     copies: int = setting(2, "augmented copies of each phrase clip (embeddings cached per copy)")
     smooth_ms: float = setting(240.0, "moving average of the phrase score")
     refractory_ms: float = setting(2000.0, "no second detection this soon after one")
+    fold: int = setting(0,
+        "which half of the negative files is measured on (0 or 1); the other half gives the "
+        "training windows and the threshold: two runs, one per fold, measure all of it")
     seed: int = setting(0, "synthesis, augmentation and training randomness")
     workers: int | None = setting(None, "synthesis processes (default: the usable CPUs)")
     embedding_dir: str | None = setting(None,
@@ -55,7 +58,8 @@ class WakewordConfig:
                   ("batch_size", self.batch_size >= 4), ("lr", self.lr > 0),
                   ("copies", self.copies >= 0), ("smooth_ms", self.smooth_ms >= 0),
                   ("refractory_ms", self.refractory_ms >= 0),
-                  ("window_s", self.window_s is None or 0.5 <= self.window_s <= 10)]
+                  ("window_s", self.window_s is None or 0.5 <= self.window_s <= 10),
+                  ("fold", self.fold in (0, 1))]
         for name, ok in checks:
             if not ok:
                 raise KwspotError(f"{name} {getattr(self, name)}: {_RANGES[name]}")
@@ -78,4 +82,5 @@ _RANGES = {
     "confusables": "must be >= 0", "iters": "must be at least 1", "batch_size": "must be >= 4",
     "lr": "must be positive", "copies": "must be >= 0", "smooth_ms": "must be >= 0",
     "refractory_ms": "must be >= 0", "window_s": "must be within 0.5..10 seconds",
+    "fold": "must be 0 or 1",
 }

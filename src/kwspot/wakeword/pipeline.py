@@ -2,7 +2,8 @@
 
 1. synthesize the phrases and negatives made for them (:mod:`kwspot.wakeword.synthesis`);
 2. split the negative audio by file into training (1/4), calibration (1/4) and measurement
-   (1/2) parts (:func:`~kwspot.evaluate.calibrate.split_files`);
+   (1/2) parts (:func:`~kwspot.evaluate.calibrate.split_files`; ``fold`` 1 swaps the halves,
+   so two runs measure all of it);
 3. compute embeddings once (cached) and train a head (:mod:`kwspot.wakeword.training`);
 4. calibrate per-phrase thresholds for the target false-alarm rate on the calibration part and
    measure recall (on ``test`` recordings) and false alarms per hour on the measurement part
@@ -56,8 +57,9 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
         raise SettingError("negatives", "give folders of audio holding none of the phrases "
                            "(running speech, noise): false alarms are learnt and measured on it")
     negatives = audio_files(cfg.negatives)
-    cal_all, measure = split_files(negatives, "calibration")
-    train_files, cal_files = split_files(cal_all, "wakeword-training")
+    halves = split_files(negatives, "calibration")
+    own, measure = halves if cfg.fold == 0 else halves[::-1]
+    train_files, cal_files = split_files(own, "wakeword-training")
     if not (train_files and cal_files and measure):
         raise SettingError("negatives", f"{len(negatives)} audio file(s) found; need enough "
                            "files (ideally hours of audio) to split into training, "
@@ -160,7 +162,8 @@ def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: in
     model = StoredModel(tuple(labels), 16000, window, str(Path(cfg.out) / "model.pt"))
     config = DetectorConfig(hop_ms=HOP_MS, smooth_ms=cfg.smooth_ms,
                             refractory_ms=cfg.refractory_ms, threshold=0.5)
-    return score(audio, model, config, calibrate_fa_per_hour=cfg.target_fa_per_hour)
+    return score(audio, model, config, calibrate_fa_per_hour=cfg.target_fa_per_hour,
+                 calibrate_on={str(f) for f in cal_files})
 
 
 def _test_files(cfg: WakewordConfig, labels: tuple[str, ...]) -> list[tuple[str, Path]]:
