@@ -101,6 +101,18 @@ def test_other_words_leave_out_the_phrase_words_and_fill_a_window(other_words) -
     assert len({int(np.flatnonzero(c)[0]) for c in clips}) > 2  # at random positions
 
 
+def test_the_two_folds_measure_every_negative_file_once() -> None:
+    from kwspot.wakeword.pipeline import negative_parts
+
+    files = [Path(f"/audio/s{i:02d}_take.wav") for i in range(40)]
+    parts = [negative_parts(files, fold) for fold in (0, 1)]
+    for train, cal, measure in parts:
+        assert train and cal and measure
+        assert sorted([*train, *cal, *measure]) == files  # disjoint, all of them
+    assert sorted([*parts[0][2], *parts[1][2]]) == files  # each measured in one fold
+    assert sorted([*parts[1][0], *parts[1][1]]) == sorted(parts[0][2])
+
+
 def test_a_phrase_of_two_words_end_to_end(weights, negatives, other_words, tmp_path) -> None:
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.detector import StreamingDetector
@@ -139,6 +151,7 @@ def test_a_phrase_of_two_words_end_to_end(weights, negatives, other_words, tmp_p
     (["computer"], "--negatives"),
     (["computer", "--negatives", ".", "--model", "vggnet1"], "speech embedding"),
     (["computer", "--negatives", ".", "--target-fa-per-hour", "0"], "target_fa_per_hour"),
+    (["computer", "--negatives", ".", "--fold", "2"], "fold 2: must be 0 or 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, negatives, capsys, args, message) -> None:
     from kwspot.cli import main

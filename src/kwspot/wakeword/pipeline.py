@@ -45,7 +45,6 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
     """Synthesize, train, calibrate, export and (given test recordings) score; see the module
     docstring. ``overwrite``: replace a model trained with other settings in ``cfg.out``."""
     from kwspot.data.synth.clips import phrase_label
-    from kwspot.evaluate.calibrate import split_files
     from kwspot.evaluate.posteriors import audio_files
     from kwspot.wakeword.summary import write_report
     from kwspot.wakeword.synthesis import synthesize_sets, window_samples
@@ -57,9 +56,7 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
         raise SettingError("negatives", "give folders of audio holding none of the phrases "
                            "(running speech, noise): false alarms are learnt and measured on it")
     negatives = audio_files(cfg.negatives)
-    halves = split_files(negatives, "calibration")
-    own, measure = halves if cfg.fold == 0 else halves[::-1]
-    train_files, cal_files = split_files(own, "wakeword-training")
+    train_files, cal_files, measure = negative_parts(negatives, cfg.fold)
     if not (train_files and cal_files and measure):
         raise SettingError("negatives", f"{len(negatives)} audio file(s) found; need enough "
                            "files (ideally hours of audio) to split into training, "
@@ -96,6 +93,18 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
              "measurement": len(measure)}
     plot = write_report(out, labels, window, files, report)
     return WakewordResult(out, labels, window, ckpt_path, onnx_path, report, files, reused, plot)
+
+
+def negative_parts(files: list[Path], fold: int = 0
+                   ) -> tuple[list[Path], list[Path], list[Path]]:
+    """``(training, calibration, measurement)`` files: a quarter, a quarter and a half, by a
+    hash of their names (:func:`~kwspot.evaluate.calibrate.split_files`); ``fold`` 1 measures
+    on the half fold 0 trains and calibrates on, and the other way round."""
+    from kwspot.evaluate.calibrate import split_files
+
+    halves = split_files(files, "calibration")
+    own, measure = halves if fold == 0 else halves[::-1]
+    return (*split_files(own, "wakeword-training"), measure)
 
 
 def _check_run_folder(out: Path, cfg: WakewordConfig, overwrite: bool) -> dict | None:
