@@ -101,6 +101,12 @@ def test_other_words_leave_out_the_phrase_words_and_fill_a_window(other_words) -
     assert len({int(np.flatnonzero(c)[0]) for c in clips}) > 2  # at random positions
 
 
+def res_net_members(path: Path) -> list:
+    from kwspot.checkpoint import Checkpoint
+
+    return list(Checkpoint.load(path).build_net().classifier.members)
+
+
 def test_the_two_folds_measure_every_negative_file_once() -> None:
     from kwspot.wakeword.pipeline import negative_parts
 
@@ -123,9 +129,10 @@ def test_a_phrase_of_two_words_end_to_end(weights, negatives, other_words, tmp_p
     cfg = WakewordConfig(phrases=("hey computer",), out=str(tmp_path / "run"),
                          negatives=(str(negatives),), per_phrase=10, per_negative=3,
                          confusables=2, iters=15, batch_size=16, copies=1, workers=1,
-                         other_words=(str(other_words),))
+                         other_words=(str(other_words),), heads=2)
     res = run_wakeword(cfg)
     assert res.labels == ("hey_computer", "unknown")
+    assert len(res_net_members(res.checkpoint)) == 2  # two heads, averaged
     assert res.window > 32000 and res.window % 1280 == 0  # a longer window for the phrase
     assert min(res.files.values()) > 0 and sum(res.files.values()) == 13
     assert [Path(s.path).name for s in res.report.skipped] == ["broken.flac"]

@@ -29,7 +29,10 @@ class WakewordConfig:
     window_s: float | None = setting(None,
         "detector window; default 2 s, longer if a phrase needs it")
     model: str = setting("emb_conv", "head over the speech embedding (a registered emb_* model)")
-    iters: int = setting(2000, "head training steps")
+    heads: int = setting(1,
+        "heads trained each on its own (own seed and batches) and averaged: less spread "
+        "between runs, at that many times the training time")
+    iters: int = setting(2000, "head training steps (of each head)")
     batch_size: int = setting(256, "windows per step: half phrases, half negatives")
     lr: float = setting(2e-3, "AdamW learning rate (cosine decay)")
     copies: int = setting(2, "augmented copies of each phrase clip (embeddings cached per copy)")
@@ -55,6 +58,7 @@ class WakewordConfig:
         checks = [("target_fa_per_hour", self.target_fa_per_hour > 0),
                   ("per_phrase", self.per_phrase >= 10), ("per_negative", self.per_negative >= 3),
                   ("confusables", self.confusables >= 0), ("iters", self.iters >= 1),
+                  ("heads", 1 <= self.heads <= 16),
                   ("batch_size", self.batch_size >= 4), ("lr", self.lr > 0),
                   ("copies", self.copies >= 0), ("smooth_ms", self.smooth_ms >= 0),
                   ("refractory_ms", self.refractory_ms >= 0),
@@ -79,7 +83,8 @@ class WakewordConfig:
 _RANGES = {
     "target_fa_per_hour": "must be a positive rate per hour",
     "per_phrase": "must be at least 10", "per_negative": "must be at least 3",
-    "confusables": "must be >= 0", "iters": "must be at least 1", "batch_size": "must be >= 4",
+    "confusables": "must be >= 0", "iters": "must be at least 1", "heads": "must be 1..16",
+    "batch_size": "must be >= 4",
     "lr": "must be positive", "copies": "must be >= 0", "smooth_ms": "must be >= 0",
     "refractory_ms": "must be >= 0", "window_s": "must be within 0.5..10 seconds",
     "fold": "must be 0 or 1",

@@ -136,7 +136,11 @@ def _build_net(cfg: WakewordConfig, classes: int) -> KwsNet:
     fe = FrontendConfig(kind="embedding", embedding_pad_ms=0.0,
                         embedding_dir=cfg.embedding_dir or "")
     torch.manual_seed(cfg.seed)
-    return build_net(cfg.model, classes, fe).eval()
+    return build_net(cfg.model, classes, fe, _model_kwargs(cfg)).eval()
+
+
+def _model_kwargs(cfg: WakewordConfig) -> dict[str, int]:
+    return {"members": cfg.heads} if cfg.heads > 1 else {}
 
 
 def _load_head(net: KwsNet, path: Path) -> None:
@@ -203,6 +207,7 @@ def _save_checkpoint(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], 
     from kwspot.checkpoint import Checkpoint
 
     Checkpoint(model=cfg.model, labels=list(labels), frontend=net.frontend.cfg.to_dict(),
+               model_kwargs=_model_kwargs(cfg),
                weights=net.state_dict(), clip_samples=int(window),
                sample_rate=net.frontend.cfg.sample_rate, config={"wakeword": cfg.to_dict()},
                operating_point=op.to_dict() if op else None).save(path)
