@@ -54,8 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-pocketsphinx", action="store_true", help="skip the baseline")
     p.add_argument("--only-pocketsphinx", action="store_true",
                    help="run (and cache) only the baseline")
-    p.add_argument("--folds", type=int, choices=(1, 2), default=2,
-                   help="kwspot runs per word: 2 measure every negative file (pooled)")
+    p.add_argument("--folds", type=int, choices=(1, 2), default=None,
+                   help="kwspot runs per word: 2 (the default; --quick: 1) measure every "
+                   "negative file (pooled)")
     p.add_argument("--quick", action="store_true", help="tiny sizes (CI)")
     return p.parse_args(argv)
 
@@ -180,6 +181,7 @@ def quick_tests(tests: Path, folder: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.folds = args.folds or (1 if args.quick else 2)
     C.header("Wake words from text: kwspot wakeword vs PocketSphinx", sys.argv if argv is None
              else ["benchmarks/wakeword.py", *argv])
     data = C.data_dir()
