@@ -29,7 +29,7 @@ class WakewordConfig:
     window_s: float | None = setting(None,
         "detector window; default 2 s, longer if a phrase needs it")
     model: str = setting("emb_conv", "head over the speech embedding (a registered emb_* model)")
-    heads: int = setting(1,
+    heads: int = setting(2,
         "heads trained each on its own (own seed and batches) and averaged: less spread "
         "between runs, at that many times the training time")
     iters: int = setting(2000, "head training steps (of each head)")
