@@ -138,7 +138,8 @@ def onnx_latency(run: Path, out: Path, runs: int) -> tuple[C.Timing, int]:
     import onnxruntime as ort
 
     onnx_path = out / f"{run.name}.onnx"
-    rc, _, text = kwspot(["export", "--checkpoint", str(run / "best.pt"), "--out", str(onnx_path)],
+    rc, _, text = kwspot(["export", "--checkpoint", str(run / "best.pt"), "--out", str(onnx_path),
+                          "--overwrite"],
                          out / f"{run.name}.export.txt")
     if rc != 0:
         raise RuntimeError(f"kwspot export failed: {text.strip().splitlines()[-1]}")

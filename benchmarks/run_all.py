@@ -35,6 +35,7 @@ SCRIPTS: dict[str, tuple[str, bool]] = {
     "accuracy": ("Accuracy", True),
     "synth_ablation": ("Synthetic speech", True),
     "embedding": ("Pretrained speech embedding", True),
+    "crossval": ("Cross-validated accuracy", True),
     "wakeword": ("Wake words from text", True),
 }
 BEGIN, END = "<!-- BEGIN {} -->", "<!-- END {} -->"

@@ -2,7 +2,7 @@
 hour of real speech (DET curves), thresholds calibrated on other speech; and the speed of the
 streaming detector with PyTorch and onnxruntime.
 
-    python benchmarks/streaming.py           # full run (trains 3 models side by side)
+    python benchmarks/streaming.py           # full run (trains every recipe's models)
     python benchmarks/streaming.py --quick   # CI smoke run: tiny models, a few negative files
 
 The ten command words are trained on the training speakers of ``sc_v2_test_part`` and measured
@@ -11,7 +11,9 @@ speech that holds none of the words (``speech_phone``, ``speech_s2i``). The nega
 split in two halves by speaker/session; thresholds are calibrated on one half and measured on
 the other, then the other way round, and the two measurements are pooled: every second of
 negative speech is measured with thresholds chosen without it. A recipe that trains on negative
-speech trains one model per half, on the half it is then calibrated on.
+speech trains one model per half, on the half it is then calibrated on; the last recipe also
+trains on the wake-word recordings of ``wakewords/`` (other speakers, none of the words, never
+measured on).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ SPEECH = ["speech_phone", "speech_s2i"]
 # speech_s2i (spoken coffee orders) has no transcripts and may hold these words ("no sugar",
 # "on the side", "to go"): their detections there are not counted, nor its hours for them.
 MAYBE = {"speech_s2i": ("on", "no", "go")}
+# More negative speech for training only (never measured on): the real recordings of two wake
+# words, by more than 50 other speakers, none of them a command word.
+WAKE_SPEECH = ("computer", "snowboy")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,8 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--iters", type=int, default=600)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--embed-model", default=None,
-                   help="registered model on the speech-embedding front-end to compare "
-                   "(default: emb_mlp when registered; 'none' to leave it out)")
+                   help="registered models on the speech-embedding front-end to compare, "
+                   "comma-separated (default: emb_mlp,emb_gru when registered; the quick run "
+                   "only the first; 'none' to leave them out)")
     p.add_argument("--smoothing", default="20,200,500,1000",
                    help="posterior smoothing spans to compare, ms (20 = none)")
     p.add_argument("--target", type=float, default=1.0,
@@ -83,6 +89,7 @@ class Recipe:
     model: str
     options: list[str] = field(default_factory=list)  # extra `kwspot train` options
     fold_negatives: bool = False  # train one model per half on that half's negative speech
+    more_negatives: list[Path] = field(default_factory=list)  # speech never measured on
 
 
 def train_command(args: argparse.Namespace, out: Path, recipe: Recipe,
@@ -92,7 +99,9 @@ def train_command(args: argparse.Namespace, out: Path, recipe: Recipe,
            "--batch-size", str(args.batch_size), "--device", "cpu", "--threads",
            str(args.threads), "--seed", "0", "--log-every", str(max(1, args.iters // 4)),
            "--out", str(out), "--overwrite", *recipe.options]
-    return cmd + (["--negatives", str(negatives)] if negatives is not None else [])
+    more = [str(p) for p in recipe.more_negatives]
+    return cmd + (["--negatives", ",".join([str(negatives), *more])]
+                  if negatives is not None else [])
 
 
 def train_all(jobs: list[tuple[Path, list[str]]]) -> None:
@@ -175,14 +184,16 @@ def speed_table(args: argparse.Namespace, ckpt: Path, work: Path, wav: Path) -> 
                     "windows"], rows)
 
 
-def embed_model(args: argparse.Namespace) -> str | None:
-    """The head on the speech-embedding front-end to compare, if one is registered."""
+def embed_models(args: argparse.Namespace) -> list[str]:
+    """The heads on the speech-embedding front-end to compare, of those registered."""
     from kwspot import models
 
     if args.embed_model:
-        return None if args.embed_model == "none" else args.embed_model
-    names = [n for n in models.list_models() if models.get_spec(n).frontend == "embedding"]
-    return "emb_mlp" if "emb_mlp" in names else (names[0] if names else None)
+        chosen = [] if args.embed_model == "none" else args.embed_model.split(",")
+    else:
+        names = [n for n in models.list_models() if models.get_spec(n).frontend == "embedding"]
+        chosen = [n for n in ("emb_mlp", "emb_gru") if n in names] or names[:1]
+    return chosen[:1] if args.quick else chosen
 
 
 def cached_collect(clf, files, hop: int, cache: Path, key: str):
@@ -205,10 +216,12 @@ def cached_collect(clf, files, hop: int, cache: Path, key: str):
             n = meta["negatives"]
             return Collected([], [(p, read_truth(Path(p.source).with_suffix(".csv")))
                                   for p in posts[n:]], posts[:n], files.negative_sources,
-                             [Skipped(*s) for s in meta["skipped"]], hop, files.excluded)
+                             [Skipped(*s) for s in meta["skipped"]],
+                             cached_hop(meta, ends, hop), files.excluded)
     audio = collect(clf, files, hop)
     posts = audio.negatives + [p for p, _ in audio.recordings]
-    meta = {"key": key, "negatives": len(audio.negatives), "rows": [len(p.probs) for p in posts],
+    meta = {"key": key, "hop": audio.hop, "negatives": len(audio.negatives),
+            "rows": [len(p.probs) for p in posts],
             "sources": [p.source for p in posts], "seconds": [p.audio_s for p in posts],
             "skipped": [[s.path, s.reason] for s in audio.skipped]}
     ends = {} if any(p.ends is None for p in posts) else \
@@ -216,6 +229,16 @@ def cached_collect(clf, files, hop: int, cache: Path, key: str):
     np.savez(cache, probs=np.concatenate([p.probs for p in posts]), meta=json.dumps(meta),
              **ends)
     return audio
+
+
+def cached_hop(meta: dict, ends: np.ndarray | None, hop: int) -> int:
+    """The hop the cached posteriors were computed at: an embedding model's own (80 ms, not
+    the ``hop`` asked for); caches written before it was stored give it by their window ends."""
+    if "hop" in meta:
+        return int(meta["hop"])
+    if ends is not None and len(ends) > 1:
+        return int(ends[1] - ends[0])
+    return hop
 
 
 def collect_job(job: tuple) -> None:
@@ -236,9 +259,29 @@ class Scored:
     recipe: str
     smooth_ms: float
     curves: list  # pooled DetCurves
-    result: object  # pooled OperatingResult at the calibrated thresholds
+    result: object  # pooled OperatingResult at the calibrated thresholds (one for all words)
     thresholds: list[dict[str, float]]  # calibrated per half
     valid_acc: float
+    per_word: object = None  # pooled OperatingResult at per-word calibrated thresholds
+    alarms: list = field(default_factory=list)  # (score, word, file, time s) at the thresholds
+
+
+def false_alarms(model, config, negatives, excluded: dict) -> list[tuple]:
+    """``(score, word, file, time s)`` of every detection in the negative files (the words a
+    file may hold left out, as the measurement leaves them out)."""
+    from dataclasses import replace
+
+    from kwspot.infer.detector import StreamingDetector
+
+    words = config.words or tuple(config.thresholds)
+    out = []
+    for p in negatives:
+        keep = tuple(w for w in words if w not in excluded.get(p.source, ()))
+        if keep:
+            det = StreamingDetector(model, replace(config, words=keep))
+            out += [(d.confidence, d.word, p.source, d.time_s)
+                    for d in det.replay(p.probs, p.ends)]
+    return out
 
 
 def score_recipe(args, recipe: Recipe, ckpts: list[Path], halves_post, stored_models,
@@ -250,7 +293,7 @@ def score_recipe(args, recipe: Recipe, ckpts: list[Path], halves_post, stored_mo
 
     out = []
     for smooth_ms in args.smoothing:
-        runs, results, ths = [], [], []
+        runs, results, ths, per_word, alarms = [], [], [], [], []
         for k in (0, 1):  # calibrate on half k, measure on the other
             m = k if recipe.fold_negatives else 0
             scorer = Scorer(audios[m], stored_models[m], DetectorConfig(smooth_ms=smooth_ms))
@@ -260,8 +303,12 @@ def score_recipe(args, recipe: Recipe, ckpts: list[Path], halves_post, stored_mo
             runs.append(curves)
             results.append(res)
             ths.append(op.thresholds)
+            alarms += false_alarms(stored_models[m], op.detector_config(), meas,
+                                   audios[m].excluded)
+            own = scorer.calibrate(cal, args.target, per_word=True)
+            per_word.append(scorer.measure(meas, own.detector_config(), with_curves=False)[1])
         out.append(Scored(recipe.name, smooth_ms, pool_curves(runs), pool_results(results), ths,
-                          valid_acc))
+                          valid_acc, pool_results(per_word), sorted(alarms, reverse=True)))
     return out
 
 
@@ -295,11 +342,16 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     recipes = [Recipe(f"from scratch ({args.model})", args.model),
                Recipe(f"from scratch ({args.model}) + negative speech", args.model,
                       fold_negatives=True)]
-    emb = embed_model(args)
-    if emb:
-        recipes.append(Recipe(f"speech embedding ({emb}) + negative speech", emb,
-                              [] if args.quick else ["--iters", "3000", "--batch-size", "128"],
+    emb = embed_models(args)
+    opts = [] if args.quick else ["--iters", "3000", "--batch-size", "128"]
+    for name in emb:  # after the from-scratch recipes: a run folder's number stays its own
+        recipes.append(Recipe(f"speech embedding ({name}) + negative speech", name, opts,
                               fold_negatives=True))
+    wake = [DATA / "wakewords" / w for w in WAKE_SPEECH]
+    if emb and not args.quick and all(d.is_dir() for d in wake):
+        recipes.append(Recipe(f"speech embedding ({emb[-1]}) + negative speech + wake-word "
+                              "speech", emb[-1], opts, fold_negatives=True,
+                              more_negatives=wake))
 
     words = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
     rec_cfg = RecordingConfig(root=args.data, noise_dir=args.noise_dir, words=words,
@@ -372,14 +424,17 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
                       "words there are not counted, and its hours do not count for them"
                       for k, v in MAYBE.items()) + ".")
     print()
-    print(f"Calibrated: per-word thresholds chosen on one half for {args.target:g} false alarm"
-          "(s) per hour (all words together; each word an equal share), measured on the other "
-          "half, then the other way round; figures pooled over both (every second of negative "
-          "speech measured with thresholds chosen without it). A recipe marked 'negative "
+    print(f"Calibrated: thresholds chosen on one half for {args.target:g} false alarm(s) per "
+          "hour (all words together), measured on the other half, then the other way round; "
+          "figures pooled over both (every second of negative speech measured with thresholds "
+          "chosen without it). Default (`kwspot score --calibrate`): one threshold for all "
+          "words; 'per word': each word its own threshold for an equal share of the target "
+          "(`--calibrate-per-word`). A recipe marked 'negative "
           "speech' trains one model per half on that half's speech and is calibrated on it, "
           "measured on the other. R@N/h: the best recall of a threshold sweep at ≤ N false "
           "alarms per hour of the measured speech (thresholds chosen on the measured audio "
-          "itself: an upper bound). Hop 20 ms, refractory 1 s, hit tolerance ±0.5 s."
+          "itself: an upper bound). Hop 20 ms (the embedding model: its own 80 ms), refractory "
+          "1 s, hit tolerance ±0.5 s."
           + (" **Quick run: 3 training iterations, the figures mean nothing.**"
              if args.quick else ""))
     print()
@@ -390,11 +445,13 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
         rows.append([s.recipe, iters[s.recipe], f"{s.smooth_ms:g}", f"{s.valid_acc * 100:.1f}",
                      *(f"{all_curve.recall_at(x) * 100:.1f}" for x in (0.5, 1.0, 5.0)),
                      f"{t.recall * 100:.1f}", f"{s.result.fa_per_hour():.2f}",
+                     f"{s.per_word.total.recall * 100:.1f}", f"{s.per_word.fa_per_hour():.2f}",
                      f"{s.result.most_hours:.2f}"])
     print(C.table(["recipe", "iterations", "smoothing ms", "val acc %", "R@0.5/h %", "R@1/h %",
                    "R@5/h %",
-                   f"calibrated ({args.target:g}/h): recall %", "FA/h", "hours measured"],
-                  rows, "lrrrrrrrrr"))
+                   f"calibrated ({args.target:g}/h): recall %", "FA/h",
+                   "per word: recall %", "FA/h", "hours measured"],
+                  rows, "lrrrrrrrrrrr"))
     print()
     best = max(scored, key=lambda s: (s.result.fa_per_hour() <= args.target,
                                       s.result.total.recall))
@@ -409,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     print(C.table(["word", "events (both halves)", "recall %", "false alarms", "hours",
                    "FA/h", "thresholds (half 0 / half 1)"], wrows))
     print()
+    print_alarms(scored, args.target)
     met = [s for s in scored if s.result.fa_per_hour() <= 1.0 and s.result.total.recall >= 0.9]
     verdict = "**met**" if met else "**not met**"
     print(f"Goal (≥ 90% recall at ≤ 1 false alarm per hour of real speech, calibrated on other "
@@ -448,6 +506,47 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
              "operating": s.result.to_dict(), "thresholds": s.thresholds,
              "det": [c.to_dict() for c in s.curves]} for s in scored], indent=1))
     return 0
+
+
+def print_alarms(scored: list[Scored], target: float, top: int = 8) -> None:
+    """Where the false alarms at the calibrated thresholds come from: per recipe (its best
+    calibrated smoothing) the count in each negative folder, then the highest ones with the
+    words really spoken there when the folder has transcripts."""
+    import csv
+
+    chosen = {}
+    for s in scored:
+        key = (s.result.fa_per_hour() <= target, s.result.total.recall)
+        if s.recipe not in chosen or key > chosen[s.recipe][0]:
+            chosen[s.recipe] = (key, s)
+    rows, worst = [], []
+    for _, s in chosen.values():
+        n = {d: sum(Path(f).parent.name == d for _, _, f, _ in s.alarms) for d in SPEECH}
+        rows.append([s.recipe, f"{s.smooth_ms:g}", *(str(n[d]) for d in SPEECH)])
+        worst += [(a, s.recipe) for a in s.alarms]
+    print("False alarms at the calibrated thresholds (one for all words), pooled over both "
+          "measured halves; each recipe at its best calibrated smoothing:")
+    print()
+    print(C.table(["recipe", "smoothing ms", *(f"in {d}" for d in SPEECH)], rows))
+    print()
+    said = {}
+    for d in SPEECH:
+        tsv = DATA / d / "transcripts.tsv"
+        if tsv.is_file():
+            with open(tsv, newline="") as fh:
+                said |= {r["file"]: r["transcription"] for r in csv.DictReader(fh,
+                                                                                delimiter="\t")}
+    worst.sort(key=lambda x: -x[0][0])
+    if not worst:
+        return
+    print(f"The {min(top, len(worst))} highest of them (what was said: the folder's "
+          "transcript, where it has one):")
+    print()
+    print(C.table(["score", "word", "recipe", "file", "at s", "what was said"],
+                  [[f"{a[0]:.3f}", a[1], r, f"{Path(a[2]).parent.name}/{Path(a[2]).name}",
+                    f"{a[3]:.1f}", said.get(Path(a[2]).name, "–").replace("|", "/")[:90]]
+                   for a, r in worst[:top]], "rlllrl"))
+    print()
 
 
 def sf_info_s(path: Path) -> float:

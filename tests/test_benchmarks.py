@@ -23,8 +23,10 @@ EXPECTED = {
     "inference": ["| model ", "PyTorch ms @1", "| PyTorch .pt"],
     "accuracy": ["| model ", "held-out acc %", "CPU ms @ batch 1"],
     "embedding": ["| training data ", "held-out acc %", "Which model to pick"],
+    # crossval: every clip of the 12 x 12 copy scored once
+    "crossval": ["| recipe ", " pooled |", "95% interval", "/144)"],
 }
-NEEDS_REAL_DATA = {"pipeline", "accuracy", "embedding"}
+NEEDS_REAL_DATA = {"pipeline", "accuracy", "embedding", "crossval"}
 
 
 def _run(args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:

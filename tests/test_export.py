@@ -183,3 +183,18 @@ def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "q.onnx"),
                  "--calibrate", str(tmp_path)]) == 2
     assert "--calibrate only applies" in capsys.readouterr().err
+
+
+def test_export_never_replaces_a_file_unasked(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from kwspot.cli import main
+
+    ckpt = save_checkpoint(make_net("mel"), "mel", tmp_path / "m.pt")
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"the user's own file")
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"kwspot: error: {out}: exists; give --overwrite to replace it"
+    assert out.read_bytes() == b"the user's own file"
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(out), "--overwrite"]) == 0
+    assert load_classifier(out).labels == LABELS

@@ -73,6 +73,28 @@ def test_replay_and_one_word_sweep_decide_as_the_detector(seed: int, smooth_ms: 
         [round(d.time_s, 9) for d in live]
 
 
+def test_a_models_lookahead_times_detections_from_the_audio_heard() -> None:
+    """Posteriors that heard ``lookahead`` samples past their window's end: the detections
+    are the same, timed and decided that much later, and the sweep times them alike."""
+    from kwspot.evaluate.operating import StoredModel
+
+    probs = window_posteriors(PatternModel(), noisy_bursts(4), 20)
+    labels = tuple(PatternModel().labels)
+    cfg = DetectorConfig(hop_ms=20, smooth_ms=100, threshold=0.3, refractory_ms=700,
+                         words=("yes",))
+    plain = StreamingDetector(StoredModel(labels, SR, SR), cfg).replay(probs)
+    ahead = StreamingDetector(StoredModel(labels, SR, SR, lookahead=SR // 5), cfg).replay(probs)
+    assert len(plain) >= 3 and len(ahead) == len(plain)
+    for p, a in zip(plain, ahead, strict=True):
+        assert (a.word, a.confidence) == (p.word, p.confidence)
+        assert a.decided_s == pytest.approx(p.decided_s + 0.2)
+        assert a.time_s == pytest.approx(max(0.0, p.time_s + 0.2)) or p.time_s == 0.0
+    timing = Timing.of(SR, SR, 20, 100, 700, lookahead=SR // 5)
+    rows = firing_rows(smooth(probs[:, 0], timing.smooth), 0.3, timing.refractory)
+    assert [round(timing.time_s(20 * (int(r) + 1)), 9) for r in rows][:len(ahead)] == \
+        [round(d.time_s, 9) for d in ahead]
+
+
 def test_smooth_averages_what_there_is_at_the_start() -> None:
     p = np.array([[1.0], [0.0], [0.5], [0.5]])
     np.testing.assert_allclose(smooth(p, 2)[:, 0], [1.0, 0.5, 0.25, 0.5])
@@ -86,15 +108,38 @@ def test_calibration_meets_its_target_on_its_own_audio() -> None:
     neg = NegativeScores.build(negs, [0, 1], timing)
     assert neg.hours.tolist() == pytest.approx([120 / 3600] * 2)
     # 360 false alarms per hour over 2 words on 2 minutes: 6 allowed per word.
-    th = calibrate_thresholds(("yes", "no"), neg, 360.0, timing.refractory)
+    th = calibrate_thresholds(("yes", "no"), neg, 360.0, timing.refractory, per_word=True)
     for j, w in enumerate(("yes", "no")):
         fa = neg.false_alarms(j, th[w], timing.refractory)
         assert fa <= 6
         # a lower threshold than the one chosen would break the budget (or it is the lowest peak)
         assert neg.false_alarms(j, th[w] - 0.02, timing.refractory) > 6 or th[w] < 0.1
-    strict = calibrate_thresholds(("yes", "no"), neg, 1.0, timing.refractory)
+    strict = calibrate_thresholds(("yes", "no"), neg, 1.0, timing.refractory, per_word=True)
     assert strict["yes"] == pytest.approx(neg.scores[:, 0].max() + 1e-6)
     assert neg.false_alarms(0, strict["yes"], timing.refractory) == 0
+
+
+def test_one_threshold_for_all_words_spends_the_target_once() -> None:
+    timing = Timing.of(SR, SR, 20, 100, 1000)
+    negs = [Posteriors(f"n{i}.wav", window_posteriors(PatternModel(), noisy_bursts(10 + i), 20),
+                       20.0) for i in range(6)]
+    neg = NegativeScores.build(negs, [0, 1], timing)
+
+    def rate(t: float) -> float:  # both words together, per hour
+        return sum(neg.false_alarms(j, t, timing.refractory) for j in (0, 1)) / neg.hours[0]
+
+    th = calibrate_thresholds(("yes", "no"), neg, 360.0, timing.refractory)
+    assert th["yes"] == th["no"]
+    assert rate(th["yes"]) <= 360.0
+    assert rate(th["yes"] - 0.02) > 360.0 or th["yes"] < 0.52  # the lowest that keeps it
+    # Below one false alarm allowed: just above the highest peak of any word.
+    strict = calibrate_thresholds(("yes", "no"), neg, 1.0, timing.refractory)
+    assert strict["yes"] == pytest.approx(neg.scores[:, :2].max() + 1e-6)
+    assert rate(strict["yes"]) == 0
+    # A word no audio counts for never fires, and its scores do not raise the others'.
+    neg.hours[1] = 0.0
+    alone = calibrate_thresholds(("yes", "no"), neg, 1.0, timing.refractory)
+    assert alone == {"yes": pytest.approx(neg.scores[:, 0].max() + 1e-6), "no": 1.0}
 
 
 def test_split_keeps_speakers_together_and_is_stable() -> None:
@@ -147,6 +192,9 @@ def test_operating_point_round_trip_and_detector_settings() -> None:
     cfg = back.detector_config(words=("yes",))
     assert cfg.thresholds == {"yes": 0.91} and cfg.smooth_ms == 300 and cfg.words == ("yes",)
     assert "1 false alarms/h" in op.describe() and "yes=0.91" in op.describe()
+    shared = OperatingPoint({"yes": 0.9, "no": 0.9}, smooth_ms=300, hop_ms=20,
+                            refractory_ms=800)
+    assert "every word 0.9" in shared.describe()
     with pytest.raises(KwspotError, match="operating point"):
         OperatingPoint.from_dict({"thresholds": {"yes": "high"}, "smooth_ms": 1, "hop_ms": 1,
                                   "refractory_ms": 1})
@@ -303,3 +351,11 @@ def test_embedding_model_posteriors_come_from_its_stream_scorer(tmp_path: Path) 
     assert len(live) >= 1
     assert [(d.word, round(d.time_s, 6)) for d in replayed[:len(live)]] == \
         [(d.word, round(d.time_s, 6)) for d in live]
+    # Stored, the posteriors keep the scorer's look-ahead: they are timed as `detect` times them.
+    stored = stored_model(clf)
+    assert stored.lookahead == clf.stream_scorer().lag > 0
+    again = StreamingDetector(stored, config).replay(post.probs, post.ends)
+    assert [(d.word, d.time_s, d.decided_s) for d in again] == \
+        [(d.word, d.time_s, d.decided_s) for d in replayed]
+    # decided once the look-ahead has been heard
+    assert {round(d.decided_s * 16000) - stored.lookahead for d in again} <= set(post.ends)

@@ -92,3 +92,27 @@ def test_shares_of_100_percent_leave_no_name_in_training() -> None:
     assert _bucket(100.0, 100.0, 0.0) == "validation"
     assert _bucket(100.0, 10.0, 10.0) == "training"
     assert _bucket(99.99, 0.0, 100.0) == "testing"
+
+
+def test_offsets_a_testing_share_apart_test_every_speaker_once() -> None:
+    speakers = [f"{i:08x}" for i in range(2000)]
+    folds = [[s for s in speakers if speaker_split(s, 10, 20, offset=o) == "testing"]
+             for o in (0, 20, 40, 60, 80)]
+    assert sorted(s for fold in folds for s in fold) == sorted(speakers)
+    assert folds[0] == [s for s in speakers if speaker_split(s, 10, 20) == "testing"]
+    for o in (20, 40):  # validation and testing stay disjoint within a fold
+        val = {s for s in speakers if speaker_split(s, 10, 20, offset=o) == "validation"}
+        assert val and not val & set(folds[o // 20])
+
+
+def test_offset_is_refused_with_list_files_and_outside_range(tone_data: Path) -> None:
+    layout = discover(tone_data)
+    (tone_data / "testing_list.txt").write_text(layout.clips[0].rel + "\n")
+    with pytest.raises(KwspotError, match="split_offset"):
+        assign_splits(discover(tone_data), "lists", offset=20)
+    with pytest.raises(KwspotError, match="split_offset"):
+        assign_splits(layout, "hash", offset=100)
+    # auto with an offset rotates the rule instead of reading the lists
+    parts = assign_splits(discover(tone_data), "auto", 10, 20, offset=40)
+    assert {c.rel for c in parts["testing"]} == {
+        c.rel for c in layout.clips if speaker_split(c.speaker, 10, 20, offset=40) == "testing"}

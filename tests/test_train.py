@@ -88,9 +88,16 @@ def test_same_seed_same_run(tone_data: Path, tmp_path: Path) -> None:
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)  # another seed: other weights
 
 
+def _default_sigint() -> None:
+    # A test suite started in the background of a shell inherits an ignored SIGINT, which
+    # Python then keeps ignored: give the run a user's Ctrl-C back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "kwspot", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def test_killed_run_resumes_exactly(tone_data: Path, tmp_path: Path) -> None:

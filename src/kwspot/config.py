@@ -50,6 +50,7 @@ class TrainConfig(AugmentConfig):
     val_pct: float = _data("val_pct")
     test_pct: float = _data("test_pct")
     split_salt: str = _data("split_salt")
+    split_offset: float = _data("split_offset")
     silence_share: float = _data("silence_share")
     unknown_share: float = _data("unknown_share")
     zero_silence: float = _data("zero_silence")

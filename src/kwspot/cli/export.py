@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from kwspot.cli.common import add_settings, settings_from
 from kwspot.infer.export_settings import ExportSettings
@@ -19,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, metavar="CKPT",
                    help="a .pt checkpoint or a run folder (its best.pt)")
     p.add_argument("--out", required=True, metavar="FILE", help="ONNX file to write")
+    p.add_argument("--overwrite", action="store_true", help="let --out replace a file")
     add_settings(p, ExportSettings)
     p.set_defaults(func=run)
 
@@ -26,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from kwspot.errors import KwspotError
     from kwspot.infer.export import (
         AGREEMENT_PROBES,
         calibration_clips,
@@ -33,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         training_clips,
     )
 
+    if Path(args.out).expanduser().is_file() and not args.overwrite:
+        raise KwspotError(f"{args.out}: exists; give --overwrite to replace it")
     settings = settings_from(args, ExportSettings)
     calib, source = None, ""
     if settings.calibrate:

@@ -17,8 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "each clip holding it once, or a recording with its ground-truth CSV beside it) and "
         "negatives (folders of speech or noise with none of the words; any length, rate, "
         "WAV/FLAC), then report recall and false alarms per hour of negative audio over a "
-        "sweep of thresholds and at the operating point in use. With --calibrate, per-word "
-        "thresholds are chosen on half of the negative files and measured on the other half.")
+        "sweep of thresholds and at the operating point in use. With --calibrate, thresholds "
+        "are chosen on half of the negative files and measured on the other half.")
     add_detector_args(p)
     p.add_argument("--positives", nargs="+", default=[], metavar="PATH",
                    help="folders of clips per word (e.g. wakewords/computer), or recordings "
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     for s in audio.skipped:
         print(f"kwspot: skipped {s.reason}", file=sys.stderr)
     report = score(audio, stored_model(clf), config, calibrate_fa_per_hour=settings.calibrate,
-                   tolerance_s=settings.tolerance)
+                   tolerance_s=settings.tolerance, per_word=settings.calibrate_per_word)
     if report.calibration is None:
         print(f"kwspot: {describe_operating_point(args, clf, config)}")
     print(describe_audio(report))

@@ -42,6 +42,9 @@ class DataConfig:
     test_pct: float = setting(10.0, "testing % of speakers, by the hash rule", group="data")
     split_salt: str = setting("", "draw another speaker split (same percentages)",
                               group="data")
+    split_offset: float = setting(
+        0.0, "rotate the hash rule's percentages by this much: with a 20% testing share, "
+        "offsets 0, 20, 40, 60 and 80 test every speaker once (cross-validation)", group="data")
     silence_share: float = setting(
         0.1, "silence clips per split as a share of command clips", group="data")
     unknown_share: float = setting(
@@ -166,7 +169,8 @@ def load_dataset(cfg: DataConfig, *, verbose: bool = True, for_training: bool = 
             f"{layout.root}: no background noise files (looked in "
             f"{layout.root / '_background_noise_'}); give `noise_dir` or set `silence_share` to 0")
 
-    by_split = assign_splits(layout, cfg.split, cfg.val_pct, cfg.test_pct, cfg.split_salt)
+    by_split = assign_splits(layout, cfg.split, cfg.val_pct, cfg.test_pct, cfg.split_salt,
+                             cfg.split_offset)
     rng = np.random.default_rng(cfg.seed)
     sample_unknown = layout.kind != "prelabeled" or UNKNOWN_DIR not in present
     chosen = {split: _choose(by_split[split], labels, cfg.unknown_share if sample_unknown

@@ -38,9 +38,15 @@ def which_set(filename: str, val_pct: float = 10.0, test_pct: float = 10.0) -> s
     return _bucket(hash_percentage(hash_name(filename)), val_pct, test_pct)
 
 
-def speaker_split(speaker: str, val_pct: float, test_pct: float, salt: str = "") -> str:
-    """The split of a speaker by the same rule; ``salt`` draws a different random split."""
-    return _bucket(hash_percentage(salt + speaker), val_pct, test_pct)
+def speaker_split(speaker: str, val_pct: float, test_pct: float, salt: str = "",
+                  offset: float = 0.0) -> str:
+    """The split of a speaker by the same rule; ``salt`` draws a different random split and
+    ``offset`` rotates the percentages (the shares start at ``offset`` instead of 0), so that
+    offsets a testing share apart test every speaker exactly once (k-fold cross-validation)."""
+    pct = hash_percentage(salt + speaker)
+    if offset:
+        pct = (pct - offset) % 100.0
+    return _bucket(pct, val_pct, test_pct)
 
 
 def _bucket(pct: float, val_pct: float, test_pct: float) -> str:
@@ -64,24 +70,32 @@ def read_list(path: Path) -> list[str]:
 
 
 def assign_splits(layout: Layout, mode: str = "auto", val_pct: float = 10.0,
-                  test_pct: float = 10.0, salt: str = "") -> dict[str, list[Clip]]:
+                  test_pct: float = 10.0, salt: str = "",
+                  offset: float = 0.0) -> dict[str, list[Clip]]:
     """Split the layout's clips.
 
-    Pre-labeled layouts are split with a default salt (see the code) unless ``salt`` is given.
+    Pre-labeled layouts are split with a default salt (see the code) unless ``salt`` is given;
+    ``offset`` rotates the rule's percentages (see :func:`speaker_split`).
     ``mode``: ``lists`` (the list files; every entry must exist), ``hash`` (the rule on the
-    parsed speaker), or ``auto``: the lists when present and complete, else the rule (a list
-    naming files that are not there, as in a sample of the dataset, falls back to the rule
-    with a note on stderr — the rule reproduces the official lists exactly).
+    parsed speaker), or ``auto``: the lists when present and complete and no offset is given,
+    else the rule (a list naming files that are not there, as in a sample of the dataset,
+    falls back to the rule with a note on stderr — the rule reproduces the official lists
+    exactly).
     """
     if mode not in SPLIT_RULES:
         raise SettingError("split", f"must be auto, lists or hash, got {mode!r}")
     if not 0 <= val_pct <= 100 or not 0 <= test_pct <= 100 or val_pct + test_pct > 100:
         raise KwspotError(f"bad split percentages: validation {val_pct}%, testing {test_pct}%")
+    if not 0 <= offset < 100:
+        raise SettingError("split_offset", f"must be in [0, 100), got {offset}")
     have_lists = layout.validation_list is not None or layout.testing_list is not None
     if mode == "lists" and not have_lists:
         raise SettingError("split", f"lists, but {layout.root} holds no "
                            "validation_list.txt or testing_list.txt")
-    if mode in ("lists", "auto") and have_lists:
+    if offset and mode == "lists":
+        raise SettingError("split_offset", "rotates the hash rule; the list files cannot be "
+                           "rotated")
+    if mode in ("lists", "auto") and have_lists and not offset:
         table = _listed(layout, strict=mode == "lists")
         if table is not None:
             return _group(layout.clips, lambda c: table.get(c.rel, "training"))
@@ -89,7 +103,8 @@ def assign_splits(layout: Layout, mode: str = "auto", val_pct: float = 10.0,
         # A pre-labeled folder is usually the official test set, whose speakers all fall in
         # the rule's testing bucket: draw a fresh split of its speakers instead.
         salt = PRELABELED_SALT
-    return _group(layout.clips, lambda c: speaker_split(c.speaker, val_pct, test_pct, salt))
+    return _group(layout.clips,
+                  lambda c: speaker_split(c.speaker, val_pct, test_pct, salt, offset))
 
 
 def _listed(layout: Layout, strict: bool) -> dict[str, str] | None:

@@ -1,11 +1,21 @@
-"""Choosing per-word thresholds for a target rate of false alarms on negative audio, and
-keeping the audio they are chosen on apart from the audio they are measured on.
+"""Choosing thresholds for a target rate of false alarms on negative audio, and keeping the
+audio they are chosen on apart from the audio they are measured on.
 
-The target is for all words together: each word gets an equal share of it. A word's
-threshold is the lowest at which it fires at most ``share × hours`` times on the calibration
-audio (with less than an hour of audio and a small target: never), found among the peaks of
-its score, so it is exact for that audio rather than a point of a grid; never below
+The target is for all words together. By default every word gets the same threshold: the
+lowest at which all words together fire at most ``target × hours`` times on the calibration
+audio. Per word (``per_word``), each word gets an equal share of the target and its own
+threshold, the lowest at which it fires at most ``share × hours`` times (with less than an
+hour of audio and a small target: never). Thresholds are found among the peaks of the scores,
+so they are exact for that audio rather than points of a grid, and are never below
 :data:`FLOOR`.
+
+Why one threshold by default: a threshold placed just above the ``k``-th highest peak of the
+calibration audio lets through, on as much new audio, about ``k + 1`` false alarms in
+expectation (the new audio's peaks fall above it as often as below it). Per word that "+ 1"
+is paid once per word, one threshold pays it once: with ten words and under an hour of
+calibration audio, per-word thresholds chosen for 1 false alarm per hour measured 3-9 per hour
+on the other half of the audio, one threshold about 2 (BENCHMARKS.md, streaming detection).
+Per-word thresholds pay off with many hours of calibration audio per word.
 """
 
 from __future__ import annotations
@@ -72,10 +82,46 @@ def word_threshold(negatives: NegativeScores, word: int, allowed: int,
     return min(1.0, best)
 
 
+def fa_per_hour(negatives: NegativeScores, words: Sequence[int], threshold: float,
+                refractory: int) -> float:
+    """False alarms per hour of the ``words`` (positions) together at one threshold."""
+    return sum(negatives.false_alarms(j, threshold, refractory) / negatives.hours[j]
+               for j in words)
+
+
+def shared_threshold(negatives: NegativeScores, target_fa_per_hour: float,
+                     refractory: int) -> float:
+    """The lowest threshold just above a peak of any word's score at which all words
+    together raise at most ``target_fa_per_hour`` false alarms per hour on ``negatives``,
+    between :data:`FLOOR` and 1.0 (1.0 when no audio counts for any word)."""
+    words = [j for j, h in enumerate(negatives.hours) if h]
+    if not words:
+        return 1.0
+    allowed = floor(target_fa_per_hour * float(negatives.hours.max()) + 1e-9)
+    peaks = np.unique(np.concatenate([peaks_desc(negatives.scores[:, j], allowed + 64)
+                                      for j in words]))[::-1]
+    peaks = peaks[peaks >= FLOOR]
+    best = float(peaks[0]) + MARGIN if len(peaks) else FLOOR
+    for p in peaks[1:]:
+        t = float(p) + MARGIN
+        if fa_per_hour(negatives, words, t, refractory) > target_fa_per_hour + 1e-9:
+            break
+        best = t
+    if len(peaks) and fa_per_hour(negatives, words, FLOOR, refractory) <= \
+            target_fa_per_hour + 1e-9:
+        best = FLOOR
+    return min(1.0, best)
+
+
 def calibrate_thresholds(words: Sequence[str], negatives: NegativeScores,
-                         target_fa_per_hour: float, refractory: int) -> dict[str, float]:
-    """Per-word thresholds so that all words together raise about ``target_fa_per_hour``
-    false alarms per hour on ``negatives`` (at most that, up to the cap of 1.0)."""
+                         target_fa_per_hour: float, refractory: int, *,
+                         per_word: bool = False) -> dict[str, float]:
+    """Thresholds (one per word, the same for all unless ``per_word``) so that all words
+    together raise about ``target_fa_per_hour`` false alarms per hour on ``negatives`` (at
+    most that, up to the cap of 1.0)."""
+    if not per_word:
+        t = shared_threshold(negatives, target_fa_per_hour, refractory)
+        return {w: t if negatives.hours[j] else 1.0 for j, w in enumerate(words)}
     share = target_fa_per_hour / max(1, len(words))
     return {w: word_threshold(negatives, j, floor(share * negatives.hours[j] + 1e-9), refractory)
             for j, w in enumerate(words)}

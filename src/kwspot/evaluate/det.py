@@ -39,19 +39,20 @@ class Timing:
     sample_rate: int
     smooth: int  # windows averaged into a score
     refractory: int  # windows after a detection in which the word cannot fire again
+    lookahead: int = 0  # samples past a window's end its posteriors have heard
 
     @classmethod
     def of(cls, sample_rate: int, clip: int, hop: int, smooth_ms: float,
-           refractory_ms: float) -> Timing:
+           refractory_ms: float, lookahead: int = 0) -> Timing:
         """The detector's rounding of its millisecond settings (``hop`` in samples)."""
         refractory = round(refractory_ms * sample_rate / 1000)
         return cls(hop, clip, sample_rate, max(1, round(smooth_ms * sample_rate / 1000 / hop)),
-                   ceil(refractory / hop))
+                   ceil(refractory / hop), lookahead)
 
     def time_s(self, end: int) -> float:
         """The detector's estimate of the time of a word that fires on the window ending at
-        stream position ``end``."""
-        return max(0.0, (end - self.clip / 2 - (self.smooth - 1) * self.hop / 2)
+        stream position ``end`` (timed from the end of the audio heard)."""
+        return max(0.0, (end + self.lookahead - self.clip / 2 - (self.smooth - 1) * self.hop / 2)
                    / self.sample_rate)
 
 

@@ -24,6 +24,7 @@ class StoredModel:
     sample_rate: int
     clip_samples: int
     source: str = "stored posteriors"
+    lookahead: int = 0  # samples past a window's end its posteriors heard (a stream scorer's)
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         raise KwspotError("stored posteriors cannot classify new audio")

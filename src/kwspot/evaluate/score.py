@@ -73,8 +73,12 @@ class Collected:
 
 
 def stored_model(clf: Classifier) -> StoredModel:
+    """What replaying ``clf``'s stored posteriors needs to know of it (its stream scorer's
+    look-ahead included)."""
+    make = getattr(clf, "stream_scorer", None)
+    scorer = make() if make is not None else None
     return StoredModel(tuple(clf.labels), int(clf.sample_rate), int(clf.clip_samples),
-                       clf.source)
+                       clf.source, int(scorer.lag) if scorer is not None else 0)
 
 
 def positive_files(path: Path, words: Sequence[str]) -> list[tuple[str, Path]]:
@@ -190,7 +194,7 @@ class Scorer:
         self.words = command_words(model.labels, config)
         self.index = {w: model.labels.index(w) for w in self.words}
         self.timing = Timing.of(model.sample_rate, model.clip_samples, audio.hop,
-                                config.smooth_ms, config.refractory_ms)
+                                config.smooth_ms, config.refractory_ms, model.lookahead)
         positives: list[ClipPositives | RecordingPositives] = []
         if audio.clips:
             cp = ClipPositives()
@@ -208,12 +212,15 @@ class Scorer:
                     for p in negatives]
         return NegativeScores.build(negatives, list(self.index.values()), self.timing, excluded)
 
-    def calibrate(self, negatives: Sequence[Posteriors], target: float) -> OperatingPoint:
-        """Per-word thresholds for ``target`` false alarms per hour on ``negatives``."""
+    def calibrate(self, negatives: Sequence[Posteriors], target: float, *,
+                  per_word: bool = ScoreSettings.calibrate_per_word) -> OperatingPoint:
+        """Thresholds for ``target`` false alarms per hour on ``negatives`` (see
+        :func:`~kwspot.evaluate.calibrate.calibrate_thresholds`)."""
         if not negatives:
             raise KwspotError("no negative audio to calibrate on")
         neg = self.negative_scores(negatives)
-        th = calibrate_thresholds(self.words, neg, target, self.timing.refractory)
+        th = calibrate_thresholds(self.words, neg, target, self.timing.refractory,
+                                  per_word=per_word)
         rate = sum(neg.false_alarms(j, th[w], self.timing.refractory) / h
                    for j, (w, h) in enumerate(zip(self.words, neg.hours, strict=True)) if h)
         cfg = self.config
@@ -247,18 +254,20 @@ class Scorer:
 def score(audio: Collected, model: StoredModel, config: DetectorConfig, *,
           calibrate_fa_per_hour: float | None = ScoreSettings.calibrate,
           tolerance_s: float = ScoreSettings.tolerance,
+          per_word: bool = ScoreSettings.calibrate_per_word,
           split_salt: str = "calibration",
           calibrate_on: Collection[str] | None = None) -> ScoreReport:
     """DET curves and the operating point on ``audio``; with ``calibrate_fa_per_hour``,
-    thresholds calibrated on one half of the negative files (``calibrate_on``, else the split
-    of ``split_salt``) and everything measured on the other."""
+    thresholds (one for all words unless ``per_word``) calibrated on one half of the negative
+    files (``calibrate_on``, else the split of ``split_salt``) and everything measured on the
+    other."""
     scorer = Scorer(audio, model, config, tolerance_s)
     if calibrate_fa_per_hour is None:
         curves, op = scorer.measure(audio.negatives)
         return ScoreReport(scorer.words, scorer.config, curves, op,
                            [p.source for p in audio.negatives], skipped=list(audio.skipped))
     cal, meas = audio.split_negatives(split_salt, calibrate_on)
-    calibration = scorer.calibrate(cal, calibrate_fa_per_hour)
+    calibration = scorer.calibrate(cal, calibrate_fa_per_hour, per_word=per_word)
     used = calibration.detector_config(words=config.words, batch=config.batch)
     curves, op = scorer.measure(meas, used)
     return ScoreReport(scorer.words, used, curves, op, [p.source for p in meas], calibration,

@@ -31,8 +31,11 @@ class ScoreSettings:
     """The calibration target and how detections are counted and mined."""
 
     calibrate: float | None = setting(
-        None, "choose per-word thresholds for this many false alarms per hour (all words "
-        "together) on one half of the negatives; measure on the other", metavar="FA_PER_H")
+        None, "choose thresholds for this many false alarms per hour (all words together) on "
+        "one half of the negatives; measure on the other", metavar="FA_PER_H")
+    calibrate_per_word: bool = setting(
+        False, "calibrate each word's own threshold on an equal share of the target (default: "
+        "one threshold for all words, which holds the target better on a few hours of audio)")
     tolerance: float = setting(0.5, "a detection within this many seconds of a word's span "
                                "in a recording is a hit")
     mine_threshold: float = setting(0.5, "score at which a window is mined")

@@ -18,7 +18,10 @@ embeddings already computed (the hop is then a multiple of 80 ms).
 
 Every :class:`Detection` carries two times: ``time_s``, the estimated time of the word (the
 centre of the analysis windows averaged into the triggering score), and ``decided_s``, the
-stream position at which it was reported (``decided_s - time_s`` is the latency).
+stream position at which it was reported (``decided_s - time_s`` is the latency). A stream
+scorer's window also hears ``lag`` samples past its end (the embedding model's padding holds
+the audio that follows): both times then count from the end of the audio heard, so a word
+that fires as it enters that look-ahead is not placed before it was spoken.
 """
 
 from __future__ import annotations
@@ -100,6 +103,10 @@ class StreamingDetector:
         if self._scorer is not None:  # windows every multiple of the scorer's own hop
             self.hop = max(1, round(self.hop / self._scorer.hop)) * self._scorer.hop
             self._every = self.hop // self._scorer.hop
+        # Samples past a window's end its posteriors have heard (a stream scorer's look-ahead;
+        # a model standing for stored posteriors says it itself).
+        self.lookahead = int(self._scorer.lag if self._scorer is not None
+                             else getattr(classifier, "lookahead", 0))
         if not 1 <= self.hop <= self.clip:
             sr = self.sample_rate
             raise SettingError("hop_ms", f"{cfg.hop_ms}: must be between {1000 / sr:g} and "
@@ -210,7 +217,7 @@ class StreamingDetector:
             if self._armed.all() and not any_over[r]:
                 continue
             self._armed |= ~over[r]  # a word re-arms once its score drops below threshold
-            end = int(ends[r])
+            end = int(ends[r]) + self.lookahead  # the end of the audio heard
             cand = over[r] & self._armed
             if end < self._quiet_until or not cand.any():
                 continue

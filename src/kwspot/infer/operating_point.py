@@ -50,7 +50,10 @@ class OperatingPoint:
 
     def describe(self) -> str:
         """One line: thresholds, target and the audio they were calibrated on."""
-        words = ",".join(f"{w}={t:.4g}" for w, t in self.thresholds.items())
+        values = set(self.thresholds.values())
+        words = (f"every word {values.pop():.4g}" if len(self.thresholds) > 1 and
+                 len(values) == 1 else
+                 ",".join(f"{w}={t:.4g}" for w, t in self.thresholds.items()))
         target = (f"target {self.target_fa_per_hour:g} false alarms/h, "
                   if self.target_fa_per_hour is not None else "")
         on = ", ".join(self.calibrated_on) or "unrecorded audio"
