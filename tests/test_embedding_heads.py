@@ -109,3 +109,17 @@ def test_finetuning_updates_the_embedding_at_a_smaller_rate() -> None:
     scales = sorted(g.get("lr_scale", 1.0) for g in step.opt.param_groups)
     assert scales[0] == 0.1 and [g["lr"] for g in step.opt.param_groups
                                  if g.get("lr_scale") == 0.1] == [pytest.approx(0.001)]
+
+
+def test_members_make_an_ensemble_of_mean_probabilities() -> None:
+    from kwspot.models.embedding_heads import HeadEnsemble
+
+    torch.manual_seed(0)
+    net = models.create("emb_conv", num_classes=3, members=3).eval()
+    assert isinstance(net, HeadEnsemble) and len(net.members) == 3
+    x = torch.randn(5, 1, 96, 15)
+    with torch.no_grad():
+        mean = torch.stack([torch.softmax(m(x), 1) for m in net.members]).mean(0)
+        assert torch.allclose(torch.softmax(net(x), 1), mean, atol=1e-6)
+        assert not torch.allclose(torch.softmax(net.members[0](x), 1), mean)
+    assert not isinstance(models.create("emb_conv", num_classes=3, members=1), HeadEnsemble)

@@ -81,6 +81,8 @@ def other_words(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for i in range(2):
             write_wav(folder / word / f"spk{i}_nohash_0.wav", _speechlike(rng, 0.8))
     write_wav(folder / "long.wav", _speechlike(rng, 3.0))
+    # Speech Commands' test-set layout: other words in one folder, named WORD_SPEAKER_...
+    write_wav(folder / "_unknown_" / "computer_spk9_nohash_0.wav.wav", _speechlike(rng, 0.8))
     return folder
 
 
@@ -89,14 +91,32 @@ def test_other_words_leave_out_the_phrase_words_and_fill_a_window(other_words) -
 
     files = other_word_files([other_words], ["hey computer"])
     assert {f.parent.name for f in files} == {"yes", "left", other_words.name}
-    assert len(files) == 5  # Computer/ left out: a word of the phrase
-    assert len(other_word_files([other_words], ["snowboy"])) == 7
+    assert len(files) == 5  # Computer/ and _unknown_/computer_* left out: a word of the phrase
+    assert len(other_word_files([other_words], ["snowboy"])) == 8
     clips = other_word_clips(files, 32000, seed=0)
     assert clips.shape == (5, 32000) and clips.dtype == np.int16
     # a short clip sits somewhere in the window, the rest silent; the long one fills it
     spans = sorted(int(np.ptp(np.flatnonzero(c))) for c in clips)
     assert spans[-1] > 0.9 * 32000 and 0.5 * 16000 < spans[0] and spans[-2] <= 0.8 * 16000
     assert len({int(np.flatnonzero(c)[0]) for c in clips}) > 2  # at random positions
+
+
+def res_net_members(path: Path) -> list:
+    from kwspot.checkpoint import Checkpoint
+
+    return list(Checkpoint.load(path).build_net().classifier.members)
+
+
+def test_the_two_folds_measure_every_negative_file_once() -> None:
+    from kwspot.wakeword.pipeline import negative_parts
+
+    files = [Path(f"/audio/s{i:02d}_take.wav") for i in range(40)]
+    parts = [negative_parts(files, fold) for fold in (0, 1)]
+    for train, cal, measure in parts:
+        assert train and cal and measure
+        assert sorted([*train, *cal, *measure]) == files  # disjoint, all of them
+    assert sorted([*parts[0][2], *parts[1][2]]) == files  # each measured in one fold
+    assert sorted([*parts[1][0], *parts[1][1]]) == sorted(parts[0][2])
 
 
 def test_a_phrase_of_two_words_end_to_end(weights, negatives, other_words, tmp_path) -> None:
@@ -109,9 +129,10 @@ def test_a_phrase_of_two_words_end_to_end(weights, negatives, other_words, tmp_p
     cfg = WakewordConfig(phrases=("hey computer",), out=str(tmp_path / "run"),
                          negatives=(str(negatives),), per_phrase=10, per_negative=3,
                          confusables=2, iters=15, batch_size=16, copies=1, workers=1,
-                         other_words=(str(other_words),))
+                         other_words=(str(other_words),), heads=2)
     res = run_wakeword(cfg)
     assert res.labels == ("hey_computer", "unknown")
+    assert len(res_net_members(res.checkpoint)) == 2  # two heads, averaged
     assert res.window > 32000 and res.window % 1280 == 0  # a longer window for the phrase
     assert min(res.files.values()) > 0 and sum(res.files.values()) == 13
     assert [Path(s.path).name for s in res.report.skipped] == ["broken.flac"]
@@ -137,6 +158,7 @@ def test_a_phrase_of_two_words_end_to_end(weights, negatives, other_words, tmp_p
     (["computer"], "--negatives"),
     (["computer", "--negatives", ".", "--model", "vggnet1"], "speech embedding"),
     (["computer", "--negatives", ".", "--target-fa-per-hour", "0"], "target_fa_per_hour"),
+    (["computer", "--negatives", ".", "--fold", "2"], "fold 2: must be 0 or 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, negatives, capsys, args, message) -> None:
     from kwspot.cli import main

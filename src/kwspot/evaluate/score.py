@@ -13,7 +13,7 @@ other.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -55,11 +55,17 @@ class Collected:
     hop: int = 0
     excluded: dict[str, frozenset[str]] = field(default_factory=dict)  # file → words it may hold
 
-    def split_negatives(self, salt: str = "calibration"
+    def split_negatives(self, salt: str = "calibration",
+                        calibrate_on: Collection[str] | None = None
                         ) -> tuple[list[Posteriors], list[Posteriors]]:
-        """``(calibration, measurement)`` halves of the negative files."""
+        """``(calibration, measurement)`` halves of the negative files: ``calibrate_on`` and
+        the others, or split by a hash of their names (:func:`split_files`)."""
         by_path = {p.source: p for p in self.negatives}
-        cal, meas = split_files([Path(s) for s in by_path], salt)
+        if calibrate_on is not None:
+            cal = [Path(s) for s in by_path if s in calibrate_on]
+            meas = [Path(s) for s in by_path if s not in calibrate_on]
+        else:
+            cal, meas = split_files([Path(s) for s in by_path], salt)
         if not cal or not meas:
             raise KwspotError("calibration needs negative audio in at least two files (one "
                               "half to calibrate on, the other to measure on)")
@@ -249,16 +255,18 @@ def score(audio: Collected, model: StoredModel, config: DetectorConfig, *,
           calibrate_fa_per_hour: float | None = ScoreSettings.calibrate,
           tolerance_s: float = ScoreSettings.tolerance,
           per_word: bool = ScoreSettings.calibrate_per_word,
-          split_salt: str = "calibration") -> ScoreReport:
+          split_salt: str = "calibration",
+          calibrate_on: Collection[str] | None = None) -> ScoreReport:
     """DET curves and the operating point on ``audio``; with ``calibrate_fa_per_hour``,
     thresholds (one for all words unless ``per_word``) calibrated on one half of the negative
-    files and everything measured on the other."""
+    files (``calibrate_on``, else the split of ``split_salt``) and everything measured on the
+    other."""
     scorer = Scorer(audio, model, config, tolerance_s)
     if calibrate_fa_per_hour is None:
         curves, op = scorer.measure(audio.negatives)
         return ScoreReport(scorer.words, scorer.config, curves, op,
                            [p.source for p in audio.negatives], skipped=list(audio.skipped))
-    cal, meas = audio.split_negatives(split_salt)
+    cal, meas = audio.split_negatives(split_salt, calibrate_on)
     calibration = scorer.calibrate(cal, calibrate_fa_per_hour, per_word=per_word)
     used = calibration.detector_config(words=config.words, batch=config.batch)
     curves, op = scorer.measure(meas, used)

@@ -8,6 +8,9 @@ dimensions, since the embedding's values are not centred.
 * ``emb_conv``: two temporal convolutions (kernel 3) with BN + ReLU, mean and max over frames.
 * ``emb_gru``: a bidirectional GRU over the frames, mean and max over its outputs.
 
+Each takes ``members`` (default 1): with more, the model is a :class:`HeadEnsemble` of that
+many heads of the kind, trained each on its own (``kwspot wakeword``) and averaged.
+
 Recipes assume the embedding stays frozen, so training touches only the head (a few thousand
 clips train in about a minute on a CPU when the embeddings are precomputed).
 """
@@ -81,16 +84,37 @@ class EmbeddingGRU(nn.Module):
         return self.out(_pool(seq.transpose(1, 2)))
 
 
+class HeadEnsemble(nn.Module):
+    """Several heads of one kind; the output is the log of their mean class probabilities, so a
+    softmax of it gives the mean probabilities (what the detector thresholds)."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: Tensor) -> Tensor:
+        probs = torch.stack([torch.softmax(m(x), dim=1) for m in self.members]).mean(dim=0)
+        return torch.log(probs.clamp_min(1e-12))
+
+
+def _heads(make: Any, num_classes: int, members: int, kw: dict[str, Any]) -> nn.Module:
+    if members < 1:
+        raise ValueError(f"members must be >= 1, got {members}")
+    if members == 1:
+        return make(num_classes, **kw)
+    return HeadEnsemble([make(num_classes, **kw) for _ in range(members)])
+
+
 @register_model("emb_mlp", frontend="embedding", recommended=_RECIPE, paper=PAPER)
-def emb_mlp(num_classes: int, **kw: Any) -> nn.Module:
-    return EmbeddingMLP(num_classes, **kw)
+def emb_mlp(num_classes: int, members: int = 1, **kw: Any) -> nn.Module:
+    return _heads(EmbeddingMLP, num_classes, members, kw)
 
 
 @register_model("emb_conv", frontend="embedding", recommended=_RECIPE, paper=PAPER)
-def emb_conv(num_classes: int, **kw: Any) -> nn.Module:
-    return EmbeddingConv(num_classes, **kw)
+def emb_conv(num_classes: int, members: int = 1, **kw: Any) -> nn.Module:
+    return _heads(EmbeddingConv, num_classes, members, kw)
 
 
 @register_model("emb_gru", frontend="embedding", recommended=_RECIPE, paper=PAPER)
-def emb_gru(num_classes: int, **kw: Any) -> nn.Module:
-    return EmbeddingGRU(num_classes, **kw)
+def emb_gru(num_classes: int, members: int = 1, **kw: Any) -> nn.Module:
+    return _heads(EmbeddingGRU, num_classes, members, kw)

@@ -29,12 +29,18 @@ class WakewordConfig:
     window_s: float | None = setting(None,
         "detector window; default 2 s, longer if a phrase needs it")
     model: str = setting("emb_conv", "head over the speech embedding (a registered emb_* model)")
-    iters: int = setting(2000, "head training steps")
+    heads: int = setting(2,
+        "heads trained each on its own (own seed and batches) and averaged: less spread "
+        "between runs, at that many times the training time")
+    iters: int = setting(2000, "head training steps (of each head)")
     batch_size: int = setting(256, "windows per step: half phrases, half negatives")
     lr: float = setting(2e-3, "AdamW learning rate (cosine decay)")
     copies: int = setting(2, "augmented copies of each phrase clip (embeddings cached per copy)")
     smooth_ms: float = setting(240.0, "moving average of the phrase score")
     refractory_ms: float = setting(2000.0, "no second detection this soon after one")
+    fold: int = setting(0,
+        "which half of the negative files is measured on (0 or 1); the other half gives the "
+        "training windows and the threshold: two runs, one per fold, measure all of it")
     seed: int = setting(0, "synthesis, augmentation and training randomness")
     workers: int | None = setting(None, "synthesis processes (default: the usable CPUs)")
     embedding_dir: str | None = setting(None,
@@ -52,10 +58,12 @@ class WakewordConfig:
         checks = [("target_fa_per_hour", self.target_fa_per_hour > 0),
                   ("per_phrase", self.per_phrase >= 10), ("per_negative", self.per_negative >= 3),
                   ("confusables", self.confusables >= 0), ("iters", self.iters >= 1),
+                  ("heads", 1 <= self.heads <= 16),
                   ("batch_size", self.batch_size >= 4), ("lr", self.lr > 0),
                   ("copies", self.copies >= 0), ("smooth_ms", self.smooth_ms >= 0),
                   ("refractory_ms", self.refractory_ms >= 0),
-                  ("window_s", self.window_s is None or 0.5 <= self.window_s <= 10)]
+                  ("window_s", self.window_s is None or 0.5 <= self.window_s <= 10),
+                  ("fold", self.fold in (0, 1))]
         for name, ok in checks:
             if not ok:
                 raise KwspotError(f"{name} {getattr(self, name)}: {_RANGES[name]}")
@@ -75,7 +83,9 @@ class WakewordConfig:
 _RANGES = {
     "target_fa_per_hour": "must be a positive rate per hour",
     "per_phrase": "must be at least 10", "per_negative": "must be at least 3",
-    "confusables": "must be >= 0", "iters": "must be at least 1", "batch_size": "must be >= 4",
+    "confusables": "must be >= 0", "iters": "must be at least 1", "heads": "must be 1..16",
+    "batch_size": "must be >= 4",
     "lr": "must be positive", "copies": "must be >= 0", "smooth_ms": "must be >= 0",
     "refractory_ms": "must be >= 0", "window_s": "must be within 0.5..10 seconds",
+    "fold": "must be 0 or 1",
 }

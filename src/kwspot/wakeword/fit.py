@@ -60,13 +60,19 @@ def fit_head(net: torch.nn.Module, cfg: WakewordConfig, sets: SynthSets, labels:
         running = running_windows(cache, noise_files, sets.window, cfg.seed, advance)
     data = TrainingSet(banks[0], torch.tensor([index[w] for w in pos_words]), banks[1],
                        running, index["unknown"], banks[2] if len(others) else None)
-    say(f"training {cfg.model} for {cfg.iters} steps on {len(pos):,} phrase clips, "
+    say(f"training {_heads(cfg)}{cfg.model} for {cfg.iters} steps on {len(pos):,} phrase clips, "
         f"{len(neg):,} synthetic negatives, {len(others):,} recordings of other words and "
         f"{len(running):,} negative windows")
-    with progress_bar(cfg.iters, "training", enabled=progress) as advance:
-        train_head(net.classifier, data, iters=cfg.iters, batch_size=cfg.batch_size,
-                   lr=cfg.lr, seed=cfg.seed, progress=advance)
+    heads = getattr(net.classifier, "members", [net.classifier])  # a HeadEnsemble's, or one
+    with progress_bar(cfg.iters * len(heads), "training", enabled=progress) as advance:
+        for k, head in enumerate(heads):  # each on its own batches
+            train_head(head, data, iters=cfg.iters, batch_size=cfg.batch_size, lr=cfg.lr,
+                       seed=cfg.seed + 1000 * k, progress=advance)
     net.eval()
+
+
+def _heads(cfg: WakewordConfig) -> str:
+    return f"{cfg.heads} heads of " if cfg.heads > 1 else ""
 
 
 def _noise(files: Sequence[Path], seed: int) -> np.ndarray:

@@ -3,7 +3,9 @@
 Synthetic voices teach a detector what the phrase sounds like; real voices saying anything
 else teach it what real speech that is *not* the phrase sounds like. Each recording is placed
 at a random position of one detector window (longer ones are cut to it). A file in a folder
-named after a word of a phrase (``computer/`` for "hey computer") is left out.
+named after a word of a phrase (``computer/`` for "hey computer"), or whose name starts with
+such a word and ``_`` (``_unknown_/computer_0a1b2c3d_nohash_0.wav``, the layout of Speech
+Commands' test set), is left out.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from kwspot.wakeword.windows import RATE
 
 
 def other_word_files(folders: Sequence[str | Path], phrases: Sequence[str]) -> list[Path]:
-    """The audio files of ``folders`` whose folder name is not a word of a phrase."""
+    """The audio files of ``folders`` not named after a word of a phrase (their folder, or
+    their name's part before the first ``_``)."""
     from kwspot.evaluate.posteriors import audio_files
 
     own = {_plain(w) for p in phrases for w in p.split()} | {_plain(p) for p in phrases}
-    return [f for f in audio_files(folders) if _plain(f.parent.name) not in own]
+    return [f for f in audio_files(folders)
+            if _plain(f.parent.name) not in own and _plain(f.name.split("_")[0]) not in own]
 
 
 def other_word_clips(files: Sequence[Path], window: int, seed: int) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 1. synthesize the phrases and negatives made for them (:mod:`kwspot.wakeword.synthesis`);
 2. split the negative audio by file into training (1/4), calibration (1/4) and measurement
-   (1/2) parts (:func:`~kwspot.evaluate.calibrate.split_files`);
+   (1/2) parts (:func:`~kwspot.evaluate.calibrate.split_files`; ``fold`` 1 swaps the halves,
+   so two runs measure all of it);
 3. compute embeddings once (cached) and train a head (:mod:`kwspot.wakeword.training`);
 4. calibrate per-phrase thresholds for the target false-alarm rate on the calibration part and
    measure recall (on ``test`` recordings) and false alarms per hour on the measurement part
@@ -44,7 +45,6 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
     """Synthesize, train, calibrate, export and (given test recordings) score; see the module
     docstring. ``overwrite``: replace a model trained with other settings in ``cfg.out``."""
     from kwspot.data.synth.clips import phrase_label
-    from kwspot.evaluate.calibrate import split_files
     from kwspot.evaluate.posteriors import audio_files
     from kwspot.wakeword.summary import write_report
     from kwspot.wakeword.synthesis import synthesize_sets, window_samples
@@ -56,8 +56,7 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
         raise SettingError("negatives", "give folders of audio holding none of the phrases "
                            "(running speech, noise): false alarms are learnt and measured on it")
     negatives = audio_files(cfg.negatives)
-    cal_all, measure = split_files(negatives, "calibration")
-    train_files, cal_files = split_files(cal_all, "wakeword-training")
+    train_files, cal_files, measure = negative_parts(negatives, cfg.fold)
     if not (train_files and cal_files and measure):
         raise SettingError("negatives", f"{len(negatives)} audio file(s) found; need enough "
                            "files (ideally hours of audio) to split into training, "
@@ -96,6 +95,18 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
     return WakewordResult(out, labels, window, ckpt_path, onnx_path, report, files, reused, plot)
 
 
+def negative_parts(files: list[Path], fold: int = 0
+                   ) -> tuple[list[Path], list[Path], list[Path]]:
+    """``(training, calibration, measurement)`` files: a quarter, a quarter and a half, by a
+    hash of their names (:func:`~kwspot.evaluate.calibrate.split_files`); ``fold`` 1 measures
+    on the half fold 0 trains and calibrates on, and the other way round."""
+    from kwspot.evaluate.calibrate import split_files
+
+    halves = split_files(files, "calibration")
+    own, measure = halves if fold == 0 else halves[::-1]
+    return (*split_files(own, "wakeword-training"), measure)
+
+
 def _check_run_folder(out: Path, cfg: WakewordConfig, overwrite: bool) -> dict | None:
     """The stored settings when they equal ``cfg``'s; an error when the folder holds a model
     trained otherwise (unless ``overwrite``)."""
@@ -125,7 +136,11 @@ def _build_net(cfg: WakewordConfig, classes: int) -> KwsNet:
     fe = FrontendConfig(kind="embedding", embedding_pad_ms=0.0,
                         embedding_dir=cfg.embedding_dir or "")
     torch.manual_seed(cfg.seed)
-    return build_net(cfg.model, classes, fe).eval()
+    return build_net(cfg.model, classes, fe, _model_kwargs(cfg)).eval()
+
+
+def _model_kwargs(cfg: WakewordConfig) -> dict[str, int]:
+    return {"members": cfg.heads} if cfg.heads > 1 else {}
 
 
 def _load_head(net: KwsNet, path: Path) -> None:
@@ -160,7 +175,8 @@ def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: in
     model = StoredModel(tuple(labels), 16000, window, str(Path(cfg.out) / "model.pt"))
     config = DetectorConfig(hop_ms=HOP_MS, smooth_ms=cfg.smooth_ms,
                             refractory_ms=cfg.refractory_ms, threshold=0.5)
-    return score(audio, model, config, calibrate_fa_per_hour=cfg.target_fa_per_hour)
+    return score(audio, model, config, calibrate_fa_per_hour=cfg.target_fa_per_hour,
+                 calibrate_on={str(f) for f in cal_files})
 
 
 def _test_files(cfg: WakewordConfig, labels: tuple[str, ...]) -> list[tuple[str, Path]]:
@@ -191,6 +207,7 @@ def _save_checkpoint(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], 
     from kwspot.checkpoint import Checkpoint
 
     Checkpoint(model=cfg.model, labels=list(labels), frontend=net.frontend.cfg.to_dict(),
+               model_kwargs=_model_kwargs(cfg),
                weights=net.state_dict(), clip_samples=int(window),
                sample_rate=net.frontend.cfg.sample_rate, config={"wakeword": cfg.to_dict()},
                operating_point=op.to_dict() if op else None).save(path)
