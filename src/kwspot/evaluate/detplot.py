@@ -42,7 +42,11 @@ def plot_det(curves: Sequence[DetCurve], path: Path | str, *, title: str = "",
     ax.set_xlabel(f"false alarms per hour ({hours:.2f} h of negative audio; left edge: none)")
     ax.set_ylabel("recall")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, ncol=2, loc="lower right")
+    else:  # no word was spoken in the positives: there is no recall to draw
+        ax.text(0.5, 0.5, "no positives: recall undefined", transform=ax.transAxes,
+                ha="center", va="center", color="grey")
     if title:
         ax.set_title(title, fontsize=10)
     path = Path(path)
