@@ -19,7 +19,7 @@ import numpy as np
 
 from kwspot.data.audio import is_audio_file, require_finite, resample_rate
 from kwspot.errors import KwspotError
-from kwspot.infer.backend import Classifier
+from kwspot.infer.backend import Classifier, scorer_hop, stream_scorer_of
 
 TAIL_S = 1.5  # zeros appended after the audio (half a window plus the longest smoothing)
 
@@ -101,16 +101,7 @@ def window_posteriors(classifier: Classifier, audio: np.ndarray, hop: int, *,
 def stream_hop(classifier: Classifier, hop: int) -> int:
     """The hop the streaming detector really uses for ``classifier``: a model with its own
     stream scorer (an embedding model) classifies every multiple of the scorer's hop."""
-    return _scorer_hop(_scorer(classifier), hop)
-
-
-def _scorer_hop(scorer, hop: int) -> int:  # noqa: ANN001 (a stream scorer, or None)
-    return hop if scorer is None else max(1, round(hop / scorer.hop)) * scorer.hop
-
-
-def _scorer(classifier: Classifier):  # noqa: ANN202 (a stream scorer, or None)
-    make = getattr(classifier, "stream_scorer", None)
-    return make() if make is not None else None
+    return scorer_hop(stream_scorer_of(classifier), hop)
 
 
 def scorer_posteriors(scorer, audio: np.ndarray, hop: int, tail: int
@@ -139,10 +130,10 @@ def file_posteriors(classifier: Classifier, path: Path | str, hop: int) -> Poste
     rate = int(classifier.sample_rate)
     audio, own_rate = read_mono(path, rate)
     resampled = own_rate if own_rate != rate else None
-    scorer = _scorer(classifier)
+    scorer = stream_scorer_of(classifier)
     if scorer is not None:
         tail = round(TAIL_S * rate)
-        probs, ends = scorer_posteriors(scorer, audio, _scorer_hop(scorer, hop), tail)
+        probs, ends = scorer_posteriors(scorer, audio, scorer_hop(scorer, hop), tail)
         return Posteriors(str(path), probs, len(audio) / rate, resampled, ends)
     return Posteriors(str(path), window_posteriors(classifier, audio, hop), len(audio) / rate,
                       resampled)

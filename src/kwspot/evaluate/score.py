@@ -38,7 +38,7 @@ from kwspot.evaluate.posteriors import (
     stream_hop,
 )
 from kwspot.evaluate.settings import ScoreSettings
-from kwspot.infer.backend import Classifier
+from kwspot.infer.backend import Classifier, stream_scorer_of
 from kwspot.infer.detector import NON_COMMANDS, DetectorConfig
 from kwspot.infer.operating_point import OperatingPoint
 
@@ -75,8 +75,7 @@ class Collected:
 def stored_model(clf: Classifier) -> StoredModel:
     """What replaying ``clf``'s stored posteriors needs to know of it (its stream scorer's
     look-ahead included)."""
-    make = getattr(clf, "stream_scorer", None)
-    scorer = make() if make is not None else None
+    scorer = stream_scorer_of(clf)
     return StoredModel(tuple(clf.labels), int(clf.sample_rate), int(clf.clip_samples),
                        clf.source, int(scorer.lag) if scorer is not None else 0)
 

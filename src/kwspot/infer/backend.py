@@ -36,6 +36,19 @@ class Classifier(Protocol):
         ...
 
 
+def stream_scorer_of(classifier: Classifier):  # noqa: ANN201 (a stream scorer, or None)
+    """The classifier's own stream scorer (an embedding model's, reusing the embeddings
+    already computed as a stream advances), or None."""
+    make = getattr(classifier, "stream_scorer", None)
+    return make() if make is not None else None
+
+
+def scorer_hop(scorer, hop: int) -> int:  # noqa: ANN001 (a stream scorer, or None)
+    """The hop, in samples, windows are classified at: with a stream scorer, the multiple of
+    its own hop nearest to ``hop``."""
+    return hop if scorer is None else max(1, round(hop / scorer.hop)) * scorer.hop
+
+
 def load_classifier(path: Path | str, *, device: str = "cpu",
                     threads: int | None = None) -> Classifier:
     """A :class:`Classifier` for a ``.onnx`` file or a kwspot checkpoint (or run folder)."""

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from kwspot.errors import KwspotError, SettingError
-from kwspot.infer.backend import Classifier
+from kwspot.infer.backend import Classifier, scorer_hop, stream_scorer_of
 from kwspot.settings import setting
 
 NON_COMMANDS = ("silence", "unknown")
@@ -98,10 +98,9 @@ class StreamingDetector:
         self.sample_rate = int(classifier.sample_rate)
         self.clip = int(classifier.clip_samples)
         self.hop = round(cfg.hop_ms * self.sample_rate / 1000)
-        make_scorer = getattr(classifier, "stream_scorer", None)
-        self._scorer = make_scorer() if make_scorer is not None else None
-        if self._scorer is not None:  # windows every multiple of the scorer's own hop
-            self.hop = max(1, round(self.hop / self._scorer.hop)) * self._scorer.hop
+        self._scorer = stream_scorer_of(classifier)
+        self.hop = scorer_hop(self._scorer, self.hop)  # a scorer's: a multiple of its own
+        if self._scorer is not None:
             self._every = self.hop // self._scorer.hop
         # Samples past a window's end its posteriors have heard (a stream scorer's look-ahead;
         # a model standing for stored posteriors says it itself).
