@@ -8,10 +8,11 @@ picks its checkpoint on its validation speakers, and is scored on its testing sp
 ``kwspot evaluate``. The pooled figure counts every clip once; its Wilson 95% interval and the
 spread over folds say how far the figure of one split can be trusted.
 
-    python benchmarks/crossval.py                          # the CPU recipes, ~30 min on 2 cores
+    python benchmarks/crossval.py                          # the CPU recipes, ~1.5 h on 2 cores
     python benchmarks/crossval.py --recipes emb_mlp --reuse
     python benchmarks/crossval.py --recipes emb_mlp-ft1000 --device cuda --json ft.json
     python benchmarks/crossval.py --reuse --merge ft.json  # table with results measured elsewhere
+    python benchmarks/crossval.py --reuse --tta            # also score with test-time augmentation
     python benchmarks/crossval.py --name mine -- --model emb_gru --iters 800   # any options
 """
 
@@ -36,6 +37,11 @@ RECIPES: dict[str, tuple[str, list[str], bool]] = {
     "emb_gru": ("GRU head, frozen embedding", ["--model", "emb_gru"], True),
     "emb_mlp+synth": ("MLP head, frozen, real + synthetic (ratio 0.25)",
                       ["--model", "emb_mlp", "--synth-ratio", "0.25"], True),
+    "emb_mlp-ft9": ("MLP head, the embedding's last 9 of 20 layers fine-tuned at lr x 0.1, "
+                    "1,000 iterations, 8 augmented copies",
+                    ["--model", "emb_mlp", "--embedding-lr-scale", "0.1",
+                     "--embedding-tune-layers", "9", "--feature-copies", "8", "--iters", "1000",
+                     "--batch-size", "128", "--log-every", "100"], True),
     "emb_mlp-ft1000": ("MLP head, embedding fine-tuned at lr x 0.1, 1,000 iterations",
                        ["--model", "emb_mlp", "--embedding-lr-scale", "0.1", "--iters", "1000",
                         "--batch-size", "128", "--log-every", "100"], False),
@@ -71,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
                    "the table; repeatable")
     p.add_argument("--reuse", action="store_true",
                    help="score finished run folders instead of training them again")
+    p.add_argument("--tta", action="store_true",
+                   help="also score with test-time augmentation (`kwspot evaluate --tta`)")
     a = p.parse_args(argv)
     if a.folds < 2 or a.val_pct + 100.0 / a.folds > 100:
         p.error("--folds must be >= 2 and leave room for --val-pct")
@@ -124,13 +132,16 @@ def run_fold(a: argparse.Namespace, options: list[str], data: Path, out: Path, i
     figures = out / f"fold{i}.json"
     cmd = ["evaluate", "--checkpoint", str(run / "best.pt"), "--split", "testing",
            "--json", str(figures), "--plot", str(out / f"fold{i}.png"), "--device", a.device,
-           "--threads", str(a.threads)]
+           "--threads", str(a.threads), *(["--tta"] if a.tta else [])]
     if kwspot(cmd, out / f"fold{i}.eval.txt", a.threads) != 0:
         raise SystemExit(f"fold {i}: kwspot evaluate failed, see {out / f'fold{i}.eval.txt'}")
     m = json.loads(figures.read_text())["models"][0]
     n = int(m["count"])
-    return {"fold": i, "n": n, "correct": round(m["accuracy"] * n), "acc": m["accuracy"],
+    fold = {"fold": i, "n": n, "correct": round(m["accuracy"] * n), "acc": m["accuracy"],
             "train_minutes": round(minutes, 2)}
+    if "tta" in m:
+        fold.update(tta_correct=round(m["tta"]["accuracy"] * n), tta_acc=m["tta"]["accuracy"])
+    return fold
 
 
 def run_recipe(a: argparse.Namespace, name: str, what: str, options: list[str],
@@ -148,10 +159,15 @@ def run_recipe(a: argparse.Namespace, name: str, what: str, options: list[str],
 
 
 def pooled(result: dict) -> dict:
+    """Counts over the folds; with test-time augmentation in every fold, its counts too."""
     folds = result["per_fold"]
     k, n = sum(f["correct"] for f in folds), sum(f["n"] for f in folds)
-    return {**result, "correct": k, "n": n, "acc": k / n if n else 0.0,
-            "wilson95": list(wilson(k, n))}
+    out = {**result, "correct": k, "n": n, "acc": k / n if n else 0.0,
+           "wilson95": list(wilson(k, n))}
+    if folds and all("tta_correct" in f for f in folds):
+        t = sum(f["tta_correct"] for f in folds)
+        out.update(tta_correct=t, tta_acc=t / n if n else 0.0, tta_wilson95=list(wilson(t, n)))
+    return out
 
 
 def table(results: list[dict], folds: int) -> str:
@@ -159,11 +175,14 @@ def table(results: list[dict], folds: int) -> str:
     for r in results:
         per = {f["fold"]: f["acc"] for f in r["per_fold"]}
         lo, hi = r["wilson95"]
+        tta = (f"**{r['tta_acc']:.1%}** ({r['tta_correct']:,})" if "tta_acc" in r else "–")
         rows.append([f"`{r['name']}`", r["what"], r["device"],
                      *(f"{per[i]:.1%}" if i in per else "–" for i in range(folds)),
-                     f"**{r['acc']:.1%}** ({r['correct']:,}/{r['n']:,})", f"{lo:.1%}–{hi:.1%}"])
+                     f"**{r['acc']:.1%}** ({r['correct']:,}/{r['n']:,})", f"{lo:.1%}–{hi:.1%}",
+                     tta])
     return C.table(["recipe", "what", "trained on", *(f"fold {i}" for i in range(folds)),
-                    "pooled", "95% interval"], rows, "lll" + "r" * (folds + 2))
+                    "pooled", "95% interval", "pooled, with `--tta`"], rows,
+                   "lll" + "r" * (folds + 3))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,14 +225,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def goals(results: list[dict]) -> None:
-    """Issue 13's accuracy targets, judged on the pooled figures (all clips, every speaker)."""
+    """Issue 13's accuracy targets, judged on the pooled figures (all clips, every speaker),
+    scored in one pass and, where measured, with test-time augmentation."""
     real = [r for r in results if "--synth" not in r["train_options"]
             and r["n"] and r["folds"] == 5]
     if not real:
         return
-    best = max(real, key=lambda r: r["acc"])
-    lines = [f"real only ≥ 96%: best {best['acc']:.1%} (`{best['name']}`, {best['device']}) — "
-             f"**{'met' if best['acc'] >= 0.96 else 'not met'}**"]
+    lines = []
+    for key, how in (("acc", "one pass"), ("tta_acc", "with `--tta`")):
+        scored = [r for r in real if key in r]
+        if scored:
+            best = max(scored, key=lambda r, k=key: r[k])
+            lines.append(f"real only ≥ 96% ({how}): best {best[key]:.1%} (`{best['name']}`, "
+                         f"{best['device']}) — **{'met' if best[key] >= 0.96 else 'not met'}**")
     by_name = {r["name"]: r for r in results}
     for r in results:
         base = by_name.get(r["name"].split("+synth")[0])

@@ -81,7 +81,7 @@ def test_frozen_embedding_trains_on_precomputed_features(small_tone_data: Path,
     first = train(TrainConfig.resolve({**base, "out": str(tmp_path / "a")},
                                       models.get_spec("emb_mlp").recommended))
     log = (tmp_path / "a" / "log.txt").read_text()
-    assert "training clips x 2 (clean + augmented copies)" in log and "head trained in" in log
+    assert "training clips x 2 (clean + augmented copies)" in log and "The head trained in" in log
     again = train(TrainConfig.resolve({**base, "out": str(tmp_path / "b")},
                                       models.get_spec("emb_mlp").recommended))
     assert again.best_acc == first.best_acc  # same features (read back), same seed
@@ -109,6 +109,64 @@ def test_finetuning_updates_the_embedding_at_a_smaller_rate() -> None:
     scales = sorted(g.get("lr_scale", 1.0) for g in step.opt.param_groups)
     assert scales[0] == 0.1 and [g["lr"] for g in step.opt.param_groups
                                  if g.get("lr_scale") == 0.1] == [pytest.approx(0.001)]
+
+
+@pytest.mark.parametrize("tune", [1, 7, 20])
+def test_frozen_then_tuned_stage_is_the_whole_embedding(tune: int) -> None:
+    """Partial fine-tuning splits the embedding at the first tuned convolution: only those
+    learn, and the two stages together compute what the whole front-end does."""
+    from kwspot.features import Frontend
+
+    torch.manual_seed(0)
+    fe = Frontend(FrontendConfig(kind="embedding", embedding_lr_scale=0.1,
+                                 embedding_tune_layers=tune), pretrained=False)
+    convs = fe.embedding.embedding.convs
+    for conv in convs:  # random weights in place of openWakeWord's
+        conv.reset_parameters()
+    assert [c.weight.requires_grad for c in convs] == [i >= 20 - tune for i in range(20)]
+    assert fe.splits_in_stages == (tune < 20)
+    wave = torch.randn(3, 16000) * 0.1
+    with torch.no_grad():
+        staged = fe.tuned_stage(fe.frozen_stage(wave))
+        torch.testing.assert_close(staged, fe(wave), atol=1e-5, rtol=1e-5)
+    assert staged.shape == (3, 1, 96, 15)
+    frozen = Frontend(FrontendConfig(kind="embedding"), pretrained=False)
+    assert frozen.splits_in_stages and not any(p.requires_grad for p in frozen.parameters())
+    with torch.no_grad():
+        assert torch.equal(frozen.tuned_stage(frozen.frozen_stage(wave)), frozen(wave))
+
+
+def test_partial_finetuning_learns_only_the_last_layers_from_precomputed_stages(
+        small_tone_data: Path, tmp_path: Path) -> None:
+    """With ``embedding_tune_layers`` < 20 the frozen layers run once per clip (the log says
+    so); the checkpoint holds the tuned layers, and its ONNX export predicts the same."""
+    pytest.importorskip("pyopen_wakeword", reason="pyopen-wakeword is not installed")
+    from kwspot.checkpoint import Checkpoint
+    from kwspot.config import TrainConfig
+    from kwspot.embedding.weights import load_weights
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.export import export_checkpoint
+    from kwspot.train import train
+
+    cfg = dict(data=str(small_tone_data), words=("yes", "no", "up"), model="emb_mlp",
+               iters=6, batch_size=8, log_every=3, val_pct=40, test_pct=0, device="cpu",
+               feature_copies=1, embedding_lr_scale=0.5, embedding_tune_layers=2,
+               out=str(tmp_path / "run"))
+    train(TrainConfig.resolve(cfg, models.get_spec("emb_mlp").recommended))
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "x 2 (clean + augmented copies)" in log
+    assert "The embedding's last 2 layers and the head trained in" in log
+    weights = Checkpoint.load(tmp_path / "run" / "best.pt").weights
+    _, pretrained = load_weights(None)
+    changed = [i for i in range(20) if not torch.equal(
+        weights[f"frontend.embedding.embedding.convs.{i}.weight"],
+        pretrained[f"convs.{i}.weight"])]
+    assert changed == [18, 19]
+    res = export_checkpoint(tmp_path / "run" / "best.pt", tmp_path / "m.onnx")
+    clips = np.random.default_rng(0).normal(0, 0.1, (3, 16000)).astype(np.float32)
+    p_pt = load_classifier(tmp_path / "run" / "best.pt").predict_proba(clips)
+    p_ox = load_classifier(res.path).predict_proba(clips)
+    assert np.abs(p_pt - p_ox).max() < 1e-4
 
 
 def test_members_make_an_ensemble_of_mean_probabilities() -> None:

@@ -13,7 +13,7 @@ from kwspot.data.augment_settings import AugmentConfig
 from kwspot.data.dataset import DataConfig
 from kwspot.data.labels import LabelSet
 from kwspot.errors import KwspotError, SettingError
-from kwspot.feature_kinds import FRONTENDS
+from kwspot.feature_kinds import EMBEDDING_LAYERS, FRONTENDS
 from kwspot.settings import same_as, setting
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -70,6 +70,10 @@ class TrainConfig(AugmentConfig):
                                  "not installed", group="model", metavar="DIR")
     embedding_lr_scale: float = setting(0.0, "fine-tune the pretrained embedding at lr x S; "
                                         "0: frozen", group="model", metavar="S")
+    embedding_tune_layers: int = setting(20, "with --embedding-lr-scale: fine-tune only the "
+                                         "embedding's last N of 20 convolutions (N < 20: the "
+                                         "others run once per clip, fast on a CPU)",
+                                         group="model", metavar="N")
     feature_copies: int = setting(2, "augmented copies per clip precomputed for a frozen "
                                   "embedding", group="model", metavar="N")
     feature_norm: bool = setting(False, "per-band mean/std normalisation fitted on training "
@@ -122,6 +126,8 @@ class TrainConfig(AugmentConfig):
              f"must be 0 or more, got {self.warmup_iters}"),
             ("embedding_lr_scale", self.embedding_lr_scale >= 0,
              f"must be >= 0, got {self.embedding_lr_scale}"),
+            ("embedding_tune_layers", 1 <= self.embedding_tune_layers <= EMBEDDING_LAYERS,
+             f"must be in 1..{EMBEDDING_LAYERS}, got {self.embedding_tune_layers}"),
             ("feature_copies", self.feature_copies >= 0,
              f"must be >= 0, got {self.feature_copies}"),
             ("features", self.features is None or self.features in FRONTENDS,
@@ -170,7 +176,8 @@ class TrainConfig(AugmentConfig):
     def frontend_settings(self) -> dict[str, Any]:
         """Front-end parameters this run sets (beside the model's own)."""
         return {"normalize": self.feature_norm, "embedding_dir": self.embedding_dir,
-                "embedding_lr_scale": self.embedding_lr_scale}
+                "embedding_lr_scale": self.embedding_lr_scale,
+                "embedding_tune_layers": self.embedding_tune_layers}
 
     def data_config(self) -> DataConfig:
         """The data settings, as :mod:`kwspot.data` takes them."""

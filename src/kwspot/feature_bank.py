@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from kwspot.data.augment import WaveAugment
 from kwspot.data.cache import default_cache_dir
@@ -101,28 +101,39 @@ def build_bank(frontend: Frontend, waves: np.ndarray, augment: WaveAugment | Non
 def _feature_shape(frontend: Frontend, samples: int) -> tuple[int, ...]:
     device = next(iter(frontend.buffers()), torch.zeros(0)).device
     with torch.no_grad():
-        return tuple(frontend(torch.zeros(1, samples, device=device)).shape[1:])
+        return tuple(frontend.frozen_stage(torch.zeros(1, samples, device=device)).shape[1:])
+
+
+class _FrozenStage(nn.Module):
+    """The front-end's :meth:`~kwspot.features.Frontend.frozen_stage`, as a module to export."""
+
+    def __init__(self, frontend: Frontend) -> None:
+        super().__init__()
+        self.frontend = frontend
+
+    def forward(self, wave: Tensor) -> Tensor:
+        return self.frontend.frozen_stage(wave)
 
 
 class _Runner:
-    """The front-end in eval mode: on a CPU through onnxruntime (its exported graph, 3-4×
-    faster than PyTorch's convolutions at these sizes), else PyTorch."""
+    """The front-end's frozen stage in eval mode: on a CPU through onnxruntime (its exported
+    graph, 3-4× faster than PyTorch's convolutions at these sizes), else PyTorch."""
 
     def __init__(self, frontend: Frontend, samples: int) -> None:
-        self.frontend = frontend
+        self.stage = _FrozenStage(frontend)
         self.session = None
         device = next(iter(frontend.buffers()), torch.zeros(0)).device
         if device.type == "cpu":
-            self.session = _onnx_session(frontend, samples)
+            self.session = _onnx_session(self.stage, samples)
 
     @torch.no_grad()
     def __call__(self, x: Tensor) -> np.ndarray:
         if self.session is None or len(x) == 0:
-            return self.frontend(x).cpu().numpy()
+            return self.stage(x).cpu().numpy()
         return self.session.run(None, {"audio": x.numpy()})[0]
 
 
-def _onnx_session(frontend: Frontend, samples: int):  # noqa: ANN202 (an InferenceSession)
+def _onnx_session(frontend: nn.Module, samples: int):  # noqa: ANN202 (an InferenceSession)
     import tempfile
     import warnings
 

@@ -2,3 +2,4 @@
 :mod:`kwspot.features` implements them."""
 
 FRONTENDS = ("raw", "mel", "mfcc", "embedding")
+EMBEDDING_LAYERS = 20  # convolutions of the pretrained embedding network (front-end "embedding")

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kwspot.data.audio import CLIP_SAMPLES, SAMPLE_RATE
-from kwspot.feature_kinds import FRONTENDS
+from kwspot.feature_kinds import EMBEDDING_LAYERS, FRONTENDS
 
 # A single-threaded CPU front-end works through a batch in chunks of about this many frame
 # samples (≈2 MB, one core's L2 cache), 3-5× faster than one pass over a large batch. With
@@ -66,6 +66,7 @@ class FrontendConfig:
     embedding_pad_noise: float = 0.0  # std of the fixed noise in that padding (int16 units)
     embedding_dir: str = ""  # folder with openWakeWord's model files ("" = installed wheel)
     embedding_lr_scale: float = 0.0  # fine-tune the embedding at lr × this (0 = frozen)
+    embedding_tune_layers: int = 20  # when fine-tuned: its last convolutions that learn (of 20)
 
     def __post_init__(self) -> None:
         if self.kind not in FRONTENDS:
@@ -81,6 +82,9 @@ class FrontendConfig:
             raise ValueError(f"embedding_pad_ms must be in 0..5000, got {self.embedding_pad_ms}")
         if self.embedding_lr_scale < 0:
             raise ValueError(f"embedding_lr_scale must be >= 0, got {self.embedding_lr_scale}")
+        if not 1 <= self.embedding_tune_layers <= EMBEDDING_LAYERS:
+            raise ValueError(f"embedding_tune_layers must be in 1..{EMBEDDING_LAYERS}, got "
+                             f"{self.embedding_tune_layers}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,7 +168,8 @@ class Frontend(nn.Module):
             self.embedding = EmbeddingFrontend(
                 ms_to_samples(cfg.embedding_pad_ms), pad_noise=cfg.embedding_pad_noise,
                 folder=cfg.embedding_dir or None,
-                pretrained=pretrained, trainable=cfg.embedding_lr_scale > 0)
+                pretrained=pretrained,
+                tune_layers=cfg.embedding_tune_layers if cfg.embedding_lr_scale > 0 else 0)
         elif cfg.kind != "raw":
             self._init_mel(cfg)
         if cfg.normalize:
@@ -231,6 +236,27 @@ class Frontend(nn.Module):
             shape = (1, 1, -1, 1) if cfg.kind != "raw" else (1, 1, 1)
             out = (out - self.norm_mean.view(shape)) / self.norm_std.view(shape)
         return out
+
+    @property
+    def splits_in_stages(self) -> bool:
+        """Whether training can run :meth:`frozen_stage` once per clip and learn on its output:
+        a pretrained embedding, frozen or with only its last layers fine-tuned."""
+        cfg = self.cfg
+        return (cfg.kind == "embedding" and not cfg.normalize
+                and (cfg.embedding_lr_scale == 0 or cfg.embedding_tune_layers < EMBEDDING_LAYERS))
+
+    def frozen_stage(self, wave: Tensor) -> Tensor:
+        """The part of :meth:`forward` that training does not change (all of it unless a
+        pretrained embedding is partly fine-tuned)."""
+        if self.cfg.kind == "embedding" and self.cfg.embedding_lr_scale > 0:
+            return self.embedding.frozen_stage(wave.float())
+        return self.forward(wave)
+
+    def tuned_stage(self, x: Tensor) -> Tensor:
+        """:meth:`frozen_stage`'s output → the features :meth:`forward` gives."""
+        if self.cfg.kind == "embedding" and self.cfg.embedding_lr_scale > 0:
+            return self.embedding.tuned_stage(x)
+        return x
 
     def _log_mel_conv(self, wave: Tensor) -> Tensor:
         """:meth:`log_mel` with the STFT as a strided convolution (the ONNX graph's form)."""

@@ -48,14 +48,19 @@ class EmbeddingFrontend(nn.Module):
     """Float waveforms ``[B, T]`` in [-1, 1] → embeddings ``[B, 1, 96, E]``.
 
     ``pretrained``: load the weights from the model files (else zeros, to be filled from a
-    checkpoint); ``trainable``: whether the embedding takes part in training (fine-tuning).
+    checkpoint); ``tune_layers``: how many of the embedding's last convolutions take part in
+    training (fine-tuning; 0: frozen, 20: all). The frozen part, :meth:`frozen_stage`, can then
+    be computed once per clip and the tuned part, :meth:`tuned_stage`, run on its output.
     """
 
     def __init__(self, pad_samples: int = 0, *, pad_noise: float = 0.0,
                  folder: str | None = None, pretrained: bool = True,
-                 trainable: bool = False) -> None:
+                 tune_layers: int = 0) -> None:
         super().__init__()
+        if not 0 <= tune_layers <= len(EMB_LAYERS):
+            raise ValueError(f"tune_layers must be in 0..{len(EMB_LAYERS)}, got {tune_layers}")
         self.pad = int(pad_samples)
+        self.first_tuned = len(EMB_LAYERS) - tune_layers  # index of the first tuned convolution
         # The padding: digital silence, or a fixed quiet white noise of ``pad_noise`` (int16
         # units, standard deviation), closer to the room noise around words in a stream.
         noise = torch.randn(2, self.pad, generator=torch.Generator().manual_seed(0)) * pad_noise
@@ -68,21 +73,33 @@ class EmbeddingFrontend(nn.Module):
             mel_state, emb_state = load_weights(folder)
             self.mel.load_state_dict(mel_state)
             self.embedding.load_state_dict(emb_state)
-        # The DFT and mel matrix stay fixed; the embedding network may be fine-tuned.
-        for p in self.embedding.parameters():
-            p.requires_grad_(trainable)
+        # The DFT and mel matrix stay fixed; the last convolutions may be fine-tuned.
+        for i, conv in enumerate(self.embedding.convs):
+            conv.requires_grad_(i >= self.first_tuned)
 
     def num_frames(self, num_samples: int) -> int:
         """Embeddings of one clip of ``num_samples`` samples."""
         return embedding_output_frames(num_samples, self.pad)
 
     def forward(self, wave: Tensor) -> Tensor:
+        return self.embedding(self._mel(wave))[:, None]  # [B, 1, 96, E]
+
+    def frozen_stage(self, wave: Tensor) -> Tensor:
+        """The output of the last frozen convolution (the scaled mel when all are tuned),
+        ``[B, C, frames, bands]``: what does not change while the tuned layers learn."""
+        return self.embedding.layers(self._mel(wave), 0, self.first_tuned)
+
+    def tuned_stage(self, x: Tensor) -> Tensor:
+        """:meth:`frozen_stage`'s output → embeddings ``[B, 1, 96, E]``."""
+        return self.embedding.layers(x, self.first_tuned).squeeze(3)[:, None]
+
+    def _mel(self, wave: Tensor) -> Tensor:
+        """Float waveforms → padded, scaled mel ``[B, 1, frames, 32]``."""
         x = wave * INT16_SCALE
         if self.pad:
             before, after = (self.pad_signal[i].expand(x.shape[0], -1) for i in (0, 1))
             x = torch.cat([before, x, after], dim=1)
-        mel = to_embedding_scale(self.mel(x, block=EMB_STEP))
-        return self.embedding(mel[:, None])[:, None]  # [B, 1, 96, E]
+        return to_embedding_scale(self.mel(x, block=EMB_STEP))[:, None]
 
 
 class EmbeddingStream:

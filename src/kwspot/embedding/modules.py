@@ -106,11 +106,17 @@ class SpeechEmbedding(nn.Module):
             p.requires_grad_(False)
 
     def forward(self, mel: Tensor) -> Tensor:
-        x = mel
+        return self.layers(mel).squeeze(3)  # [B, 96, E, 1] → [B, 96, E]
+
+    def layers(self, x: Tensor, start: int = 0, stop: int = len(EMB_LAYERS)) -> Tensor:
+        """Convolutions ``start`` to ``stop - 1`` (each with its activation and pooling) on
+        ``x``, the output of convolution ``start - 1`` (or the scaled mel when ``start`` is 0);
+        4-d throughout."""
         last = len(EMB_LAYERS) - 1
         # In place when nothing needs the pre-activation values (a quarter faster on a CPU).
         inplace = not (torch.is_grad_enabled() or torch.jit.is_tracing())
-        for i, (conv, (_, _, _, pool)) in enumerate(zip(self.convs, EMB_LAYERS, strict=True)):
+        for i in range(start, stop):
+            conv, pool = self.convs[i], EMB_LAYERS[i][3]
             x = conv(x)
             if i < last and inplace:
                 x = F.leaky_relu_(x, LEAKY_SLOPE).clamp_min_(ACT_FLOOR)
@@ -118,4 +124,4 @@ class SpeechEmbedding(nn.Module):
                 x = F.leaky_relu(x, LEAKY_SLOPE).clamp_min(ACT_FLOOR)
             if pool is not None:
                 x = F.max_pool2d(x, pool)
-        return x.squeeze(3)  # [B, 96, E, 1] → [B, 96, E]
+        return x

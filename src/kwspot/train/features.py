@@ -5,7 +5,10 @@ When the network's front-end is the pretrained speech embedding and it stays fro
 ``feature_copies`` augmented versions (the run's own augmentation), cached on disk
 (:mod:`kwspot.feature_bank`), and the loop trains the head on them
 (:class:`~kwspot.train.batches.FeatureBatches`); validation uses the clean embeddings of the
-validation clips. Any other front-end trains on waveforms as before.
+validation clips. When only the embedding's last layers are fine-tuned
+(``embedding_tune_layers`` < 20), the same holds for the output of its frozen layers, and each
+step runs the tuned layers and the head on it. Any other front-end trains on waveforms as
+before.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from torch import Tensor
+from torch import Tensor, nn
 
 from kwspot.config import TrainConfig
 from kwspot.data.augment import WaveAugment
@@ -35,9 +38,20 @@ class PrecomputedFeatures:
 
 
 def uses_precomputed(net: KwsNet) -> bool:
-    """Whether ``net``'s front-end is a frozen pretrained embedding."""
-    cfg = net.frontend.cfg
-    return cfg.kind == "embedding" and cfg.embedding_lr_scale == 0 and not cfg.normalize
+    """Whether ``net``'s front-end is a pretrained embedding, frozen or with only its last
+    layers fine-tuned."""
+    return net.frontend.splits_in_stages
+
+
+class FromFrozenStage(nn.Module):
+    """``net`` on precomputed frozen-stage features: its tuned stage, then its classifier."""
+
+    def __init__(self, net: KwsNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net.classifier(self.net.frontend.tuned_stage(x))
 
 
 def precompute(cfg: TrainConfig, net: KwsNet, augment: WaveAugment, train_waves: np.ndarray,

@@ -41,7 +41,7 @@ from kwspot.network import KwsNet, build_net, frontend_for
 from kwspot.train.batches import IndexSampler, WaveBatches
 from kwspot.train.data import TrainingData, load_training_data
 from kwspot.train.device import check_distributed, device_kind, pick_device
-from kwspot.train.features import precompute, uses_precomputed
+from kwspot.train.features import FromFrozenStage, precompute, uses_precomputed
 from kwspot.train.report import Quiet, TrainReport
 from kwspot.train.rundir import RunFolder
 from kwspot.train.signals import StopRequest, stop_signals
@@ -132,7 +132,7 @@ def _train(cfg: TrainConfig, resume: bool, overwrite: bool, report: TrainReport,
 
     step = _build_step(cfg, data, source.waves, device, dist, fit_norm=saved is None)
     pre = None
-    if uses_precomputed(step.net):  # a frozen pretrained embedding: run it once per clip
+    if uses_precomputed(step.net):  # a pretrained embedding: its frozen part once per clip
         pre = precompute(cfg, step.net, step.augment, data.waves, source.labels,
                          data.dataset.splits["validation"].waves, dist)
     state = _restore(saved, step) if saved is not None else RunState()
@@ -144,14 +144,18 @@ def _train(cfg: TrainConfig, resume: bool, overwrite: bool, report: TrainReport,
                val_features=pre.val_features if pre is not None else None)
     try:
         run.log_header(resume, source.size)
+        fe = step.net.frontend.cfg
+        learner = (f"the embedding's last {fe.embedding_tune_layers} layers and the head"
+                   if fe.embedding_lr_scale > 0 else "the head")
         if pre is not None and run.log is not None:
             run.log.line(f"features of {pre.clips:,} training clips x {1 + pre.copies} (clean + "
-                         f"augmented copies) in {pre.seconds:.1f} s; the head trains on them")
+                         f"augmented copies) in {pre.seconds:.1f} s; {learner} train on them")
         t0, c0 = time.perf_counter(), time.process_time()
         run.loop(pre.source if pre is not None else source)
         if pre is not None and run.log is not None:
-            run.log.line(f"head trained in {time.perf_counter() - t0:.1f} s "
-                         f"({time.process_time() - c0:.1f} s of CPU)")
+            run.log.line(f"{learner[0].upper()}{learner[1:]} trained in "
+                         f"{time.perf_counter() - t0:.1f} s ({time.process_time() - c0:.1f} s "
+                         "of CPU)")
     finally:
         run.close()
     shards.write(step.net)
@@ -297,7 +301,7 @@ class _Run:
             if m is not None:
                 broadcast_buffers(m, self.dist)
         if self.val_features is not None:
-            v_loss, v_acc = evaluate_split(step.eval_net.classifier, self.val_features,
+            v_loss, v_acc = evaluate_split(FromFrozenStage(step.eval_net), self.val_features,
                                            self.val_labels, cfg.eval_batch, self.dist,
                                            features=True)
         else:

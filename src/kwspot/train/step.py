@@ -2,8 +2,9 @@
 
 inputs → [augment → front-end, for waveforms] → SpecAugment → mixup → classifier → loss →
 backward → gradient clipping → optimizer step → weight EMA. Inputs of kind ``"features"``
-(see :mod:`kwspot.train.batches`) skip augmentation and the front-end. All randomness of
-iteration ``it`` derives from ``(seed, rank, it)``, so a resumed run repeats it exactly.
+(see :mod:`kwspot.train.batches`) skip augmentation and the front-end's frozen stage. All
+randomness of iteration ``it`` derives from ``(seed, rank, it)``, so a resumed run repeats it
+exactly.
 Also here: the optimizer, weight-EMA and learning-rate schedule builders.
 """
 
@@ -138,7 +139,8 @@ class TrainStep:
             return self._prepare(inputs, labels, kind)
 
     def _prepare(self, inputs: Tensor, labels: Tensor, kind: InputKind) -> tuple[Tensor, Tensor]:
-        feats = self.features(inputs) if kind == "waves" else self._spec_augment(inputs)
+        feats = (self.features(inputs) if kind == "waves"
+                 else self._spec_augment(self.net.frontend.tuned_stage(inputs)))
         target = F.one_hot(labels, self.num_classes).float()
         if self.cfg.mixup > 0:
             lam = float(np.random.default_rng(self.seed).beta(self.cfg.mixup, self.cfg.mixup))
