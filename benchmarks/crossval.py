@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -129,6 +130,8 @@ def run_fold(a: argparse.Namespace, options: list[str], data: Path, out: Path, i
         if kwspot(cmd, out / f"fold{i}.train.txt", a.threads) != 0:
             raise SystemExit(f"fold {i}: kwspot train failed, see {out / f'fold{i}.train.txt'}")
     minutes = (time.perf_counter() - t0) / 60
+    if minutes < 0.1:  # reused: the finished run's own figures
+        minutes = run_seconds(run) / 60
     figures = out / f"fold{i}.json"
     cmd = ["evaluate", "--checkpoint", str(run / "best.pt"), "--split", "testing",
            "--json", str(figures), "--plot", str(out / f"fold{i}.png"), "--device", a.device,
@@ -142,6 +145,14 @@ def run_fold(a: argparse.Namespace, options: list[str], data: Path, out: Path, i
     if "tta" in m:
         fold.update(tta_correct=round(m["tta"]["accuracy"] * n), tta_acc=m["tta"]["accuracy"])
     return fold
+
+
+def run_seconds(run: Path) -> float:
+    """Wall seconds a finished run spent on its features and its training loop."""
+    rows = (run / "metrics.jsonl").read_text().splitlines()
+    loop = json.loads(rows[-1])["time_s"] if rows else 0.0
+    found = re.search(r"augmented copies\) in ([0-9.]+) s", (run / "log.txt").read_text())
+    return loop + (float(found.group(1)) if found else 0.0)
 
 
 def run_recipe(a: argparse.Namespace, name: str, what: str, options: list[str],
@@ -176,13 +187,14 @@ def table(results: list[dict], folds: int) -> str:
         per = {f["fold"]: f["acc"] for f in r["per_fold"]}
         lo, hi = r["wilson95"]
         tta = (f"**{r['tta_acc']:.1%}** ({r['tta_correct']:,})" if "tta_acc" in r else "–")
+        mins = [f["train_minutes"] for f in r["per_fold"] if f.get("train_minutes")]
         rows.append([f"`{r['name']}`", r["what"], r["device"],
                      *(f"{per[i]:.1%}" if i in per else "–" for i in range(folds)),
                      f"**{r['acc']:.1%}** ({r['correct']:,}/{r['n']:,})", f"{lo:.1%}–{hi:.1%}",
-                     tta])
+                     tta, f"{sum(mins) / len(mins):.1f}" if mins else "–"])
     return C.table(["recipe", "what", "trained on", *(f"fold {i}" for i in range(folds)),
-                    "pooled", "95% interval", "pooled, with `--tta`"], rows,
-                   "lll" + "r" * (folds + 3))
+                    "pooled", "95% interval", "pooled, with `--tta`", "train min per fold"],
+                   rows, "lll" + "r" * (folds + 4))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ from kwspot.evaluate import (
     result_from_probs,
     tta_variants,
 )
-from kwspot.evaluate.tta import shift
+from kwspot.infer.tta import shift
 
 LABELS = ("a", "b", "c", "d")
 Y_TRUE = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])

@@ -100,6 +100,18 @@ def test_predict_files_in_batches_keeps_order(clips: Path) -> None:
     assert preds.counts() == {"loud": 3, "quiet": 2, "silence": 0, "unknown": 0}
 
 
+def test_predict_files_with_tta_averages_the_shifted_and_louder_copies(clips: Path) -> None:
+    from kwspot.infer.tta import num_variants, tta_variants
+
+    clf = LoudnessClassifier()
+    paths = find_audio_files([clips])
+    preds = predict_files(clf, paths, batch_size=8, tta=True)
+    assert clf.batches == [5] * num_variants() == [5] * 7
+    x = np.stack([read_clip(p) for p in paths]).astype(np.float32) / 32768
+    mean = np.mean([clf.predict_proba(v) for v in tta_variants(x, 16000)], axis=0)
+    np.testing.assert_allclose(preds.probs, mean, rtol=1e-6)
+
+
 def test_predict_command_writes_the_csv(clips: Path, tmp_path: Path, toy, capsys) -> None:
     out = tmp_path / "sub.csv"
     assert main(["predict", "--checkpoint", "m.onnx", str(clips), "--out", str(out)]) == 0

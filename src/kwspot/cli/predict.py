@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"kwspot: skipped {s.problem}", file=sys.stderr, flush=True)
 
     preds = predict_files(clf, files, batch_size=settings.batch_size,
-                          resample=settings.resample, workers=settings.workers, on_skip=report)
+                          resample=settings.resample, workers=settings.workers,
+                          tta=settings.tta, on_skip=report)
     names = csv_names(files)
     if names[0] != files[0].name:
         print("kwspot: note: file names repeat across folders; the fname column holds paths "

@@ -27,7 +27,7 @@ from kwspot.evaluate.tables import (
     format_per_class,
     format_summary,
 )
-from kwspot.evaluate.tta import TTA_GAINS_DB, TTA_SHIFTS_MS, tta_variants
+from kwspot.infer.tta import TTA_GAINS_DB, TTA_SHIFTS_MS, tta_variants
 from kwspot.plots import plot_confusion
 
 __all__ = [

@@ -14,8 +14,8 @@ import numpy as np
 from kwspot.errors import KwspotError, SettingError
 from kwspot.evaluate.metrics import EvalResult, result_from_probs
 from kwspot.evaluate.settings import EvaluateSettings
-from kwspot.evaluate.tta import num_variants, tta_variants
 from kwspot.infer.backend import Classifier
+from kwspot.infer.tta import num_variants, tta_variants
 from kwspot.progress import progress_bar
 
 

@@ -26,6 +26,7 @@ from kwspot.data.layouts import NOISE_DIR
 from kwspot.errors import KwspotError, SettingError
 from kwspot.infer.backend import Classifier
 from kwspot.infer.predict_settings import PredictSettings
+from kwspot.infer.tta import tta_proba
 from kwspot.outputs import atomic_open
 from kwspot.progress import progress_bar
 
@@ -109,13 +110,15 @@ def predict_files(clf: Classifier, paths: Sequence[Path], *,
                   batch_size: int = PredictSettings.batch_size,
                   resample: bool = PredictSettings.resample,
                   workers: int | None = PredictSettings.workers,
+                  tta: bool = PredictSettings.tta,
                   on_skip: Callable[[Skipped], None] | None = None,
                   progress: bool | None = None) -> Predictions:
     """Classify audio files in batches while threads read the next ones.
 
     Each clip is read with :func:`~kwspot.data.audio.read_clip` (padded or cropped to the
     model's clip length). A file that cannot be read is reported to ``on_skip`` and left out;
-    ``resample`` converts other rates and stereo instead of skipping them.
+    ``resample`` converts other rates and stereo instead of skipping them; ``tta`` averages
+    each clip's probabilities over shifted and louder/quieter copies (:mod:`kwspot.infer.tta`).
     """
     if batch_size < 1:
         raise SettingError("batch_size", f"must be positive, got {batch_size}")
@@ -144,7 +147,7 @@ def predict_files(clf: Classifier, paths: Sequence[Path], *,
                 x = np.stack([clips[i][0] for i in good]).astype(np.float32)
                 x *= np.float32(1 / 32768)
                 rows = np.asarray(good) + start
-                probs[rows] = clf.predict_proba(x)
+                probs[rows] = tta_proba(clf, x) if tta else clf.predict_proba(x)
                 ok[rows] = True
             advance(len(clips))
     return Predictions(tuple(clf.labels), paths, probs, ok, skipped, time.perf_counter() - t0)

@@ -19,3 +19,6 @@ class PredictSettings:
     workers: int | None = setting(None, "threads reading files (default: 2 per CPU core, at "
                                   "most 8)")
     probs: bool = setting(False, "add one probability column per class (p_yes, p_no, ...)")
+    tta: bool = setting(False, "average each clip's probabilities over shifted (±50, ±100 ms) "
+                        "and ±3 dB copies of it (7 passes; about a point more accurate on "
+                        "new speakers for the embedding models)")

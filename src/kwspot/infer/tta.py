@@ -1,9 +1,10 @@
 """Test-time augmentation: the probabilities of a clip averaged over shifted and louder/quieter
-copies of it (numpy only)."""
+copies of it (numpy only; ``kwspot predict --tta`` and ``kwspot evaluate --tta``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -37,3 +38,10 @@ def tta_variants(x: np.ndarray, sample_rate: int, *,
 def num_variants(shifts_ms: tuple[float, ...] = TTA_SHIFTS_MS,
                  gains_db: tuple[float, ...] = TTA_GAINS_DB) -> int:
     return 1 + len(shifts_ms) + len(gains_db)
+
+
+def tta_proba(clf: Any, x: np.ndarray) -> np.ndarray:
+    """``clf.predict_proba`` of float waveforms ``x [B, T]`` averaged over :func:`tta_variants`
+    (``clf``: a :class:`~kwspot.infer.backend.Classifier`)."""
+    total = sum(clf.predict_proba(v).astype(np.float64) for v in tta_variants(x, clf.sample_rate))
+    return (total / num_variants()).astype(np.float32)
