@@ -16,11 +16,12 @@ files and measures on another part it never saw (`report.json`). It runs twice, 
 and measures on the other, so together they measure all of it (about twice the hours of one
 run); the figures pool both (false alarms and hours added up, recall over both runs' hits).
 PocketSphinx keyphrase spotting (no training; `benchmarks/_pocketsphinx.py`) runs on the same
-test recordings and on fold 0's measurement files (at most --ps-hours of them, it is slow). A
+test recordings and on the same measured negative files (all of them unless --ps-hours). A
 file counts as a hit when the detector fires anywhere in it; unreadable files are named and
 skipped.
 
-    python benchmarks/wakeword.py                       # both words, ~15-30 min on 2 cores
+    python benchmarks/wakeword.py                       # both words, ~1 h on 2 cores
+    python benchmarks/wakeword.py --reuse               # kwspot's figures from the last runs
     python benchmarks/wakeword.py --words computer
     python benchmarks/wakeword.py --quick               # CI: tiny sizes
 """
@@ -49,8 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--words", default="computer,snowboy",
                    help="comma-separated folders of wakewords/ to test on")
     p.add_argument("--out", default="/tmp/kwspot-bench/wakeword", help="work folder")
-    p.add_argument("--ps-hours", type=float, default=0.3,
-                   help="negative audio PocketSphinx is measured on (a share of kwspot's)")
+    p.add_argument("--ps-hours", type=float, default=None,
+                   help="measure PocketSphinx on only this many hours of kwspot's measured "
+                   "negative audio (default: all of it; it takes about 0.1 CPU-s per second "
+                   "of audio and threshold)")
+    p.add_argument("--reuse", action="store_true",
+                   help="take kwspot's figures from the reports of earlier runs of the same "
+                   "command in --out instead of running it again")
     p.add_argument("--no-pocketsphinx", action="store_true", help="skip the baseline")
     p.add_argument("--only-pocketsphinx", action="store_true",
                    help="run (and cache) only the baseline")
@@ -62,8 +68,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def kwspot_run(word: str, tests: Path, negatives: list[Path], others: list[Path], out: Path,
-               quick: bool, fold: int = 0) -> tuple[dict, str, float]:
-    """Run ``kwspot wakeword``; its report, the command and the seconds it took."""
+               quick: bool, fold: int = 0, reuse: bool = False
+               ) -> tuple[dict, str, float | None]:
+    """Run ``kwspot wakeword`` (or, with ``reuse``, read back the report of an earlier run of
+    it); its report, the command and the seconds it took (None when reused)."""
     cmd = ["kwspot", "wakeword", word, "--out", str(out), "--negatives",
            *map(str, negatives), "--other-words", *map(str, others), "--test", str(tests),
            "--workers", "2", "--overwrite"]  # the benchmark's own folder: synthesis and
@@ -73,13 +81,16 @@ def kwspot_run(word: str, tests: Path, negatives: list[Path], others: list[Path]
     if quick:
         cmd += ["--per-phrase", "10", "--per-negative", "3", "--confusables", "2", "--iters",
                 "20", "--batch-size", "16", "--copies", "0"]
+    kept = out / f"report-fold{fold}.json"
+    if reuse and kept.is_file() and (out / "model.onnx").is_file():
+        return json.loads(kept.read_text()), shlex.join(cmd), None
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "kwspot", *cmd[1:]], capture_output=True,
                        text=True)
     if r.returncode:
         raise SystemExit(f"{shlex.join(cmd)} failed:\n{r.stderr[-2000:]}")
     report = (out / "report.json").read_text()
-    (out / f"report-fold{fold}.json").write_text(report)  # the next fold replaces report.json
+    kept.write_text(report)  # the next fold replaces report.json
     return json.loads(report), shlex.join(cmd), time.perf_counter() - t0
 
 
@@ -100,19 +111,23 @@ def kwspot_row(word: str, reps: list[dict]) -> list[str]:
             f"{op_fas / hours:.2f}", thresholds]
 
 
-def measurement_files(negatives: list[Path]) -> list[str]:
-    """The negative files kwspot measures on (the same split as ``kwspot wakeword``)."""
-    from kwspot.evaluate.calibrate import split_files
+def measurement_files(negatives: list[Path], folds: int) -> list[str]:
+    """The negative files kwspot's runs measure on (``kwspot wakeword``'s own split: fold 0
+    measures one half, fold 1 the other)."""
     from kwspot.evaluate.posteriors import audio_files
+    from kwspot.wakeword.pipeline import negative_parts
 
-    return [str(f) for f in split_files(audio_files(negatives), "calibration")[1]]
+    files = audio_files(negatives)
+    return sorted(str(f) for fold in range(folds) for f in negative_parts(files, fold)[2])
 
 
-def baseline(word: str, tests: Path, negatives: list[Path], hours: float, thresholds,
-             out: Path) -> tuple[list[dict], int]:
+def baseline(word: str, tests: Path, negatives: list[Path], folds: int, hours: float | None,
+             thresholds, out: Path) -> tuple[list[dict], int]:
     """PocketSphinx's sweep (cached in ``out``) and the number of test files."""
     pos = [str(p) for p in audio_list(tests)]
-    neg = _first_hours(measurement_files(negatives), hours)
+    neg = measurement_files(negatives, folds)
+    if hours is not None:
+        neg = _first_hours(neg, hours)
     key = {"word": word, "pos": pos, "neg": neg, "thresholds": list(thresholds)}
     if PS.keyphrase(word) != word:  # spelled with dictionary words
         key["keyphrase"] = PS.keyphrase(word)
@@ -208,15 +223,16 @@ def main(argv: list[str] | None = None) -> int:
             reps = []
             for fold in range(args.folds):  # one folder: synthesis and embeddings shared
                 rep, cmd, secs = kwspot_run(word, tests, negatives, others, out / word,
-                                            args.quick, fold)
-                commands.append(f"`{cmd}` ({secs / 60:.1f} min)")
+                                            args.quick, fold, args.reuse)
+                took = "reused run" if secs is None else f"{secs / 60:.1f} min"
+                commands.append(f"`{cmd}` ({took})")
                 reps.append(rep)
             rows.append(kwspot_row(word, reps))
             skipped = {Path(s["path"]).name for rep in reps for s in rep["skipped"]}
             if skipped:
                 print(f"{word}: skipped unreadable files: " + ", ".join(sorted(skipped)))
         if ps_reason is None:
-            ps_rows, n_pos = baseline(word, tests, negatives,
+            ps_rows, n_pos = baseline(word, tests, negatives, args.folds,
                                       0.02 if args.quick else args.ps_hours, thresholds, out)
             rows.append(baseline_row(word, ps_rows, n_pos))
     print(C.table(["detector", "word", "test files", "negative h", "recall % at <= 1 FA/h",
@@ -228,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
           f"kwspot's figures pool {args.folds} run(s) per word (`--fold`), each measured on "
           "negative files it neither trained nor calibrated on (thresholds: one per run); "
           "PocketSphinx's loosest threshold of the sweep "
-          f"({', '.join(f'{t:g}' for t in thresholds)}), measured on a part of the same "
-          "measurement files.")
+          f"({', '.join(f'{t:g}' for t in thresholds)}), measured on "
+          f"{'a part of ' if args.quick or args.ps_hours else ''}the same negative files as "
+          "kwspot's runs.")
     if ps_reason:
         print(f"\nPocketSphinx skipped: {ps_reason}")
     print("\nCommands:\n\n" + "\n".join(f"- {c}" for c in commands))
