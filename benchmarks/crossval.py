@@ -77,7 +77,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
                    help="a --json file of results measured elsewhere (e.g. on a GPU) to show in "
                    "the table; repeatable")
     p.add_argument("--reuse", action="store_true",
-                   help="score finished run folders instead of training them again")
+                   help="score finished run folders instead of training them again (and "
+                   "keep their scores when the checkpoint has not changed since)")
     p.add_argument("--tta", action="store_true",
                    help="also score with test-time augmentation (`kwspot evaluate --tta`)")
     a = p.parse_args(argv)
@@ -136,7 +137,8 @@ def run_fold(a: argparse.Namespace, options: list[str], data: Path, out: Path, i
     cmd = ["evaluate", "--checkpoint", str(run / "best.pt"), "--split", "testing",
            "--json", str(figures), "--plot", str(out / f"fold{i}.png"), "--device", a.device,
            "--threads", str(a.threads), *(["--tta"] if a.tta else [])]
-    if kwspot(cmd, out / f"fold{i}.eval.txt", a.threads) != 0:
+    if not (a.reuse and scored(figures, run / "best.pt", a.tta)) and \
+            kwspot(cmd, out / f"fold{i}.eval.txt", a.threads) != 0:
         raise SystemExit(f"fold {i}: kwspot evaluate failed, see {out / f'fold{i}.eval.txt'}")
     m = json.loads(figures.read_text())["models"][0]
     n = int(m["count"])
@@ -145,6 +147,15 @@ def run_fold(a: argparse.Namespace, options: list[str], data: Path, out: Path, i
     if "tta" in m:
         fold.update(tta_correct=round(m["tta"]["accuracy"] * n), tta_acc=m["tta"]["accuracy"])
     return fold
+
+
+def scored(figures: Path, checkpoint: Path, tta: bool) -> bool:
+    """Whether ``figures`` (an evaluate --json) scored ``checkpoint`` as it is now, with
+    test-time augmentation when ``tta``."""
+    if not figures.is_file() or figures.stat().st_mtime < checkpoint.stat().st_mtime:
+        return False
+    m = json.loads(figures.read_text())["models"][0]
+    return not tta or "tta" in m
 
 
 def run_seconds(run: Path) -> float:
