@@ -70,9 +70,9 @@ class TrainConfig(AugmentConfig):
                                  "not installed", group="model", metavar="DIR")
     embedding_lr_scale: float = setting(0.0, "fine-tune the pretrained embedding at lr x S; "
                                         "0: frozen", group="model", metavar="S")
-    embedding_tune_layers: int = setting(20, "with --embedding-lr-scale: fine-tune only the "
-                                         "embedding's last N of 20 convolutions (N < 20: the "
-                                         "others run once per clip, fast on a CPU)",
+    embedding_tune_layers: int = setting(20, "when the embedding is fine-tuned: only its last "
+                                         "N of 20 convolutions learn (N < 20: the others run "
+                                         "once per clip, fast on a CPU)",
                                          group="model", metavar="N")
     feature_copies: int = setting(2, "augmented copies per clip precomputed for a frozen "
                                   "embedding", group="model", metavar="N")
