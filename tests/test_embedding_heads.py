@@ -136,6 +136,20 @@ def test_frozen_then_tuned_stage_is_the_whole_embedding(tune: int) -> None:
         assert torch.equal(frozen.tuned_stage(frozen.frozen_stage(wave)), frozen(wave))
 
 
+def test_tune_layers_without_finetuning_is_refused() -> None:
+    from kwspot.config import TrainConfig
+    from kwspot.errors import SettingError
+
+    with pytest.raises(SettingError, match="stays frozen unless") as e:
+        TrainConfig.resolve({"model": "emb_mlp", "embedding_tune_layers": 9})
+    assert e.value.setting == "embedding_tune_layers"
+    with pytest.raises(SettingError, match="1..20"):
+        TrainConfig.resolve({"model": "emb_mlp", "embedding_lr_scale": 0.1,
+                             "embedding_tune_layers": 0})
+    TrainConfig.resolve({"model": "emb_mlp", "embedding_lr_scale": 0.1,
+                         "embedding_tune_layers": 9})
+
+
 def test_partial_finetuning_learns_only_the_last_layers_from_precomputed_stages(
         small_tone_data: Path, tmp_path: Path) -> None:
     """With ``embedding_tune_layers`` < 20 the frozen layers run once per clip (the log says

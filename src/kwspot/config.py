@@ -128,6 +128,10 @@ class TrainConfig(AugmentConfig):
              f"must be >= 0, got {self.embedding_lr_scale}"),
             ("embedding_tune_layers", 1 <= self.embedding_tune_layers <= EMBEDDING_LAYERS,
              f"must be in 1..{EMBEDDING_LAYERS}, got {self.embedding_tune_layers}"),
+            ("embedding_tune_layers", (self.embedding_lr_scale > 0
+                                       or self.embedding_tune_layers == EMBEDDING_LAYERS),
+             "chooses the layers of a fine-tuned embedding, and this one stays frozen "
+             "unless its learning-rate scale is above 0"),
             ("feature_copies", self.feature_copies >= 0,
              f"must be >= 0, got {self.feature_copies}"),
             ("features", self.features is None or self.features in FRONTENDS,
