@@ -193,6 +193,8 @@ def pooled(result: dict) -> dict:
 
 
 def table(results: list[dict], folds: int) -> str:
+    """One row per recipe; a column of test-time-augmented figures when any were measured."""
+    with_tta = any("tta_acc" in r for r in results)
     rows = []
     for r in results:
         per = {f["fold"]: f["acc"] for f in r["per_fold"]}
@@ -202,10 +204,11 @@ def table(results: list[dict], folds: int) -> str:
         rows.append([f"`{r['name']}`", r["what"], r["device"],
                      *(f"{per[i]:.1%}" if i in per else "–" for i in range(folds)),
                      f"**{r['acc']:.1%}** ({r['correct']:,}/{r['n']:,})", f"{lo:.1%}–{hi:.1%}",
-                     tta, f"{sum(mins) / len(mins):.1f}" if mins else "–"])
+                     *([tta] if with_tta else []),
+                     f"{sum(mins) / len(mins):.1f}" if mins else "–"])
     return C.table(["recipe", "what", "trained on", *(f"fold {i}" for i in range(folds)),
-                    "pooled", "95% interval", "pooled, with `--tta`", "train min per fold"],
-                   rows, "lll" + "r" * (folds + 4))
+                    "pooled", "95% interval", *(["pooled, with `--tta`"] if with_tta else []),
+                    "train min per fold"], rows, "lll" + "r" * (folds + 3 + with_tta))
 
 
 def main(argv: list[str] | None = None) -> int:
