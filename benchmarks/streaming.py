@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--finetune-layers", type=int, default=0, metavar="N",
                    help="add a recipe: the last embedding recipe with the embedding's last N "
                    "layers fine-tuned at lr x 0.1 (8 augmented copies; 0: none)")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                   help="which checkpoint of each run detects: best.pt (chosen by 12-class "
+                   "validation accuracy) or last.pt (the end of training)")
     p.add_argument("--smoothing", default="20,200,500,1000",
                    help="posterior smoothing spans to compare, ms (20 = none)")
     p.add_argument("--target", type=float, default=1.0,
@@ -389,9 +392,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     # Each model runs once over every file, the models side by side (one process each).
     jobs = {}
     for (r, k), (out, _) in runs.items():
-        onnx = export_checkpoint(out / "best.pt", work / f"recipe{r}_half{k}.onnx").path
+        name = f"recipe{r}_half{k}{'' if args.checkpoint == 'best' else '_last'}"
+        onnx = export_checkpoint(out / f"{args.checkpoint}.pt", work / f"{name}.onnx").path
         jobs[r, k] = (str(onnx), args.threads, str(wav), [str(f) for f in neg_files], words,
-                      maybe, str(work / f"recipe{r}_half{k}_posteriors.npz"),
+                      maybe, str(work / f"{name}_posteriors.npz"),
                       f"{(out / 'command.txt').read_text()} {rec_key}")
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -401,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
         list(ex.map(collect_job, jobs.values()))
     for r, recipe in enumerate(recipes):
         folds = (0, 1) if recipe.fold_negatives else (0,)
-        ckpts = [runs[r, k][0] / "best.pt" for k in folds]
+        ckpts = [runs[r, k][0] / f"{args.checkpoint}.pt" for k in folds]
         loaded = [load_checkpoint(c) for c in ckpts]
         accs = [c.best_acc for c in loaded]
         iters[recipe.name] = "/".join(str(c.iteration) for c in loaded)
