@@ -29,7 +29,7 @@ EXPECTED = {
 NEEDS_REAL_DATA = {"pipeline", "accuracy", "embedding", "crossval"}
 
 
-def _run(args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
+def _run(args: list[str], timeout: int = 900) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
