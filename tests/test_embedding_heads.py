@@ -65,14 +65,24 @@ def small_tone_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tone_dataset(tmp_path_factory.mktemp("tones"), speakers=10, per_speaker=1)
 
 
+def assert_onnx_predicts_like(checkpoint: Path, onnx: Path) -> None:
+    """The checkpoint's ONNX export gives its probabilities on a few random clips."""
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.export import export_checkpoint
+
+    res = export_checkpoint(checkpoint, onnx)
+    clips = np.random.default_rng(0).normal(0, 0.1, (3, 16000)).astype(np.float32)
+    p_pt = load_classifier(checkpoint).predict_proba(clips)
+    p_ox = load_classifier(res.path).predict_proba(clips)
+    assert np.abs(p_pt - p_ox).max() < 1e-4
+
+
 def test_frozen_embedding_trains_on_precomputed_features(small_tone_data: Path,
                                                           tmp_path: Path) -> None:
     """`train` computes the embeddings once (clean + copies), then trains the head alone;
     a second run on the same clips reads them back; the checkpoint predicts like its ONNX."""
     pytest.importorskip("pyopen_wakeword", reason="pyopen-wakeword is not installed")
     from kwspot.config import TrainConfig
-    from kwspot.infer.backend import load_classifier
-    from kwspot.infer.export import export_checkpoint
     from kwspot.train import train
 
     base = dict(data=str(small_tone_data), words=("yes", "no", "up"), model="emb_mlp",
@@ -85,11 +95,7 @@ def test_frozen_embedding_trains_on_precomputed_features(small_tone_data: Path,
     again = train(TrainConfig.resolve({**base, "out": str(tmp_path / "b")},
                                       models.get_spec("emb_mlp").recommended))
     assert again.best_acc == first.best_acc  # same features (read back), same seed
-    res = export_checkpoint(tmp_path / "a" / "best.pt", tmp_path / "m.onnx")
-    clips = np.random.default_rng(0).normal(0, 0.1, (3, 16000)).astype(np.float32)
-    p_pt = load_classifier(tmp_path / "a" / "best.pt").predict_proba(clips)
-    p_ox = load_classifier(res.path).predict_proba(clips)
-    assert np.abs(p_pt - p_ox).max() < 1e-4
+    assert_onnx_predicts_like(tmp_path / "a" / "best.pt", tmp_path / "m.onnx")
 
 
 def test_finetuning_updates_the_embedding_at_a_smaller_rate() -> None:
@@ -158,8 +164,6 @@ def test_partial_finetuning_learns_only_the_last_layers_from_precomputed_stages(
     from kwspot.checkpoint import Checkpoint
     from kwspot.config import TrainConfig
     from kwspot.embedding.weights import load_weights
-    from kwspot.infer.backend import load_classifier
-    from kwspot.infer.export import export_checkpoint
     from kwspot.train import train
 
     cfg = dict(data=str(small_tone_data), words=("yes", "no", "up"), model="emb_mlp",
@@ -176,11 +180,7 @@ def test_partial_finetuning_learns_only_the_last_layers_from_precomputed_stages(
         weights[f"frontend.embedding.embedding.convs.{i}.weight"],
         pretrained[f"convs.{i}.weight"])]
     assert changed == [18, 19]
-    res = export_checkpoint(tmp_path / "run" / "best.pt", tmp_path / "m.onnx")
-    clips = np.random.default_rng(0).normal(0, 0.1, (3, 16000)).astype(np.float32)
-    p_pt = load_classifier(tmp_path / "run" / "best.pt").predict_proba(clips)
-    p_ox = load_classifier(res.path).predict_proba(clips)
-    assert np.abs(p_pt - p_ox).max() < 1e-4
+    assert_onnx_predicts_like(tmp_path / "run" / "best.pt", tmp_path / "m.onnx")
 
 
 def test_members_make_an_ensemble_of_mean_probabilities() -> None:
