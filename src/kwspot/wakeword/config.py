@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from kwspot.data.synth_settings import SynthSettings
 from kwspot.errors import KwspotError
-from kwspot.settings import setting
+from kwspot.settings import same_as, setting
+
+_SYNTH = {f.name: f for f in fields(SynthSettings)}
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class WakewordConfig:
         "synthetic clips of each phrase, each by its own synthetic speaker")
     per_negative: int = setting(60, "synthetic clips of each sound-alike and other word")
     confusables: int = setting(30, "sound-alikes and partial phrases synthesized per phrase")
+    neural_voices: tuple[str, ...] = same_as(_SYNTH["neural_voices"])
+    neural_share: float = same_as(_SYNTH["neural_share"])
     window_s: float | None = setting(None,
         "detector window; default 2 s, longer if a phrase needs it")
     model: str = setting("emb_conv", "head over the speech embedding (a registered emb_* model)")
@@ -63,7 +68,8 @@ class WakewordConfig:
                   ("copies", self.copies >= 0), ("smooth_ms", self.smooth_ms >= 0),
                   ("refractory_ms", self.refractory_ms >= 0),
                   ("window_s", self.window_s is None or 0.5 <= self.window_s <= 10),
-                  ("fold", self.fold in (0, 1))]
+                  ("fold", self.fold in (0, 1)),
+                  ("neural_share", 0 <= self.neural_share <= 1)]
         for name, ok in checks:
             if not ok:
                 raise KwspotError(f"{name} {getattr(self, name)}: {_RANGES[name]}")
@@ -87,5 +93,5 @@ _RANGES = {
     "batch_size": "must be >= 4",
     "lr": "must be positive", "copies": "must be >= 0", "smooth_ms": "must be >= 0",
     "refractory_ms": "must be >= 0", "window_s": "must be within 0.5..10 seconds",
-    "fold": "must be 0 or 1",
+    "fold": "must be 0 or 1", "neural_share": "must be within 0..1",
 }

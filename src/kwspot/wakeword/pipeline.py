@@ -67,7 +67,8 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
         f"({window / 16000:g}-s windows)")
     sets = synthesize_sets(cfg.phrases, out / "synth", per_phrase=cfg.per_phrase,
                            per_negative=cfg.per_negative, confusables=cfg.confusables,
-                           window=window, seed=cfg.seed, workers=cfg.workers, progress=progress)
+                           window=window, seed=cfg.seed, workers=cfg.workers, progress=progress,
+                           neural_voices=cfg.neural_voices, neural_share=cfg.neural_share)
     net = _build_net(cfg, len(labels))
     from kwspot.data.cache import default_cache_dir
     from kwspot.wakeword.windows import EmbeddingCache

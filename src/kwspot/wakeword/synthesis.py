@@ -1,5 +1,6 @@
-"""Synthetic training audio for wake phrases: the phrases by many eSpeak NG voices, and
-negatives made for them (sound-alikes, partial phrases, other words and sentences).
+"""Synthetic training audio for wake phrases: the phrases by many eSpeak NG voices (and a
+share by neural voices, when installed or given), and negatives made for them (sound-alikes,
+partial phrases, other words and sentences).
 
 Both sets are :func:`~kwspot.data.synth.synthesize` folders, reused when made before with the
 same settings. Clips last one detector window; every phrase clip comes from its own synthetic
@@ -75,18 +76,21 @@ def negative_words(phrases: Sequence[str], confusables: int) -> tuple[list[str],
 
 def synthesize_sets(phrases: Sequence[str], folder: Path, *, per_phrase: int, per_negative: int,
                     confusables: int, window: int, seed: int, workers: int | None,
-                    progress: bool | None = None) -> SynthSets:
-    """The phrase set and the negative set under ``folder`` (made, or reused)."""
+                    progress: bool | None = None, neural_voices: Sequence[str] = (),
+                    neural_share: float = 0.0) -> SynthSets:
+    """The phrase set and the negative set under ``folder`` (made, or reused); both spoken
+    by the same share of neural voices, so that a voice is no clue to the class."""
     clip_s = window / RATE
+    voices = {"neural_voices": neural_voices, "neural_share": neural_share}
     pos = synthesize(folder / "positives", words=list(phrases), unknown_words=(),
                      per_word=per_phrase, speakers=max(3, per_phrase), seed=seed,
                      workers=workers, progress=progress, perturb=PERTURB, clip_seconds=clip_s,
-                     noise_seconds=10)
+                     noise_seconds=10, **voices)
     others, alike = negative_words(phrases, confusables)
     neg = synthesize(folder / "negatives", words=(), unknown_words=others, confusables=alike,
                      per_word=per_negative, speakers=max(3, 4 * per_negative), seed=seed + 1,
                      workers=workers, progress=progress, perturb=PERTURB, clip_seconds=clip_s,
-                     noise_seconds=60)
+                     noise_seconds=60, **voices)
     return SynthSets(pos, neg, window)
 
 

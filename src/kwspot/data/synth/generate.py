@@ -10,6 +10,7 @@ the parameters, so the same seed gives byte-identical files for any number of wo
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import multiprocessing
 import os
@@ -19,14 +20,14 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from kwspot.data.perturb import NoiseBank, Perturbations
-from kwspot.data.synth import espeak, voices
+from kwspot.data.synth import espeak, neural, voices
 from kwspot.data.synth.clips import (
     CLIP_RATE,
     MAX_WORD_S,
@@ -94,6 +95,8 @@ def synthesize(
     rate_spread: float = SynthSettings.rate_spread,
     clip_seconds: float | None = SynthSettings.clip_seconds,
     confusables: Sequence[str] = (),
+    neural_voices: Sequence[str] = SynthSettings.neural_voices,
+    neural_share: float = SynthSettings.neural_share,
 ) -> SynthReport:
     """Write ``per_word`` clips of every word (and of every unknown word) to ``out_dir``.
 
@@ -106,7 +109,10 @@ def synthesize(
     ``perturb`` None means :data:`DEFAULT_PERTURBATIONS`. ``confusables`` (e.g. from
     :func:`~kwspot.data.synth.confusable.confusable_phrases`) are spoken like unknown words
     and marked ``confusable`` in ``meta.csv``; any that are also keywords or unknown words
-    are dropped.
+    are dropped. ``neural_share`` of the speakers speak with a neural (Piper) voice from
+    ``neural_voices`` (``.onnx`` files) or, when none are given, from the voices installed as
+    packages (:func:`~kwspot.data.synth.neural.packaged_voices`); with neither, all speak
+    with eSpeak NG.
 
     ``speakers`` defaults to ``max(10, per_word // 2)`` (each says each word about twice);
     ``workers`` defaults to the usable CPUs (fewer for small jobs); ``progress`` None shows
@@ -143,6 +149,7 @@ def synthesize(
     perturb = Perturbations(**{**asdict(perturb), "noise_dirs": noise_dirs})
     noise_bank = NoiseBank(noise_dirs) if perturb.uses_noise else None  # checks the folders
     paths = espeak.locate_espeak()
+    neural = _neural_voices(neural_voices, neural_share)
     params = json.loads(json.dumps({
         "format": _FORMAT_VERSION, "words": list(words_t), "unknown_words": list(unknown_t),
         "confusables": list(confusable_t), "per_word": per_word, "seed": seed,
@@ -151,6 +158,10 @@ def synthesize(
         "perturb": asdict(perturb), "tract_spread": tract_spread, "rate_spread": rate_spread,
         "clip_seconds": clip_seconds,
         "noise_files": len(noise_bank.files) if noise_bank else 0,
+        # Only when used: sets made without neural voices keep the parameters they had.
+        **({"neural": {"share": neural_share,
+                       "voices": {n: v.model.stat().st_size for n, v in neural.items()}}}
+           if neural else {}),
     }))
     if not force:
         kept = _existing_report(out, params, start)
@@ -162,7 +173,8 @@ def synthesize(
     variants = voices.list_variants(paths.data)
     if not accents or not variants:
         raise KwspotError(f"{paths.data}: no English accents or voice variants found")
-    speaker_list = plan_speakers(n_speakers, accents, variants, seed)
+    speaker_list = plan_speakers(n_speakers, accents, variants, seed, list(neural),
+                                 neural_share)
     specs = plan_clips(list(words_t), list(unknown_t), per_word, speaker_list, seed,
                        confusable_t)
     for word in (*words_t, *unknown_t, *confusable_t, NOISE_DIR):
@@ -170,7 +182,7 @@ def synthesize(
 
     with tempfile.TemporaryDirectory(prefix="kwspot-synth-") as tmp:
         mirror = voices.mirror_data_dir(paths.data, Path(tmp))
-        for sp in speaker_list:
+        for sp in (sp for sp in speaker_list if not sp.neural):
             base = voices.read_variant(paths.data, sp.variant)
             rng = np.random.default_rng([seed, int(sp.id[3:], 16)])
             voices.write_variant(mirror, sp.id,
@@ -179,8 +191,10 @@ def synthesize(
         samples = clip_samples([*words_t, *unknown_t, *confusable_t], clip_seconds,
                                lambda: espeak.fresh_engine(library, mirror))
         style = ClipStyle(samples=samples, rate_spread=rate_spread, perturb=perturb)
+        babble = [sp for sp in speaker_list if sp.split == "training" and not sp.neural]
         context = _WorkerContext(str(library), str(mirror), str(out), seed, noise_seconds,
-                                 [sp for sp in speaker_list if sp.split == "training"], style)
+                                 babble or speaker_list[:1], style,
+                                 {n: str(v.model) for n, v in neural.items()})
         rows = _run_tasks(context, specs, workers, progress)
 
     rows.sort(key=lambda r: r["path"])
@@ -209,6 +223,20 @@ def synthesize(
     (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     (out / PARTIAL_MARKER).unlink(missing_ok=True)
     return report
+
+
+def _neural_voices(files: Sequence[str], share: float) -> dict[str, neural.VoiceFiles]:
+    """The neural voices to speak with, by name: ``files``, else the installed ones; none
+    when ``share`` is 0."""
+    if not 0.0 <= share <= 1.0:
+        raise SettingError("neural_share", f"{share}: must be within 0..1")
+    if share == 0:
+        return {}
+    found = [neural.voice_files(f) for f in files] if files else neural.packaged_voices()
+    by_name = {v.name: v for v in found}
+    if len(by_name) < len(found):
+        raise SettingError("neural_voices", "two voice files have the same name")
+    return by_name
 
 
 def _check_words(words: Sequence[str] | str, setting: str) -> tuple[str, ...]:
@@ -359,9 +387,27 @@ class _WorkerContext:
     noise_seconds: float
     babble_speakers: list[Speaker]
     style: ClipStyle
+    neural_voices: dict[str, str] = field(default_factory=dict)  # name → .onnx file
 
     def engine(self) -> AbstractContextManager[espeak.Espeak]:
         return espeak.fresh_engine(Path(self.library), Path(self.data))
+
+    def engine_for(self, speaker: Speaker) -> Callable[[], AbstractContextManager]:
+        """What speaks for ``speaker``: an eSpeak NG engine, or its neural voice."""
+        if not speaker.neural:
+            return self.engine
+        return functools.partial(_neural_engine, self, speaker.variant)
+
+
+_voices: dict[str, neural.NeuralVoice] = {}  # loaded once per process
+
+
+@contextmanager
+def _neural_engine(ctx: _WorkerContext, name: str) -> Iterator[neural.NeuralEngine]:
+    if name not in _voices:
+        _voices[name] = neural.NeuralVoice(neural.voice_files(ctx.neural_voices[name]))
+    with ctx.engine() as phonemizer:
+        yield neural.NeuralEngine(_voices[name], phonemizer, espeak.SAMPLE_RATE)
 
 
 _context: _WorkerContext | None = None
@@ -395,7 +441,8 @@ def _run_task(task: Task) -> tuple[int, list[dict]]:
         return 1, []
     assert isinstance(payload, list)
     rows = []
-    for spec, pcm, row in render_speaker(payload, ctx.engine, ctx.style, _noise_bank):
+    engine = ctx.engine_for(payload[0].speaker)
+    for spec, pcm, row in render_speaker(payload, engine, ctx.style, _noise_bank):
         write_wav(out / spec.path, pcm)
         rows.append(row)
     return len(rows), rows

@@ -10,6 +10,12 @@ score measures generalization to unseen voices.
 Speaker ids are drawn until the Speech Commands hash rule (SHA-1 of the id, see
 ``input_data.which_set``) puts the id in its split, so tools that split by that rule
 instead of reading ``validation_list.txt`` / ``testing_list.txt`` get the same split.
+
+A share of training speakers may speak with a neural voice instead
+(:mod:`kwspot.data.synth.neural`): their accent is :data:`NEURAL`, their variant the voice's
+name, and their rate, pitch and range are mapped onto that voice's own controls. Validation
+and testing speakers stay eSpeak NG voices of their own variants (a few neural voices cannot
+be held out).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ TESTING_FRACTION = 0.1
 # Regional accents kept out of training (validation, testing), when installed.
 HELD_OUT_ACCENTS = ("en-us-nyc", "en-gb-x-gbcwmd")
 _MIN_TRAINING_ACCENTS = 2
+NEURAL = "neural"  # the accent of speakers with a neural voice
+_NEURAL_STREAM = 0x9E0A1
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,11 @@ class Speaker:
     rate: float  # words per minute
     pitch: float  # eSpeak pitch parameter, 0-100
     pitch_range: float  # eSpeak range parameter, 0-100
+
+    @property
+    def neural(self) -> bool:
+        """Speaks with a neural voice (named by :attr:`variant`), not eSpeak NG."""
+        return self.accent == NEURAL
 
     @property
     def voice(self) -> str:
@@ -65,8 +78,14 @@ def split_sizes(total: int) -> dict[str, int]:
 
 
 def plan_speakers(count: int, accents: list[str], variants: list[str],
-                  seed: int) -> list[Speaker]:
-    """``count`` speakers over the splits; accents and variants must be non-empty."""
+                  seed: int, neural_voices: list[str] | tuple[str, ...] = (),
+                  neural_share: float = 0.0) -> list[Speaker]:
+    """``count`` speakers over the splits; accents and variants must be non-empty.
+
+    With ``neural_voices`` (names), each training speaker speaks with one of them instead
+    (chosen at random) with probability ``neural_share``; the eSpeak speakers stay what they
+    would be without them (the choice draws from a random stream of its own).
+    """
     if count < 3:
         raise SettingError("speakers", f"{count}: need at least 3 (one per split)")
     rng = np.random.default_rng([seed, 0x5EA4E7])
@@ -91,7 +110,14 @@ def plan_speakers(count: int, accents: list[str], variants: list[str],
                 pitch=float(rng.uniform(25, 75)),
                 pitch_range=float(rng.uniform(25, 85)),
             ))
-    return speakers
+    if not neural_voices or neural_share <= 0:
+        return speakers
+    nrng = np.random.default_rng([seed, _NEURAL_STREAM])
+    picks = nrng.integers(len(neural_voices), size=len(speakers))
+    chosen = nrng.random(len(speakers)) < neural_share
+    return [Speaker(sp.id, sp.split, NEURAL, neural_voices[k], sp.rate, sp.pitch, sp.pitch_range)
+            if c and sp.split == "training" else sp
+            for sp, k, c in zip(speakers, picks, chosen, strict=True)]
 
 
 def _accent_pools(accents: list[str]) -> dict[str, tuple[str | None, list[str]]]:
