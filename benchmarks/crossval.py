@@ -36,7 +36,7 @@ RECIPES: dict[str, tuple[str, list[str], bool]] = {
     "emb_mlp": ("MLP head, frozen embedding", ["--model", "emb_mlp"], True),
     "emb_conv": ("conv head, frozen embedding", ["--model", "emb_conv"], True),
     "emb_gru": ("GRU head, frozen embedding", ["--model", "emb_gru"], True),
-    "emb_mlp+synth": ("MLP head, frozen, real + synthetic (ratio 0.25)",
+    "emb_mlp+synth": ("MLP head, frozen, real + synthetic (ratio 0.25; the `--synth` set)",
                       ["--model", "emb_mlp", "--synth-ratio", "0.25"], True),
     "emb_mlp-ft9": ("MLP head, the embedding's last 9 of 20 layers fine-tuned at lr x 0.1, "
                     "1,000 iterations, 8 augmented copies",
@@ -173,8 +173,9 @@ def run_recipe(a: argparse.Namespace, name: str, what: str, options: list[str],
     for i in wanted:
         folds.append(run_fold(a, options, data, out / name, i))
         f = folds[-1]
+        # Progress, not part of the section BENCHMARKS.md gets (that is stdout).
         print(f"{name} fold {i}: {f['acc']:.2%} of {f['n']} clips "
-              f"(trained in {f['train_minutes']:.1f} min)", flush=True)
+              f"(trained in {f['train_minutes']:.1f} min)", file=sys.stderr, flush=True)
     return pooled({"name": name, "what": what, "train_options": options, "device": a.device,
                    "folds": a.folds, "val_pct": a.val_pct, "data": str(data),
                    "per_fold": folds})

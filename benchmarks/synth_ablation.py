@@ -37,7 +37,9 @@ DEFAULT_OUT = "/tmp/kwspot-bench/synth_ablation"
 NOISE_FOLDERS = ("esc10",)
 # Every arm starts from clean speech with the original spreads, then adds its options (argparse
 # keeps the last value of a repeated option), so changing kwspot synth's defaults changes no arm.
-CLEAN = ["--clean", "--tract-spread", "0.05", "--rate-spread", "0.08"]
+CLEAN = ["--clean", "--tract-spread", "0.05", "--rate-spread", "0.08", "--neural-share", "0"]
+ALL = ["--reverb", "0.6", "--device", "0.6", "--telephone", "0.15", "--tract-spread", "0.1",
+       "--rate-spread", "0.15", "--noise", "0.5", "--noise-dirs", "{noise}"]
 # arm -> (what it changes, kwspot synth options); "{noise}" is the real-noise folders.
 ARMS: dict[str, tuple[str, list[str]]] = {
     "baseline": ("clean eSpeak speech (the synth of issue 13's 34 %)", CLEAN),
@@ -48,10 +50,11 @@ ARMS: dict[str, tuple[str, list[str]]] = {
                [*CLEAN, "--tract-spread", "0.1", "--rate-spread", "0.15"]),
     "noise": ("+ real noise (50 %, SNR 5-30 dB) from esc10",
               [*CLEAN, "--noise", "0.5", "--noise-dirs", "{noise}"]),
-    "all": ("all of the above",
-            [*CLEAN, "--reverb", "0.6", "--device", "0.6", "--telephone", "0.15",
-             "--tract-spread", "0.1", "--rate-spread", "0.15", "--noise", "0.5",
-             "--noise-dirs", "{noise}"]),
+    "neural": ("+ a neural voice (Piper's joe) for 25 % of training speakers",
+               [*CLEAN, "--neural-share", "0.25"]),
+    "all": ("all of the above but the neural voice", [*CLEAN, *ALL]),
+    "all+neural": ("all of the above (`kwspot synth`'s defaults)",
+                   [*CLEAN, *ALL, "--neural-share", "0.25"]),
 }
 
 
@@ -217,13 +220,14 @@ def synth_defaults() -> str:
     import inspect
 
     from kwspot.data.synth import DEFAULT_PERTURBATIONS as D
-    from kwspot.data.synth import synthesize
+    from kwspot.data.synth import SynthSettings, synthesize
 
     spreads = {k: v.default for k, v in inspect.signature(synthesize).parameters.items()
                if k.endswith("_spread")}
     return (f"reverb {D.reverb}, device {D.device}, telephone {D.telephone}, real noise "
             f"{D.noise} (when --noise-dirs is given, SNR {D.snr_db[0]:g}-{D.snr_db[1]:g} dB), "
-            + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in spreads.items()))
+            + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in spreads.items())
+            + f", neural voice share {SynthSettings.neural_share} of training speakers")
 
 
 def print_report(a: argparse.Namespace, results: dict[tuple[str, str], list[float]],

@@ -11,7 +11,13 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from kwspot.data.synth.neural import NeuralVoice, packaged_voices, seeded_graph, voice_files
+from kwspot.data.synth.neural import (
+    NeuralEngine,
+    NeuralVoice,
+    packaged_voices,
+    seeded_graph,
+    voice_files,
+)
 from kwspot.data.synth.speakers import NEURAL, plan_speakers
 from kwspot.errors import KwspotError
 
@@ -72,6 +78,46 @@ def test_neural_speakers_replace_a_share_and_leave_the_rest_as_they_were():
             assert p == m
     every = plan_speakers(20, accents, variants, 4, ["a"], 1.0)
     assert all(s.neural == (s.split == "training") for s in every)
+
+
+class _StubVoice:
+    """Records what the engine asks a voice for; speaks a 0.5-s tone."""
+
+    sample_rate, speakers, espeak_voice = 22_050, 7, "en-us"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def speak(self, phonemes: str, **kw) -> np.ndarray:
+        self.calls.append((phonemes, kw))
+        return 0.1 * np.sin(np.arange(11_025, dtype=np.float32) * 0.05)
+
+
+class _StubPhonemizer:
+    def set_voice(self, name: str) -> None:
+        self.voice = name
+
+    def phonemes(self, text: str) -> list[list[str]]:
+        return [list(w) for w in text.split()]
+
+
+def test_engine_maps_espeak_parameters_onto_the_voice():
+    voice = _StubVoice()
+    engine = NeuralEngine(voice, _StubPhonemizer(), 22_050)
+    engine.set_voice("neural+syn1")
+    low = engine.synth("hey you?", rate=70, pitch=0, pitch_range=0, seed=3)
+    high = engine.synth("hey you", rate=400, pitch=100, pitch_range=100, seed=3)
+    (ipa, slow), (ipa2, fast) = voice.calls
+    assert ipa == "hey you?" and ipa2 == "hey you."
+    assert slow["length_scale"] == 1.5 and fast["length_scale"] == 0.75
+    assert slow["noise_w"] < fast["noise_w"] and slow["seed"] == 3
+    assert slow["speaker"] == fast["speaker"] and 0 <= slow["speaker"] < 7
+    # Pitch 0 is heard 0.3 octave lower (longer), pitch 100 as much higher (shorter).
+    assert low.dtype == np.int16 and low.size > 1.5 * high.size
+    for k in range(40):  # a multi-speaker voice lends synthetic speakers its own speakers
+        engine.set_voice(f"neural+syn{k}")
+        engine.synth("hey", rate=140, pitch=50, pitch_range=50, seed=3)
+    assert len({kw["speaker"] for _, kw in voice.calls}) == 7
 
 
 needs_voice = pytest.mark.skipif(not packaged_voices(),

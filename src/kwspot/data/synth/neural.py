@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -175,10 +176,13 @@ class NeuralEngine:
         self._voice = voice
         self._phonemizer = phonemizer
         self._out_rate = out_rate
+        self._speaker = 0
         phonemizer.set_voice(voice.espeak_voice)
 
     def set_voice(self, name: str) -> None:
-        """Kept for the engine interface: the voice was chosen when the engine was made."""
+        """Pick the voice's own speaker for the synthetic speaker ``name`` (a multi-speaker
+        voice gives each synthetic speaker one of its speakers, by a hash of the name)."""
+        self._speaker = zlib.crc32(name.encode("utf-8")) % max(1, self._voice.speakers)
 
     def phonemes(self, text: str) -> list[list[str]]:
         return self._phonemizer.phonemes(text)
@@ -194,7 +198,8 @@ class NeuralEngine:
         length = float(np.clip(_RATE_AT_LENGTH_1 / max(rate, 1), *_LENGTH_LIMITS))
         audio = self._voice.speak(ipa, seed=seed, length_scale=length,
                                   noise_scale=float(rng.uniform(0.4, 0.9)),
-                                  noise_w=0.3 + 0.7 * float(np.clip(pitch_range, 0, 100)) / 100)
+                                  noise_w=0.3 + 0.7 * float(np.clip(pitch_range, 0, 100)) / 100,
+                                  speaker=self._speaker)
         shift = 2.0 ** (_SHIFT_OCTAVES * (float(np.clip(pitch, 0, 100)) - 50) / 50)
         # Heard ``shift`` times higher: the voice's samples played at rate * shift.
         up, down = _ratio(self._out_rate, self._voice.sample_rate * shift)
