@@ -1,10 +1,11 @@
 """``kwspot demo``: the main job on a fresh machine, offline and with no dataset.
 
-Synthesizes a default Speech-Commands-style set with eSpeak NG (cached), trains a small model
-for a few minutes of CPU (by default a head over the pretrained speech embedding; without
-openWakeWord's model files, the seed's vggnet1), evaluates it on held-out synthetic voices
-and, when real recordings are at hand (``../shared/data/sc_v2_test_part`` or ``--real DIR``),
-on real human speech, and prints the accuracy table and where the confusion-matrix PNGs are.
+Synthesizes a default Speech-Commands-style set with eSpeak NG and a neural voice (cached),
+trains a small model for a few minutes of CPU (by default a head over the pretrained speech
+embedding; without openWakeWord's model files, the seed's vggnet1), evaluates it on held-out
+synthetic voices and, when real recordings are at hand (``../shared/data/sc_v2_test_part`` or
+``--real DIR``), on real human speech, and prints the accuracy table and where the
+confusion-matrix PNGs are.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class DemoConfig:
     synth_dir: str | None = None  # synthesized set (default <cache>/synth-demo-<per_word>)
     real: str | None = None  # real 12-class folder to test on (default ../shared/data/...)
     model: str | None = None  # default: emb_conv (pretrained embedding), else vggnet1
-    per_word: int = 200  # synthesized clips per word (4,000 clips in ~10 s)
+    per_word: int = 200  # synthesized clips per word (4,000 clips in about a minute)
     iters: int = 600  # training iterations (~40 epochs; a few minutes on 2 cores)
     batch_size: int = 128
     log_every: int = 100
@@ -81,7 +82,8 @@ def run_demo(cfg: DemoConfig, report: TrainReport | None = None) -> DemoResult:
          "batch_size": cfg.batch_size, "log_every": cfg.log_every, "seed": cfg.seed,
          "out": cfg.out, "warmup_iters": min(100, cfg.iters // 10), **copies},
         get_spec(model).recommended)
-    say(f"kwspot demo: 1/3 synthesizing speech with eSpeak NG into {synth_dir}")
+    say(f"kwspot demo: 1/3 synthesizing speech with eSpeak NG and a neural voice into "
+        f"{synth_dir}")
     rep = synthesize(synth_dir, per_word=cfg.per_word, seed=cfg.seed, workers=cfg.workers)
     how = "reused" if rep.reused else f"made in {rep.elapsed_s:.1f} s"
     say(f"  {rep.clips:,} clips from {rep.speakers} synthetic speakers ({how})")

@@ -8,9 +8,9 @@ from dataclasses import fields
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="offline end-to-end demo: synthesize, train, evaluate",
-                       description="Synthesize a Speech-Commands-style set with eSpeak NG, train "
-                       "a small model on it for a few minutes, evaluate on held-out synthetic "
-                       "voices and on real recordings when present.")
+                       description="Synthesize a Speech-Commands-style set with eSpeak NG and "
+                       "a neural voice, train a small model on it for a few minutes, evaluate "
+                       "on held-out synthetic voices and on real recordings when present.")
     p.add_argument("--out", default=None, help="run folder (runs/demo)")
     p.add_argument("--synth-dir", default=None, help="where the synthesized set is cached")
     p.add_argument("--real", default=None,
