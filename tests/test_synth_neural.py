@@ -154,3 +154,10 @@ def test_a_synthetic_set_with_neural_speakers(tmp_path):
     plain = synthesize(tmp_path / "p", words=("yes",), unknown_words=(), per_word=3, seed=2,
                        workers=1, speakers=3, noise_seconds=1, neural_share=0.0)
     assert "neural" not in json.dumps(plain.params)
+    # Every training speaker neural: babble noise still has eSpeak voices to speak with.
+    every = synthesize(tmp_path / "n", words=("yes",), unknown_words=(), per_word=3, seed=2,
+                       workers=1, speakers=3, noise_seconds=1, neural_share=1.0)
+    rows = list(csv.DictReader((tmp_path / "n" / "meta.csv").open(encoding="utf-8")))
+    assert {r["accent"] == NEURAL for r in rows if r["split"] == "training"} == {True}
+    assert (tmp_path / "n" / "_background_noise_" / "babble.wav").is_file()
+    assert every.clips == 3

@@ -109,7 +109,7 @@ def synthesize(
     ``perturb`` None means :data:`DEFAULT_PERTURBATIONS`. ``confusables`` (e.g. from
     :func:`~kwspot.data.synth.confusable.confusable_phrases`) are spoken like unknown words
     and marked ``confusable`` in ``meta.csv``; any that are also keywords or unknown words
-    are dropped. ``neural_share`` of the speakers speak with a neural (Piper) voice from
+    are dropped. ``neural_share`` of the training speakers speak with a neural (Piper) voice from
     ``neural_voices`` (``.onnx`` files) or, when none are given, from the voices installed as
     packages (:func:`~kwspot.data.synth.neural.packaged_voices`); with neither, all speak
     with eSpeak NG.
@@ -191,9 +191,11 @@ def synthesize(
         samples = clip_samples([*words_t, *unknown_t, *confusable_t], clip_seconds,
                                lambda: espeak.fresh_engine(library, mirror))
         style = ClipStyle(samples=samples, rate_spread=rate_spread, perturb=perturb)
-        babble = [sp for sp in speaker_list if sp.split == "training" and not sp.neural]
+        # Babble is eSpeak speech: of training speakers, or of any when all of them are neural.
+        espeak_speakers = [sp for sp in speaker_list if not sp.neural]
+        babble = [sp for sp in espeak_speakers if sp.split == "training"] or espeak_speakers
         context = _WorkerContext(str(library), str(mirror), str(out), seed, noise_seconds,
-                                 babble or speaker_list[:1], style,
+                                 babble, style,
                                  {n: str(v.model) for n, v in neural.items()})
         rows = _run_tasks(context, specs, workers, progress)
 
