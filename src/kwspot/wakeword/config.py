@@ -29,7 +29,7 @@ class WakewordConfig:
         "synthetic clips of each phrase, each by its own synthetic speaker")
     per_negative: int = setting(60, "synthetic clips of each sound-alike and other word")
     confusables: int = setting(30, "sound-alikes and partial phrases synthesized per phrase")
-    neural_voices: tuple[str, ...] = same_as(_SYNTH["neural_voices"])
+    neural_voices: tuple[str, ...] = same_as(_SYNTH["neural_voices"], metavar="FILE")
     neural_share: float = same_as(_SYNTH["neural_share"])
     window_s: float | None = setting(None,
         "detector window; default 2 s, longer if a phrase needs it")
