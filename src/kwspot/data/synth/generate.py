@@ -196,7 +196,7 @@ def synthesize(
         babble = [sp for sp in espeak_speakers if sp.split == "training"] or espeak_speakers
         context = _WorkerContext(str(library), str(mirror), str(out), seed, noise_seconds,
                                  babble, style,
-                                 {n: str(v.model) for n, v in neural.items()})
+                                 neural)
         rows = _run_tasks(context, specs, workers, progress)
 
     rows.sort(key=lambda r: r["path"])
@@ -389,7 +389,7 @@ class _WorkerContext:
     noise_seconds: float
     babble_speakers: list[Speaker]
     style: ClipStyle
-    neural_voices: dict[str, str] = field(default_factory=dict)  # name → .onnx file
+    neural_voices: dict[str, neural.VoiceFiles] = field(default_factory=dict)  # by name
 
     def engine(self) -> AbstractContextManager[espeak.Espeak]:
         return espeak.fresh_engine(Path(self.library), Path(self.data))
@@ -407,7 +407,7 @@ _voices: dict[str, neural.NeuralVoice] = {}  # loaded once per process
 @contextmanager
 def _neural_engine(ctx: _WorkerContext, name: str) -> Iterator[neural.NeuralEngine]:
     if name not in _voices:
-        _voices[name] = neural.NeuralVoice(neural.voice_files(ctx.neural_voices[name]))
+        _voices[name] = neural.NeuralVoice(ctx.neural_voices[name])
     with ctx.engine() as phonemizer:
         yield neural.NeuralEngine(_voices[name], phonemizer, espeak.SAMPLE_RATE)
 

@@ -74,18 +74,18 @@ def seeded_graph(model: bytes) -> bytes:
 
     graph = onnx.load_from_string(model)
     nodes = list(graph.graph.node)
-    random = [n for n in nodes if n.op_type == "RandomNormalLike"]
-    if not random:
+    if not any(n.op_type == "RandomNormalLike" for n in nodes):
         return model
     shape_1 = helper.make_tensor("kwspot_shape_1", TensorProto.INT64, [1], [1])
     zero = helper.make_tensor("kwspot_zero", TensorProto.INT64, [1], [0])
     graph.graph.initializer.extend([shape_1, zero])
     out: list = []
+    k = -1  # which noise input
     for node in nodes:
         if node.op_type != "RandomNormalLike":
             out.append(node)
             continue
-        k = random.index(node)
+        k += 1
         name, like, y = f"noise{k}", node.input[0], node.output[0]
         graph.graph.input.append(
             helper.make_tensor_value_info(name, TensorProto.FLOAT, ["noise"]))
@@ -126,7 +126,6 @@ class NeuralVoice:
         except Exception as exc:  # onnx/onnxruntime raise many kinds for a bad file
             raise KwspotError(f"{files.model}: cannot load the voice model ({exc})") from None
         self._inputs = {i.name for i in self._session.get_inputs()}
-        self.files = files
 
     def phoneme_ids(self, phonemes: str) -> np.ndarray:
         """Piper's ids: BOS, then each phoneme (a code point) followed by a pad, then EOS;
