@@ -212,3 +212,20 @@ def test_recipes_scale_with_data_size_and_iters() -> None:
     assert (small.iters, small.warmup_iters) == (900, 22)
     own = TrainConfig.resolve({"epochs": 2, "warmup_iters": 3}, rec).sized(100)
     assert (own.iters, own.warmup_iters, own.epochs, own.warmup) == (1, 3, 0.0, 0.0)
+
+
+def test_init_starts_from_another_runs_weights(tone_data: Path, tmp_path: Path,
+                                               capsys) -> None:
+    first = train(_cfg(tone_data, tmp_path / "a", iters=40, log_every=20))
+    train(_cfg(tone_data, tmp_path / "b", iters=20, log_every=20,
+               init=str(tmp_path / "a")))
+    rows = read_metrics(tmp_path / "b" / "metrics.jsonl")
+    assert rows[0]["iter"] == 0 and rows[0]["valid_acc"] == pytest.approx(first.best_acc)
+    fresh = read_metrics(tmp_path / "a" / "metrics.jsonl")[0]["valid_acc"]
+    assert rows[0]["valid_acc"] > fresh  # not where a new run starts
+    assert main(["train", "--data", str(tone_data), "--words", "yes,no,up", "--model",
+                 "dscnn_s", "--iters", "1", "--batch-size", "16", "--val-pct", "25",
+                 "--test-pct", "0", "--out", str(tmp_path / "c"), "--device", "cpu",
+                 "--init", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint is for model 'vggnet1', not 'dscnn_s'" in err and err.count("\n") == 1

@@ -61,6 +61,9 @@ class TrainConfig(AugmentConfig):
                                 "training split")
     synth_ratio: float = setting(1.0, "synthesized training clips per real training clip, "
                                  "at most")
+    init: str | None = setting(None, "start from the weights of this checkpoint or run folder "
+                               "(same model and words), e.g. one trained on `kwspot synth` "
+                               "speech; the optimizer starts afresh", metavar="CKPT")
     # model
     model: str = setting("seresnet3", "registered model, see `kwspot models`", group="model")
     features: str | None = setting(None, "front-end: raw, mel, mfcc or embedding (default: "

@@ -171,7 +171,12 @@ def _build_step(cfg: TrainConfig, data: TrainingData, train_waves: torch.Tensor,
     num_classes = len(data.dataset.labels)
     fe = frontend_for(cfg.model, cfg.features, **cfg.frontend_settings())
     net: KwsNet = build_net(cfg.model, num_classes, fe).to(device)
-    if cfg.feature_norm and fit_norm:
+    if cfg.init and fit_norm:  # a new run that starts from another run's weights
+        start = Checkpoint.load(cfg.init)
+        start.check_compatible(cfg.model, tuple(data.dataset.labels.names))
+        load_weights(net, {k: v.to(device) for k, v in start.weights.items()}, start.path,
+                     cfg.model)
+    elif cfg.feature_norm and fit_norm:
         sample = train_waves[torch.randperm(len(train_waves))[:2000]]
         net.frontend.fit_normalization(int16_to_float(sample))
     classifier: nn.Module = net.classifier
