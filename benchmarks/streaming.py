@@ -39,6 +39,8 @@ MAYBE = {"speech_s2i": ("on", "no", "go")}
 # More negative speech for training only (never measured on): the real recordings of two wake
 # words, by more than 50 other speakers, none of them a command word.
 WAKE_SPEECH = ("computer", "snowboy")
+WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+ALIKE_SPEAKERS = 48  # synthetic speakers of the sound-alikes (--sound-alikes)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,6 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--finetune-layers", type=int, default=0, metavar="N",
                    help="add a recipe: the last embedding recipe with the embedding's last N "
                    "layers fine-tuned at lr x 0.1 (8 augmented copies; 0: none)")
+    p.add_argument("--sound-alikes", type=int, default=0, metavar="N",
+                   help="add a recipe: the wake-word-speech embedding recipe with N "
+                   "synthesized sound-alikes of each command word (`kwspot synth "
+                   "--negatives-for`, e.g. down -> done, town) as negatives (0: none)")
+    p.add_argument("--sound-alike-clips", type=int, default=16, metavar="K",
+                   help="synthetic clips of each sound-alike, each by its own speaker")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
                    help="which checkpoint of each run detects: best.pt (chosen by 12-class "
                    "validation accuracy) or last.pt (the end of training)")
@@ -108,6 +116,20 @@ def train_command(args: argparse.Namespace, out: Path, recipe: Recipe,
     more = [str(p) for p in recipe.more_negatives]
     return cmd + (["--negatives", ",".join([str(negatives), *more])]
                   if negatives is not None else [])
+
+
+def sound_alikes(out: Path, words: tuple[str, ...], per_word: int, clips: int) -> list[Path]:
+    """Folders of ``clips`` synthesized clips of each of ``per_word`` words that sound like
+    each of ``words`` (``kwspot synth --negatives-for``; made once, reused), for training as
+    negatives."""
+    listed = ",".join(words)
+    cmd = [sys.executable, "-m", "kwspot", "synth", "--out", str(out), "--words", listed,
+           "--unknown-words", "", "--negatives-for", listed, "--negatives", str(per_word),
+           "--per-word", str(clips), "--speakers", str(ALIKE_SPEAKERS), "--noise-dirs",
+           f"{DATA / 'esc10'},{DATA / 'background_noise'}"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    own = {*words, "_background_noise_"}
+    return sorted(d for d in out.iterdir() if d.is_dir() and d.name not in own)
 
 
 def train_all(jobs: list[tuple[Path, list[str]]]) -> None:
@@ -364,8 +386,15 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
             recipes.append(Recipe(f"the same, the embedding's last {args.finetune_layers} "
                                   "layers fine-tuned", emb[-1], opts + tune,
                                   fold_negatives=True, more_negatives=wake))
+        if args.sound_alikes:
+            n, k = args.sound_alikes, args.sound_alike_clips
+            alikes = sound_alikes(work / f"sound-alikes-{n}x{k}", WORDS, n, k)
+            recipes.append(Recipe(f"speech embedding ({emb[-1]}) + negative speech + wake-word "
+                                  f"speech + {len(alikes)} synthesized sound-alikes x {k}",
+                                  emb[-1],
+                                  opts, fold_negatives=True, more_negatives=wake + alikes))
 
-    words = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+    words = WORDS
     rec_cfg = RecordingConfig(root=args.data, noise_dir=args.noise_dir, words=words,
                               val_pct=10.0, test_pct=20.0, minutes=args.minutes)
     wav = work / "test.wav"
