@@ -110,6 +110,7 @@ def _train(cfg: TrainConfig, resume: bool, overwrite: bool, report: TrainReport,
     elif saved is None:  # killed before its first checkpoint
         report.note(f"kwspot: {folder.path}: nothing was saved yet; starting the run")
         resume = False
+    start = _start_from(cfg) if saved is None else None  # before the data: fails fast
     torch.manual_seed(cfg.seed)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -130,7 +131,8 @@ def _train(cfg: TrainConfig, resume: bool, overwrite: bool, report: TrainReport,
                          IndexSampler(len(data.labels), cfg.batch_size, cfg.seed, dist),
                          on_indices=shards.add)
 
-    step = _build_step(cfg, data, source.waves, device, dist, fit_norm=saved is None)
+    step = _build_step(cfg, data, source.waves, device, dist, fit_norm=saved is None,
+                       start=start)
     pre = None
     if uses_precomputed(step.net):  # a pretrained embedding: its frozen part once per clip
         pre = precompute(cfg, step.net, step.augment, data.waves, source.labels,
@@ -162,17 +164,29 @@ def _train(cfg: TrainConfig, resume: bool, overwrite: bool, report: TrainReport,
     return run.result(saved)
 
 
+def _start_from(cfg: TrainConfig) -> Checkpoint | None:
+    """The checkpoint ``init`` names, when it is one of this run's model."""
+    if not cfg.init:
+        return None
+    start = Checkpoint.load(cfg.init)
+    if start.model != cfg.model:
+        raise KwspotError(f"{start.path}: checkpoint is for model {start.model!r}, "
+                          f"not {cfg.model!r}")
+    return start
+
+
 def _build_step(cfg: TrainConfig, data: TrainingData, train_waves: torch.Tensor,
-                device: torch.device, dist: DistInfo, fit_norm: bool) -> TrainStep:
-    """The network (front-end normalisation fitted on training clips for a new run), wrapped
-    for DistributedDataParallel under torchrun, and its training step."""
+                device: torch.device, dist: DistInfo, fit_norm: bool,
+                start: Checkpoint | None = None) -> TrainStep:
+    """The network (``start``'s weights, or for a new run front-end normalisation fitted on
+    training clips), wrapped for DistributedDataParallel under torchrun, and its training
+    step."""
     noise = int16_to_float(torch.from_numpy(data.dataset.noise_bank()))
     augment = WaveAugment(cfg.augment_config(), noise).to(device)
     num_classes = len(data.dataset.labels)
     fe = frontend_for(cfg.model, cfg.features, **cfg.frontend_settings())
     net: KwsNet = build_net(cfg.model, num_classes, fe).to(device)
-    if cfg.init and fit_norm:  # a new run that starts from another run's weights
-        start = Checkpoint.load(cfg.init)
+    if start is not None:  # a new run that starts from another run's weights
         start.check_compatible(cfg.model, tuple(data.dataset.labels.names))
         load_weights(net, {k: v.to(device) for k, v in start.weights.items()}, start.path,
                      cfg.model)
