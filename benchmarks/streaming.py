@@ -391,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
             alikes = sound_alikes(work / f"sound-alikes-{n}x{k}", WORDS, n, k)
             recipes.append(Recipe(f"speech embedding ({emb[-1]}) + negative speech + wake-word "
                                   f"speech + {len(alikes)} synthesized sound-alikes x {k}",
-                                  emb[-1],
-                                  opts, fold_negatives=True, more_negatives=wake + alikes))
+                                  emb[-1], opts, fold_negatives=True,
+                                  more_negatives=wake + alikes))
 
     words = WORDS
     rec_cfg = RecordingConfig(root=args.data, noise_dir=args.noise_dir, words=words,

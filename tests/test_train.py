@@ -223,9 +223,13 @@ def test_init_starts_from_another_runs_weights(tone_data: Path, tmp_path: Path,
     assert rows[0]["iter"] == 0 and rows[0]["valid_acc"] == pytest.approx(first.best_acc)
     fresh = read_metrics(tmp_path / "a" / "metrics.jsonl")[0]["valid_acc"]
     assert rows[0]["valid_acc"] > fresh  # not where a new run starts
+    capsys.readouterr()  # what the runs above logged
     assert main(["train", "--data", str(tone_data), "--words", "yes,no,up", "--model",
                  "dscnn_s", "--iters", "1", "--batch-size", "16", "--val-pct", "25",
                  "--test-pct", "0", "--out", str(tmp_path / "c"), "--device", "cpu",
                  "--init", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
     assert "checkpoint is for model 'vggnet1', not 'dscnn_s'" in err and err.count("\n") == 1
+    with pytest.raises(KwspotError, match="trained on the mfcc front-end, this run uses mel"):
+        train(_cfg(tone_data, tmp_path / "d", iters=1, features="mel",
+                   init=str(tmp_path / "a")))

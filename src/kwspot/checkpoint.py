@@ -143,11 +143,15 @@ class Checkpoint:
                               "(resume from the run's last.pt)")
         return self.resume
 
-    def check_compatible(self, model: str, labels: tuple[str, ...]) -> None:
-        """Refuse a checkpoint of another model or label set."""
+    def check_model(self, model: str) -> None:
+        """Refuse a checkpoint of another model."""
         if self.model != model:
             raise KwspotError(f"{self.path}: checkpoint is for model {self.model!r}, "
                               f"not {model!r}")
+
+    def check_compatible(self, model: str, labels: tuple[str, ...]) -> None:
+        """Refuse a checkpoint of another model or label set."""
+        self.check_model(model)
         if tuple(self.labels) != tuple(labels):
             raise KwspotError(f"{self.path}: checkpoint labels ({','.join(self.labels)}) differ "
                               f"from this run's ({','.join(labels)})")

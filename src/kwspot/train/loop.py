@@ -169,9 +169,7 @@ def _start_from(cfg: TrainConfig) -> Checkpoint | None:
     if not cfg.init:
         return None
     start = Checkpoint.load(cfg.init)
-    if start.model != cfg.model:
-        raise KwspotError(f"{start.path}: checkpoint is for model {start.model!r}, "
-                          f"not {cfg.model!r}")
+    start.check_model(cfg.model)
     return start
 
 
@@ -188,6 +186,9 @@ def _build_step(cfg: TrainConfig, data: TrainingData, train_waves: torch.Tensor,
     net: KwsNet = build_net(cfg.model, num_classes, fe).to(device)
     if start is not None:  # a new run that starts from another run's weights
         start.check_compatible(cfg.model, tuple(data.dataset.labels.names))
+        if start.frontend.get("kind") != fe.kind:
+            raise SettingError("init", f"{start.path} was trained on the "
+                               f"{start.frontend.get('kind')} front-end, this run uses {fe.kind}")
         load_weights(net, {k: v.to(device) for k, v in start.weights.items()}, start.path,
                      cfg.model)
     elif cfg.feature_norm and fit_norm:
