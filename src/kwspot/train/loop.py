@@ -165,11 +165,16 @@ def _train(cfg: TrainConfig, resume: bool, overwrite: bool, report: TrainReport,
 
 
 def _start_from(cfg: TrainConfig) -> Checkpoint | None:
-    """The checkpoint ``init`` names, when it is one of this run's model."""
+    """The checkpoint ``init`` names, when it is of this run's model and front-end (its
+    labels are checked once the data is read)."""
     if not cfg.init:
         return None
     start = Checkpoint.load(cfg.init)
     start.check_model(cfg.model)
+    kind = frontend_for(cfg.model, cfg.features, **cfg.frontend_settings()).kind
+    if start.frontend.get("kind") != kind:
+        raise SettingError("init", f"{start.path} was trained on the "
+                           f"{start.frontend.get('kind')} front-end, this run uses {kind}")
     return start
 
 
@@ -186,11 +191,7 @@ def _build_step(cfg: TrainConfig, data: TrainingData, train_waves: torch.Tensor,
     net: KwsNet = build_net(cfg.model, num_classes, fe).to(device)
     if start is not None:  # a new run that starts from another run's weights
         start.check_compatible(cfg.model, tuple(data.dataset.labels.names))
-        if start.frontend.get("kind") != fe.kind:
-            raise SettingError("init", f"{start.path} was trained on the "
-                               f"{start.frontend.get('kind')} front-end, this run uses {fe.kind}")
-        load_weights(net, {k: v.to(device) for k, v in start.weights.items()}, start.path,
-                     cfg.model)
+        load_weights(net, start.weights, start.path, cfg.model)
     elif cfg.feature_norm and fit_norm:
         sample = train_waves[torch.randperm(len(train_waves))[:2000]]
         net.frontend.fit_normalization(int16_to_float(sample))

@@ -195,8 +195,7 @@ def synthesize(
         espeak_speakers = [sp for sp in speaker_list if not sp.neural]
         babble = [sp for sp in espeak_speakers if sp.split == "training"] or espeak_speakers
         context = _WorkerContext(str(library), str(mirror), str(out), seed, noise_seconds,
-                                 babble, style,
-                                 neural)
+                                 babble, style, neural)
         rows = _run_tasks(context, specs, workers, progress)
 
     rows.sort(key=lambda r: r["path"])
