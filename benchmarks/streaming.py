@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -104,10 +105,17 @@ class Recipe:
     options: list[str] = field(default_factory=list)  # extra `kwspot train` options
     fold_negatives: bool = False  # train one model per half on that half's negative speech
     more_negatives: list[Path] = field(default_factory=list)  # speech never measured on
+    members: tuple[int, ...] = ()  # not trained: the heads of these recipes averaged
 
 
 def train_command(args: argparse.Namespace, out: Path, recipe: Recipe,
                   negatives: Path | None) -> list[str]:
+    if recipe.members:  # `kwspot ensemble` of the members' runs of this half
+        ckpts = [str(out.parent.parent / f"recipe{r}" / out.name / f"{args.checkpoint}.pt")
+                 for r in recipe.members]
+        return [sys.executable, "-m", "kwspot", "ensemble",
+                *(a for c in ckpts for a in ("--checkpoint", c)),
+                "--out", str(out / f"{args.checkpoint}.pt"), "--overwrite"]
     cmd = [sys.executable, "-m", "kwspot", "train", "--data", args.data, "--val-pct", "10",
            "--test-pct", "20", "--model", recipe.model, "--iters", str(args.iters),
            "--batch-size", str(args.batch_size), "--device", "cpu", "--threads",
@@ -393,6 +401,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
                                   f"speech + {len(alikes)} synthesized sound-alikes x {k}",
                                   emb[-1], opts, fold_negatives=True,
                                   more_negatives=wake + alikes))
+            wake_only = next(i for i, r in enumerate(recipes) if r.more_negatives == wake
+                             and "--embedding-lr-scale" not in r.options)
+            recipes.append(Recipe(f"`kwspot ensemble` of the heads of the last recipe and of "
+                                  f"the one without sound-alikes ({emb[-1]}), averaged", emb[-1],
+                                  fold_negatives=True,
+                                  members=(wake_only, len(recipes) - 1)))
 
     words = WORDS
     rec_cfg = RecordingConfig(root=args.data, noise_dir=args.noise_dir, words=words,
@@ -417,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
         fold_dirs[k] if recipe.fold_negatives else None))
         for r, recipe in enumerate(recipes)
         for k in ((0, 1) if recipe.fold_negatives else (0,))}
-    train_all(list(runs.values()))
+    train_all([runs[key] for key in runs if not recipes[key[0]].members])
+    train_all([runs[key] for key in runs if recipes[key[0]].members])  # after their members
     # Each model runs once over every file, the models side by side (one process each).
     jobs = {}
     for (r, k), (out, _) in runs.items():
@@ -436,8 +451,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
         folds = (0, 1) if recipe.fold_negatives else (0,)
         ckpts = [runs[r, k][0] / f"{args.checkpoint}.pt" for k in folds]
         loaded = [load_checkpoint(c) for c in ckpts]
-        accs = [c.best_acc for c in loaded]
-        iters[recipe.name] = "/".join(str(c.iteration) for c in loaded)
+        accs = [c.best_acc if c.best_acc >= 0 else float("nan") for c in loaded]  # ensemble: none
+        iters[recipe.name] = "–" if recipe.members else "/".join(str(c.iteration) for c in loaded)
         audios, models, halves_post = [], [], []
         for k in range(len(ckpts)):
             job = jobs[r, folds[k]]
@@ -484,7 +499,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     for s in scored:
         t = s.result.total
         all_curve = s.curves[-1]
-        rows.append([s.recipe, iters[s.recipe], f"{s.smooth_ms:g}", f"{s.valid_acc * 100:.1f}",
+        acc = "–" if math.isnan(s.valid_acc) else f"{s.valid_acc * 100:.1f}"
+        rows.append([s.recipe, iters[s.recipe], f"{s.smooth_ms:g}", acc,
                      *(f"{all_curve.recall_at(x) * 100:.1f}" for x in (0.5, 1.0, 5.0)),
                      f"{t.recall * 100:.1f}", f"{s.result.fa_per_hour():.2f}",
                      f"{s.per_word.total.recall * 100:.1f}", f"{s.per_word.fa_per_hour():.2f}",
@@ -544,7 +560,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
           f"{C.load()} at the end")
     if args.json:
         Path(args.json).write_text(json.dumps([
-            {"recipe": s.recipe, "smooth_ms": s.smooth_ms, "valid_acc": s.valid_acc,
+            {"recipe": s.recipe, "smooth_ms": s.smooth_ms,
+             "valid_acc": None if math.isnan(s.valid_acc) else s.valid_acc,
              "operating": s.result.to_dict(), "thresholds": s.thresholds,
              "det": [c.to_dict() for c in s.curves]} for s in scored], indent=1))
     return 0

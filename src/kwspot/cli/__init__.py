@@ -21,7 +21,7 @@ from kwspot.errors import KwspotError
 
 # Subcommand modules, in the order `kwspot --help` lists them.
 COMMAND_MODULES = ["demo", "data", "models", "train", "evaluate", "predict", "report", "synth",
-                   "export", "detect", "listen", "score", "wakeword"]
+                   "ensemble", "export", "detect", "listen", "score", "wakeword"]
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -1,0 +1,115 @@
+"""Several trained heads over one front-end become one model that averages them.
+
+Models whose factory takes ``members`` (the heads over the speech embedding) are built as a
+:class:`~kwspot.models.embedding_heads.HeadEnsemble` when ``members > 1``: the front-end runs
+once and the output is the log of the heads' mean class probabilities. :func:`combine_heads`
+makes such a checkpoint from checkpoints trained apart (e.g. one with synthesized sound-alikes
+as negatives and one without) — same model, labels, data split and front-end weights (a frozen
+embedding; a fine-tuned one differs from run to run). The result is an ordinary checkpoint:
+``evaluate``, ``export``, ``score --calibrate``, ``detect`` and ``listen`` take it as they take
+any; its detection thresholds must be calibrated afresh.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kwspot import models
+from kwspot.checkpoint import Checkpoint
+from kwspot.errors import KwspotError
+
+# Training settings that decide which clips are the validation and testing speakers.
+SPLIT_SETTINGS = ("data", "words", "split", "val_pct", "test_pct", "split_salt", "split_offset")
+# Front-end settings that only steer training (how much of the embedding was tuned).
+_TRAINING_ONLY_FRONTEND = ("embedding_lr_scale", "embedding_tune_layers")
+
+
+def combine_heads(checkpoints: list[Checkpoint]) -> Checkpoint:
+    """One checkpoint whose model averages the heads of ``checkpoints`` (a member that is
+    itself an ensemble contributes each of its heads); problems are one-line KwspotErrors
+    naming the checkpoint."""
+    if len(checkpoints) < 2:
+        raise KwspotError("an ensemble needs at least 2 checkpoints")
+    first = checkpoints[0]
+    if "members" not in inspect.signature(models.get_spec(first.model).builder).parameters:
+        raise KwspotError(f"{first.path}: model {first.model!r} has no ensemble form; only "
+                          f"the heads over the speech embedding do "
+                          f"({', '.join(models.list_models('emb_*'))})")
+    heads: list[dict[str, torch.Tensor]] = []
+    for c in checkpoints:
+        _check_same(first, c)
+        heads += _heads_of(c)
+    weights = {k: v for k, v in first.weights.items() if not k.startswith("classifier.")}
+    for i, head in enumerate(heads):
+        weights.update({f"classifier.members.{i}.{k}": v for k, v in head.items()})
+    config = {**first.config, "ensemble_of": [c.path for c in checkpoints]}
+    return Checkpoint(model=first.model, labels=list(first.labels), frontend=dict(first.frontend),
+                      weights=weights, model_kwargs={**_own_kwargs(first), "members": len(heads)},
+                      sample_rate=first.sample_rate, clip_samples=first.clip_samples,
+                      config=config)
+
+
+def combine_files(paths: list[Path | str], out: Path | str, *, overwrite: bool = False
+                  ) -> Checkpoint:
+    """:func:`combine_heads` of checkpoint files (or run folders), written atomically to
+    ``out``; an existing ``out`` is replaced only when ``overwrite``. The result is checked by
+    rebuilding its network."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise KwspotError(f"{out}: exists; replace it with `overwrite`")
+    combined = combine_heads([Checkpoint.load(p) for p in paths])
+    combined.path = str(out)
+    combined.build_net()
+    combined.save(out)
+    return combined
+
+
+def _check_same(first: Checkpoint, other: Checkpoint) -> None:
+    where = other.path
+    if other.model != first.model:
+        raise KwspotError(f"{where}: model {other.model!r} differs from {first.path}'s "
+                          f"{first.model!r}; an ensemble's heads are of one model")
+    if other.labels != first.labels:
+        raise KwspotError(f"{where}: labels ({','.join(other.labels)}) differ from "
+                          f"{first.path}'s ({','.join(first.labels)})")
+    if _own_kwargs(other) != _own_kwargs(first):
+        raise KwspotError(f"{where}: model settings {_own_kwargs(other)} differ from "
+                          f"{first.path}'s {_own_kwargs(first)}")
+    if _frontend(other) != _frontend(first) or (other.sample_rate, other.clip_samples) != (
+            first.sample_rate, first.clip_samples):
+        raise KwspotError(f"{where}: front-end settings differ from {first.path}'s")
+    a = {k: v for k, v in first.weights.items() if not k.startswith("classifier.")}
+    b = {k: v for k, v in other.weights.items() if not k.startswith("classifier.")}
+    if a.keys() != b.keys() or any(not torch.equal(a[k], b[k]) for k in a):
+        raise KwspotError(f"{where}: front-end weights differ from {first.path}'s (a "
+                          "fine-tuned embedding?); only heads over one front-end can be "
+                          "averaged")
+    for key in SPLIT_SETTINGS:
+        if other.config.get(key) != first.config.get(key):
+            raise KwspotError(f"{where}: trained on another split of the data ({key} "
+                              f"{other.config.get(key)!r}, {first.path}: "
+                              f"{first.config.get(key)!r}); the ensemble's testing speakers "
+                              "would include speakers one of its heads trained on")
+
+
+def _heads_of(c: Checkpoint) -> list[dict[str, torch.Tensor]]:
+    """The classifier weights of each head of ``c`` (prefix ``classifier.`` removed)."""
+    n = int(c.model_kwargs.get("members", 1))
+    cls = {k.removeprefix("classifier."): v for k, v in c.weights.items()
+           if k.startswith("classifier.")}
+    if n == 1:
+        return [cls]
+    return [{k.removeprefix(f"members.{i}."): v for k, v in cls.items()
+             if k.startswith(f"members.{i}.")} for i in range(n)]
+
+
+def _own_kwargs(c: Checkpoint) -> dict[str, Any]:
+    return {k: v for k, v in c.model_kwargs.items() if k != "members"}
+
+
+def _frontend(c: Checkpoint) -> dict[str, Any]:
+    return {k: v for k, v in c.frontend.items() if k not in _TRAINING_ONLY_FRONTEND}
