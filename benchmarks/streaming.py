@@ -58,7 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "only the first; 'none' to leave them out)")
     p.add_argument("--finetune-layers", type=int, default=0, metavar="N",
                    help="add a recipe: the last embedding recipe with the embedding's last N "
-                   "layers fine-tuned at lr x 0.1 (8 augmented copies; 0: none)")
+                   "layers fine-tuned at lr x 0.1 (8 augmented copies; 0: none); with "
+                   "--sound-alikes, the sound-alikes recipe fine-tuned too")
     p.add_argument("--sound-alikes", type=int, default=0, metavar="N",
                    help="add a recipe: the wake-word-speech embedding recipe with N "
                    "synthesized sound-alikes of each command word (`kwspot synth "
@@ -388,9 +389,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
         recipes.append(Recipe(f"speech embedding ({emb[-1]}) + negative speech + wake-word "
                               "speech", emb[-1], opts, fold_negatives=True,
                               more_negatives=wake))
+        tune = ["--embedding-lr-scale", "0.1", "--embedding-tune-layers",
+                str(args.finetune_layers), "--feature-copies", "8"]
         if args.finetune_layers:
-            tune = ["--embedding-lr-scale", "0.1", "--embedding-tune-layers",
-                    str(args.finetune_layers), "--feature-copies", "8"]
             recipes.append(Recipe(f"the same, the embedding's last {args.finetune_layers} "
                                   "layers fine-tuned", emb[-1], opts + tune,
                                   fold_negatives=True, more_negatives=wake))
@@ -407,6 +408,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
                                   f"the one without sound-alikes ({emb[-1]}), averaged", emb[-1],
                                   fold_negatives=True,
                                   members=(wake_only, len(recipes) - 1)))
+            if args.finetune_layers:
+                recipes.append(Recipe(f"the sound-alikes recipe, the embedding's last "
+                                      f"{args.finetune_layers} layers fine-tuned", emb[-1],
+                                      opts + tune, fold_negatives=True,
+                                      more_negatives=wake + alikes))
 
     words = WORDS
     rec_cfg = RecordingConfig(root=args.data, noise_dir=args.noise_dir, words=words,
