@@ -72,13 +72,16 @@ def test_ensemble_refuses_heads_that_cannot_be_averaged(tmp_path: Path) -> None:
         "front-end weights differ": tuned,
         "labels": Checkpoint.load(head_checkpoint(tmp_path, "l", 1,
                                                   labels=["yes", "no", "up", "unknown"])),
-        "another split": Checkpoint.load(head_checkpoint(tmp_path, "s", 1,
-                                                         config={**SPLIT, "val_pct": 20.0})),
+        "another split of the same data": Checkpoint.load(head_checkpoint(
+            tmp_path, "s", 1, config={**SPLIT, "val_pct": 20.0})),
         "differs from": Checkpoint.load(head_checkpoint(tmp_path, "m", 1, model="emb_mlp")),
     }
     for why, other in others.items():
         with pytest.raises(KwspotError, match=why):
             combine_heads([base, other])
+    # Heads trained on other data (e.g. synthetic speech only) join; the first's split holds.
+    synthetic = Checkpoint.load(head_checkpoint(tmp_path, "syn", 1, config={"data": "/syn"}))
+    assert combine_heads([base, synthetic]).config["val_pct"] == 10.0
     with pytest.raises(KwspotError, match="at least 2"):
         combine_heads([base])
     from kwspot.network import frontend_for

@@ -4,8 +4,9 @@ Models whose factory takes ``members`` (the heads over the speech embedding) are
 :class:`~kwspot.models.embedding_heads.HeadEnsemble` when ``members > 1``: the front-end runs
 once and the output is the log of the heads' mean class probabilities. :func:`combine_heads`
 makes such a checkpoint from checkpoints trained apart (e.g. one with synthesized sound-alikes
-as negatives and one without) — same model, labels, data split and front-end weights (a frozen
-embedding; a fine-tuned one differs from run to run). The result is an ordinary checkpoint:
+as negatives and one without) — same model, labels and front-end weights (a frozen embedding;
+a fine-tuned one differs from run to run), and the same split where they trained on the same
+data (the first checkpoint's split is the ensemble's). The result is an ordinary checkpoint:
 ``evaluate``, ``export``, ``score --calibrate``, ``detect`` and ``listen`` take it as they take
 any; its detection thresholds must be calibrated afresh.
 """
@@ -88,9 +89,11 @@ def _check_same(first: Checkpoint, other: Checkpoint) -> None:
         raise KwspotError(f"{where}: front-end weights differ from {first.path}'s (a "
                           "fine-tuned embedding?); only heads over one front-end can be "
                           "averaged")
+    if other.config.get("data") != first.config.get("data"):
+        return  # other data (e.g. synthetic speech): the first's split stays the ensemble's
     for key in SPLIT_SETTINGS:
         if other.config.get(key) != first.config.get(key):
-            raise KwspotError(f"{where}: trained on another split of the data ({key} "
+            raise KwspotError(f"{where}: trained on another split of the same data ({key} "
                               f"{other.config.get(key)!r}, {first.path}: "
                               f"{first.config.get(key)!r}); the ensemble's testing speakers "
                               "would include speakers one of its heads trained on")

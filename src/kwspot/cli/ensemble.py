@@ -11,10 +11,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "trained apart — e.g. one with synthesized sound-alikes as --negatives "
                        "and one without — into one checkpoint whose output is their mean class "
                        "probabilities. The embedding runs once, so the ensemble costs little "
-                       "more than one head. Same model, words, data split and frozen embedding "
-                       "are required. Calibrate its thresholds afresh (kwspot score "
-                       "--save-model); then evaluate, export, detect and listen take it as any "
-                       "model.")
+                       "more than one head. Same model, words and frozen embedding are "
+                       "required, and the same split of data they share (the first "
+                       "checkpoint's split is the ensemble's). Calibrate its thresholds "
+                       "afresh (kwspot score --save-model); then evaluate, export, detect and "
+                       "listen take it as any model.")
     p.add_argument("--checkpoint", action="append", required=True, metavar="CKPT",
                    help="a .pt checkpoint or a run folder (its best.pt); repeat, 2 or more")
     p.add_argument("--out", required=True, metavar="FILE", help="checkpoint to write (.pt)")
