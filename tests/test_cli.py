@@ -76,6 +76,8 @@ BAD_INPUTS = {
     "predict": (["predict", "{nan}", "--checkpoint", "{missing}.onnx"], ["no such model file"]),
     "report": (["report", "{missing}"], ["no such file"]),
     "synth": (["synth", "--out", "{file}/set"], ["{file}"]),
+    "ensemble": (["ensemble", "--checkpoint", "{pt}", "--checkpoint", "{pt}", "--out",
+                  "{missing}.pt"], ["model.pt", "no ensemble form"]),
     "export": (["export", "--checkpoint", "{pt}", "--out", "{file}/m.onnx"],
                ["is a file, not a folder"]),
     "detect": (["detect", "{nan}", "--model", "{onnx}"], ["nan.wav", "non-finite", "20,000"]),
