@@ -546,16 +546,20 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     png = Path(args.det_png)
     chosen = [s for s in scored if s.smooth_ms == (500.0 if 500.0 in args.smoothing
                                                    else args.smoothing[0])]
+    number = {r.name: str(i + 1) for i, r in enumerate(recipes)}  # names too long for a plot
     plot_curves = []
     for s in chosen:
         c = s.curves[-1]
-        c.word = s.recipe
+        c.word = number[s.recipe]
         plot_curves.append(c)
     plot_det(plot_curves, png, title="10 command words: recall (test speakers) vs false alarms "
-             "per hour of real speech", marks={f"calibrated: {s.recipe}": (
+             "per hour of real speech", marks={number[s.recipe]: (
                  s.result.fa_per_hour(), s.result.total.recall) for s in chosen})
     shown = png.relative_to(C.REPO) if png.is_relative_to(C.REPO) else png
-    print(f"DET plot (all words, smoothing 500 ms): ![DET]({shown})")
+    print(f"DET plot (all words, smoothing {chosen[0].smooth_ms:g} ms; dots: the calibrated "
+          "operating points; curves numbered by recipe: "
+          + "; ".join(f"{number[s.recipe]} {s.recipe}" for s in chosen)
+          + f"): ![DET]({shown})")
     print()
     print("Streaming speed (from-scratch model, default detector settings, "
           f"{args.threads} thread(s), the first 2 minutes of the recording above):")
