@@ -406,8 +406,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
                                   more_negatives=wake + alikes))
             wake_only = next(i for i, r in enumerate(recipes) if r.more_negatives == wake
                              and "--embedding-lr-scale" not in r.options)
-            recipes.append(Recipe(f"`kwspot ensemble` of the heads of the last recipe and of "
-                                  f"the one without sound-alikes ({emb[-1]}), averaged", emb[-1],
+            recipes.append(Recipe(f"`kwspot ensemble`: the sound-alikes recipe's head and the "
+                                  f"head without them ({emb[-1]}), averaged", emb[-1],
                                   fold_negatives=True,
                                   members=(wake_only, len(recipes) - 1)))
             if args.finetune_layers:
