@@ -391,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
         recipes.append(Recipe(f"speech embedding ({emb[-1]}) + negative speech + wake-word "
                               "speech", emb[-1], opts, fold_negatives=True,
                               more_negatives=wake))
+        wake_only = len(recipes) - 1
         tune = ["--embedding-lr-scale", "0.1", "--embedding-tune-layers",
                 str(args.finetune_layers), "--feature-copies", "8"]
         if args.finetune_layers:
@@ -404,8 +405,6 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
                                   f"speech + {len(alikes)} synthesized sound-alikes x {k}",
                                   emb[-1], opts, fold_negatives=True,
                                   more_negatives=wake + alikes))
-            wake_only = next(i for i, r in enumerate(recipes) if r.more_negatives == wake
-                             and "--embedding-lr-scale" not in r.options)
             recipes.append(Recipe(f"`kwspot ensemble`: the sound-alikes recipe's head and the "
                                   f"head without them ({emb[-1]}), averaged", emb[-1],
                                   fold_negatives=True,

@@ -40,11 +40,11 @@ def combine_heads(checkpoints: list[Checkpoint]) -> Checkpoint:
         raise KwspotError(f"{first.path}: model {first.model!r} has no ensemble form; only "
                           f"the heads over the speech embedding do "
                           f"({', '.join(models.list_models('emb_*'))})")
-    heads: list[dict[str, torch.Tensor]] = []
-    for c in checkpoints:
-        _check_same(first, c)
-        heads += _heads_of(c)
-    weights = {k: v for k, v in first.weights.items() if not k.startswith("classifier.")}
+    frontend = _frontend_weights(first)
+    for c in checkpoints[1:]:
+        _check_same(first, frontend, c)
+    heads = [h for c in checkpoints for h in _heads_of(c)]
+    weights = dict(frontend)
     for i, head in enumerate(heads):
         weights.update({f"classifier.members.{i}.{k}": v for k, v in head.items()})
     config = {**first.config, "ensemble_of": [c.path for c in checkpoints]}
@@ -69,7 +69,8 @@ def combine_files(paths: list[Path | str], out: Path | str, *, overwrite: bool =
     return combined
 
 
-def _check_same(first: Checkpoint, other: Checkpoint) -> None:
+def _check_same(first: Checkpoint, first_frontend: dict[str, torch.Tensor],
+                other: Checkpoint) -> None:
     where = other.path
     if other.model != first.model:
         raise KwspotError(f"{where}: model {other.model!r} differs from {first.path}'s "
@@ -83,8 +84,7 @@ def _check_same(first: Checkpoint, other: Checkpoint) -> None:
     if _frontend(other) != _frontend(first) or (other.sample_rate, other.clip_samples) != (
             first.sample_rate, first.clip_samples):
         raise KwspotError(f"{where}: front-end settings differ from {first.path}'s")
-    a = {k: v for k, v in first.weights.items() if not k.startswith("classifier.")}
-    b = {k: v for k, v in other.weights.items() if not k.startswith("classifier.")}
+    a, b = first_frontend, _frontend_weights(other)
     if a.keys() != b.keys() or any(not torch.equal(a[k], b[k]) for k in a):
         raise KwspotError(f"{where}: front-end weights differ from {first.path}'s (a "
                           "fine-tuned embedding?); only heads over one front-end can be "
@@ -108,6 +108,10 @@ def _heads_of(c: Checkpoint) -> list[dict[str, torch.Tensor]]:
         return [cls]
     return [{k.removeprefix(f"members.{i}."): v for k, v in cls.items()
              if k.startswith(f"members.{i}.")} for i in range(n)]
+
+
+def _frontend_weights(c: Checkpoint) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in c.weights.items() if not k.startswith("classifier.")}
 
 
 def _own_kwargs(c: Checkpoint) -> dict[str, Any]:
