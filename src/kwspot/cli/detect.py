@@ -15,6 +15,10 @@ def add_detector_args(p: argparse.ArgumentParser) -> None:
                    help="a .pt checkpoint, a run folder or a .onnx file")
     g = p.add_argument_group("detection")
     add_settings(g, DetectorConfig, "detection")
+    g.add_argument("--confirm", action=argparse.BooleanOptionalAction, default=None,
+                   help="confirm each detection with PocketSphinx keyphrase spotting of the "
+                   "word, a phonetic recognizer trained on real speech (models on the speech "
+                   "embedding; default: as the model's calibrated operating point says)")
     g.add_argument("--threads", type=int, default=1,
                    help="CPU threads for the model (1: streaming batches are small, and one "
                    "thread is faster on a busy CPU)")
@@ -23,8 +27,9 @@ def add_detector_args(p: argparse.ArgumentParser) -> None:
 def detector_config(args: argparse.Namespace, classifier: object = None):  # -> DetectorConfig
     """The detector settings: the model's calibrated operating point (when it has one), with
     the settings given on the command line over it (a given --threshold or --thresholds
-    replaces all calibrated thresholds)."""
-    from kwspot.infer.detector import DetectorConfig
+    replaces all calibrated thresholds). A given --confirm or --no-confirm is set on the
+    model."""
+    from kwspot.infer.detector import NON_COMMANDS, DetectorConfig
     from kwspot.infer.operating_point import model_operating_point
     from kwspot.infer.thresholds import parse_thresholds
 
@@ -33,10 +38,17 @@ def detector_config(args: argparse.Namespace, classifier: object = None):  # -> 
         opts["thresholds"] = parse_thresholds(args.thresholds)
     op = model_operating_point(classifier) if classifier is not None else None
     if op is None:
-        return DetectorConfig(**opts)
-    if "threshold" in opts or "thresholds" in opts:
-        opts.setdefault("thresholds", {})
-    return op.detector_config(**opts)
+        config = DetectorConfig(**opts)
+    else:
+        if "threshold" in opts or "thresholds" in opts:
+            opts.setdefault("thresholds", {})
+        config = op.detector_config(**opts)
+    if classifier is not None and args.confirm is not None:
+        from kwspot.infer.confirm import Confirmation
+
+        words = config.words or [w for w in classifier.labels if w not in NON_COMMANDS]
+        classifier.confirmation = Confirmation.for_words(words) if args.confirm else None
+    return config
 
 
 def describe_operating_point(args: argparse.Namespace, classifier: object, config) -> str:
@@ -45,12 +57,18 @@ def describe_operating_point(args: argparse.Namespace, classifier: object, confi
 
     op = model_operating_point(classifier)
     given = args.threshold is not None or args.thresholds
+    conf = getattr(classifier, "confirmation", None)
     if op is not None and not given:
-        return f"operating point: the model's, {op.describe()}"
+        line = f"operating point: the model's, {op.describe()}"
+        if conf != op.confirmation():  # --confirm or --no-confirm changed it
+            line += "; but " + ("not confirmed phonetically" if conf is None else
+                                conf.describe()) + " (as asked)"
+        return line
     per_word = ",".join(f"{w}={v:g}" for w, v in config.thresholds.items())
     source = "given" if given else "default (the model is not calibrated: see kwspot score)"
     return (f"operating point: {source}, threshold {config.threshold:g}"
-            + (f", {per_word}" if per_word else "") + f"; smoothing {config.smooth_ms:g} ms")
+            + (f", {per_word}" if per_word else "") + f"; smoothing {config.smooth_ms:g} ms"
+            + (f"; {conf.describe()}" if conf is not None else ""))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -25,6 +25,7 @@ class StoredModel:
     clip_samples: int
     source: str = "stored posteriors"
     lookahead: int = 0  # samples past a window's end its posteriors heard (a stream scorer's)
+    confirm: dict | None = None  # the phonetic confirmation its posteriors were computed with
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         raise KwspotError("stored posteriors cannot classify new audio")

@@ -10,8 +10,8 @@ several channels averaged.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from math import gcd
 from pathlib import Path
 
@@ -20,6 +20,15 @@ import numpy as np
 from kwspot.data.audio import is_audio_file, require_finite, resample_rate
 from kwspot.errors import KwspotError
 from kwspot.infer.backend import Classifier, scorer_hop, stream_scorer_of
+from kwspot.infer.confirm import (
+    BLOCK,
+    DELAY,
+    Confirmation,
+    confirm_probs,
+    confirmed_scorer,
+    shared_search,
+)
+from kwspot.infer.confirm import SAMPLE_RATE as SEARCH_RATE
 
 TAIL_S = 1.5  # zeros appended after the audio (half a window plus the longest smoothing)
 
@@ -110,7 +119,9 @@ def scorer_posteriors(scorer, audio: np.ndarray, hop: int, tail: int
     ``tail`` zeros) as the streaming detector feeds it, keeping every window ending on a
     multiple of ``hop``."""
     scorer.reset()
-    stream = np.concatenate([audio, np.zeros(tail + scorer.lag, np.float32)])
+    delay = getattr(scorer, "delay", 0)  # a confirmed scorer holds windows back this long
+    extra = delay + scorer.hop if delay else 0
+    stream = np.concatenate([audio, np.zeros(tail + scorer.lag + extra, np.float32)])
     probs, ends = [], []
     for i in range(0, len(stream), 16000 * 30):
         p, e = scorer.push(stream[i:i + 16000 * 30])
@@ -126,11 +137,12 @@ def scorer_posteriors(scorer, audio: np.ndarray, hop: int, tail: int
 
 def file_posteriors(classifier: Classifier, path: Path | str, hop: int) -> Posteriors:
     """:func:`window_posteriors` of one audio file (errors name the file); a model with its
-    own stream scorer gives its windows (see :func:`stream_hop`)."""
+    own stream scorer gives its windows (see :func:`stream_hop`), confirmed when the model
+    runs with phonetic confirmation (:mod:`kwspot.infer.confirm`)."""
     rate = int(classifier.sample_rate)
     audio, own_rate = read_mono(path, rate)
     resampled = own_rate if own_rate != rate else None
-    scorer = stream_scorer_of(classifier)
+    scorer = confirmed_scorer(classifier, stream_scorer_of(classifier), shared=True)
     if scorer is not None:
         tail = round(TAIL_S * rate)
         probs, ends = scorer_posteriors(scorer, audio, scorer_hop(scorer, hop), tail)
@@ -153,3 +165,25 @@ def many_posteriors(classifier: Classifier, files: Iterable[Path], hop: int, *,
         if on_file:
             on_file()
     return done, skipped
+
+
+def confirm_posteriors(posteriors: Sequence[Posteriors], confirmation: Confirmation,
+                       labels: Sequence[str], window: int, hop: int, lookahead: int = 0,
+                       *, on_file: Callable[[], None] | None = None) -> list[Posteriors]:
+    """Posteriors computed without phonetic confirmation, confirmed as the streaming
+    detector would confirm them (:mod:`kwspot.infer.confirm`): the keyphrase search runs over
+    each file again."""
+    search = shared_search(confirmation)
+    out = []
+    for p in posteriors:
+        audio, _ = read_mono(p.source, SEARCH_RATE)
+        search.reset()
+        search.feed(audio)
+        search.feed(np.zeros(round(TAIL_S * SEARCH_RATE) + lookahead + DELAY + BLOCK,
+                             np.float32))
+        probs = confirm_probs(search, tuple(labels), p.probs, p.window_ends(hop), window,
+                              lookahead)
+        out.append(replace(p, probs=probs.astype(np.float32)))
+        if on_file:
+            on_file()
+    return out

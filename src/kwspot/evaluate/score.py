@@ -76,8 +76,10 @@ def stored_model(clf: Classifier) -> StoredModel:
     """What replaying ``clf``'s stored posteriors needs to know of it (its stream scorer's
     look-ahead included)."""
     scorer = stream_scorer_of(clf)
+    confirmation = getattr(clf, "confirmation", None)
     return StoredModel(tuple(clf.labels), int(clf.sample_rate), int(clf.clip_samples),
-                       clf.source, int(scorer.lag) if scorer is not None else 0)
+                       clf.source, int(scorer.lag) if scorer is not None else 0,
+                       confirmation.to_dict() if confirmation is not None else None)
 
 
 def positive_files(path: Path, words: Sequence[str]) -> list[tuple[str, Path]]:
@@ -225,7 +227,8 @@ class Scorer:
         cfg = self.config
         return OperatingPoint(th, cfg.smooth_ms, cfg.hop_ms, cfg.refractory_ms, target,
                               list(self.audio.negative_sources),
-                              round(float(neg.hours.max(initial=0.0)), 4), round(rate, 4))
+                              round(float(neg.hours.max(initial=0.0)), 4), round(rate, 4),
+                              self.model.confirm)
 
     def measure(self, negatives: Sequence[Posteriors], config: DetectorConfig | None = None,
                 *, with_curves: bool = True) -> tuple[list[DetCurve], OperatingResult]:

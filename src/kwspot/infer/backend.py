@@ -82,6 +82,7 @@ class TorchClassifier:
         self.clip_samples = self.ckpt.clip_samples
         self.model_name = self.ckpt.model
         self.operating_point = self.ckpt.operating_point  # calibrated thresholds
+        self.confirmation = _stored_confirmation(self.operating_point, self.source)
 
     def stream_scorer(self):  # noqa: ANN201 (a StepScorer, or None)
         """For an embedding model on the CPU: a scorer that reuses the embeddings already
@@ -127,6 +128,7 @@ class OnnxClassifier:
         self.clip_samples = int(self.meta["clip_samples"])
         self.model_name = self.meta.get("model", path.stem)
         self.operating_point = self.meta.get("operating_point")  # calibrated thresholds
+        self.confirmation = _stored_confirmation(self.operating_point, self.source)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.int16_input = inp.type == "tensor(int16)"
@@ -153,6 +155,14 @@ class OnnxClassifier:
         if self.int16_input:
             x = np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
         return self.session.run(["probs"], {self.input_name: x})[0]
+
+
+def _stored_confirmation(op: dict | None, where: str):  # noqa: ANN202 (a Confirmation or None)
+    """The phonetic confirmation a model's stored operating point runs with (callers may
+    replace it: see :mod:`kwspot.infer.confirm`)."""
+    from kwspot.infer.operating_point import OperatingPoint
+
+    return OperatingPoint.from_dict(op, where).confirmation() if op else None
 
 
 _STEP_GRAPHS: dict[tuple[str, int, int], Any] = {}  # checkpoint file → its StepGraph

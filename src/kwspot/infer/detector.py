@@ -22,6 +22,10 @@ stream position at which it was reported (``decided_s - time_s`` is the latency)
 scorer's window also hears ``lag`` samples past its end (the embedding model's padding holds
 the audio that follows): both times then count from the end of the audio heard, so a word
 that fires as it enters that look-ahead is not placed before it was spoken.
+
+A model that runs with phonetic confirmation (:mod:`kwspot.infer.confirm`) has its word
+scores vetoed where PocketSphinx's keyphrase search, run over the same stream, found nothing
+like the word.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy as np
 
 from kwspot.errors import KwspotError, SettingError
 from kwspot.infer.backend import Classifier, scorer_hop, stream_scorer_of
+from kwspot.infer.confirm import confirmed_scorer
 from kwspot.settings import setting
 
 NON_COMMANDS = ("silence", "unknown")
@@ -98,7 +103,7 @@ class StreamingDetector:
         self.sample_rate = int(classifier.sample_rate)
         self.clip = int(classifier.clip_samples)
         self.hop = round(cfg.hop_ms * self.sample_rate / 1000)
-        self._scorer = stream_scorer_of(classifier)
+        self._scorer = confirmed_scorer(classifier, stream_scorer_of(classifier))
         self.hop = scorer_hop(self._scorer, self.hop)  # a scorer's: a multiple of its own
         if self._scorer is not None:
             self._every = self.hop // self._scorer.hop
@@ -179,6 +184,8 @@ class StreamingDetector:
         pad = self.clip // 2 + self.n_smooth * self.hop
         if self._scorer is not None:
             pad += self._scorer.lag
+            delay = getattr(self._scorer, "delay", 0)  # a confirmed scorer holds windows back
+            pad += delay + self._scorer.hop if delay else 0
         return self.feed(np.zeros(pad, dtype=np.float32))
 
     def _classify_ready(self) -> list[Detection]:

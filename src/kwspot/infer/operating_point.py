@@ -27,6 +27,8 @@ class OperatingPoint:
     calibrated_on: list[str] = field(default_factory=list)  # the negative audio it was chosen on
     calibration_hours: float = 0.0  # how much of it
     measured_fa_per_hour: float | None = None  # false alarms per hour on that audio
+    # Phonetic confirmation the thresholds were chosen with (:mod:`kwspot.infer.confirm`).
+    confirm: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of numbers, strings and lists (safe in a checkpoint and in JSON)."""
@@ -40,7 +42,17 @@ class OperatingPoint:
             thresholds = {str(w): float(v) for w, v in op.thresholds.items()}
         except (TypeError, ValueError, AttributeError) as exc:
             raise KwspotError(f"{where}: unreadable operating point ({exc})") from None
+        if op.confirm is not None:
+            from kwspot.infer.confirm import Confirmation
+
+            Confirmation.from_dict(op.confirm, where)  # one line when it is damaged
         return cls(**{**asdict(op), "thresholds": thresholds})
+
+    def confirmation(self):  # noqa: ANN201 (a Confirmation, or None)
+        """The phonetic confirmation detection runs with at this operating point, if any."""
+        from kwspot.infer.confirm import Confirmation
+
+        return None if self.confirm is None else Confirmation.from_dict(self.confirm)
 
     def detector_config(self, **overrides: Any) -> DetectorConfig:
         """The detector settings of this operating point, with ``overrides`` applied."""
@@ -57,8 +69,10 @@ class OperatingPoint:
         target = (f"target {self.target_fa_per_hour:g} false alarms/h, "
                   if self.target_fa_per_hour is not None else "")
         on = ", ".join(self.calibrated_on) or "unrecorded audio"
+        conf = self.confirmation()
         return (f"calibrated ({target}{self.calibration_hours:.2f} h of {on}; "
-                f"smoothing {self.smooth_ms:g} ms, hop {self.hop_ms:g} ms): {words}")
+                f"smoothing {self.smooth_ms:g} ms, hop {self.hop_ms:g} ms): {words}"
+                + (f"; {conf.describe()}" if conf is not None else ""))
 
 
 def model_operating_point(classifier: object) -> OperatingPoint | None:

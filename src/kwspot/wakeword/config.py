@@ -41,6 +41,9 @@ class WakewordConfig:
     batch_size: int = setting(256, "windows per step: half phrases, half negatives")
     lr: float = setting(2e-3, "AdamW learning rate (cosine decay)")
     copies: int = setting(2, "augmented copies of each phrase clip (embeddings cached per copy)")
+    confirm: bool = setting(True,
+        "confirm each detection with PocketSphinx keyphrase spotting of the phrase (a "
+        "phonetic recognizer trained on real speech; its veto cuts false alarms)")
     smooth_ms: float = setting(240.0, "moving average of the phrase score")
     refractory_ms: float = setting(2000.0, "no second detection this soon after one")
     fold: int = setting(0,
@@ -82,7 +85,8 @@ class WakewordConfig:
 
     def training_key(self) -> dict[str, Any]:
         """The settings a trained model depends on (not where it is tested or the workers)."""
-        skip = {"out", "test", "workers", "target_fa_per_hour", "smooth_ms", "refractory_ms"}
+        skip = {"out", "test", "workers", "target_fa_per_hour", "smooth_ms", "refractory_ms",
+                "confirm"}
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
 

@@ -29,6 +29,7 @@ from kwspot.wakeword.result import WakewordResult
 
 if TYPE_CHECKING:
     from kwspot.evaluate.score import ScoreReport
+    from kwspot.infer.confirm import Confirmation
     from kwspot.infer.operating_point import OperatingPoint
     from kwspot.network import KwsNet
     from kwspot.wakeword.windows import EmbeddingCache
@@ -84,8 +85,10 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
         from kwspot.wakeword.fit import fit_head
 
         fit_head(net, cfg, sets, labels, cache, train_files, out, say, progress)
+    confirmation = _confirmation(cfg, labels, say)
     say(f"calibrating for {cfg.target_fa_per_hour:g} false alarms/h and measuring")
-    report = _score(net, cfg, labels, window, cache, cal_files, measure, progress)
+    report = _score(net, cfg, labels, window, cache, cal_files, measure, progress,
+                    confirmation)
     op = report.calibration
     _save_checkpoint(net, cfg, labels, window, op, ckpt_path)
     (out / STATE).write_text(json.dumps(cfg.training_key(), indent=1) + "\n", encoding="utf-8")
@@ -152,12 +155,33 @@ def _load_head(net: KwsNet, path: Path) -> None:
     net.eval()
 
 
+def _confirmation(cfg: WakewordConfig, labels: tuple[str, ...], say: Step
+                  ) -> Confirmation | None:
+    """The phonetic confirmation of the phrases that can be confirmed (every word in
+    PocketSphinx's dictionary, or made of words that are), when ``cfg.confirm``."""
+    if not cfg.confirm:
+        return None
+    from kwspot.infer.confirm import Confirmation
+
+    phrases = [w for w in labels if w != UNKNOWN]
+    confirmation = Confirmation.for_words(phrases, skip_unknown=True)
+    left = [w for w in phrases if w not in confirmation.phrases]
+    if left:
+        say(f"not confirmed phonetically (not in pocketsphinx's dictionary): {', '.join(left)}")
+    if not confirmation.phrases:
+        return None
+    say(confirmation.describe())
+    return confirmation
+
+
 def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: int,
            cache: EmbeddingCache, cal_files: list[Path], measure: list[Path],
-           progress: bool | None) -> ScoreReport:
+           progress: bool | None, confirmation: Confirmation | None = None) -> ScoreReport:
     """Posteriors of the calibration and measurement files and of the test recordings (the
-    head over cached embeddings), then :func:`~kwspot.evaluate.score.score`."""
+    head over cached embeddings, confirmed phonetically when ``confirmation``), then
+    :func:`~kwspot.evaluate.score.score`."""
     from kwspot.evaluate.operating import StoredModel
+    from kwspot.evaluate.posteriors import confirm_posteriors
     from kwspot.evaluate.score import Collected, score
     from kwspot.infer.detector import DetectorConfig
     from kwspot.progress import progress_bar
@@ -173,7 +197,16 @@ def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: in
             done, bad = file_posteriors(cache, net.classifier, window, [f], advance)
             audio.skipped += bad
             audio.clips += [(word, p) for p in done]
-    model = StoredModel(tuple(labels), 16000, window, str(Path(cfg.out) / "model.pt"))
+    if confirmation is not None:
+        n = len(audio.negatives) + len(audio.clips)
+        with progress_bar(n, "confirming", enabled=progress) as advance:
+            audio.negatives = confirm_posteriors(audio.negatives, confirmation, labels, window,
+                                                 HOP, on_file=advance)
+            confirmed = confirm_posteriors([p for _, p in audio.clips], confirmation, labels,
+                                           window, HOP, on_file=advance)
+            audio.clips = [(w, p) for (w, _), p in zip(audio.clips, confirmed, strict=True)]
+    model = StoredModel(tuple(labels), 16000, window, str(Path(cfg.out) / "model.pt"),
+                        confirm=confirmation.to_dict() if confirmation is not None else None)
     config = DetectorConfig(hop_ms=HOP_MS, smooth_ms=cfg.smooth_ms,
                             refractory_ms=cfg.refractory_ms, threshold=0.5)
     return score(audio, model, config, calibrate_fa_per_hour=cfg.target_fa_per_hour,

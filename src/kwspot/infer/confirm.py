@@ -1,0 +1,327 @@
+"""Phonetic confirmation: a second, independent opinion on each detection.
+
+The models learn a word from a few thousand clips or from synthetic speech alone; PocketSphinx
+(``pip install 'kwspot[wakeword]'``) ships an acoustic model trained on hours of real speech
+and the CMU pronouncing dictionary. Its keyphrase search runs over the same stream and reports
+where a word's phones beat a free phone loop by a (lenient) margin. A window's score for a
+word counts only when the search found the word ending inside that window (or in the
+``margin`` before it, or in the look-ahead the model heard past its end); elsewhere it is 0.
+The model still decides; the search only vetoes windows in which nothing sounded like the
+word, which removes false alarms on speech the model was never shown.
+
+The search's margin is per word: a phrase of more phones falls further behind the phone loop
+even when spoken, so its threshold is ``10 ** -(PER_PHONE * phones)``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kwspot.errors import KwspotError
+
+SAMPLE_RATE = 16000  # what the acoustic model expects
+FRAME = 160  # samples per PocketSphinx frame (10 ms)
+PER_PHONE = 8.0  # the search threshold is 10 ** -(PER_PHONE * phones of the phrase)
+MARGIN = 4000  # samples before a window in which the phrase may end (0.25 s)
+DELAY = 4000  # samples searched past a window's end before it is confirmed (0.25 s)
+BLOCK = 1280  # samples per call into the search: its results depend on how audio is cut
+RESTART = 600 * SAMPLE_RATE  # a new utterance every 10 min keeps the search's bookkeeping small
+
+INSTALL = "pip install 'kwspot[wakeword]'"
+
+
+def _pocketsphinx() -> Any:
+    try:
+        import pocketsphinx
+    except ImportError:
+        raise KwspotError(f"phonetic confirmation needs pocketsphinx ({INSTALL})") from None
+    return pocketsphinx
+
+
+@cache
+def _dictionary() -> dict[str, tuple[str, ...]]:
+    """The CMU dictionary PocketSphinx bundles: word → phones (first pronunciation)."""
+    path = Path(_pocketsphinx().get_model_path()) / "en-us" / "cmudict-en-us.dict"
+    if not path.is_file():
+        raise KwspotError(f"{path}: pocketsphinx's CMU dictionary is missing")
+    out: dict[str, tuple[str, ...]] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        word, _, phones = line.partition(" ")
+        if word and "(" not in word:
+            out[word] = tuple(phones.split())
+    return out
+
+
+def keyphrase(phrase: str) -> str:
+    """``phrase`` as dictionary words: a label's ``_`` or ``-`` are spaces, and a word missing
+    from the dictionary is spelled as the fewest dictionary words (two letters or more) that
+    make it up (``snowboy`` → ``snow boy``); an error when none do."""
+    words = phrase.lower().replace("_", " ").replace("-", " ").split()
+    known = _dictionary()
+    out = []
+    for w in words:
+        spelled = w if w in known else _split(w, known)
+        if spelled is None:
+            raise KwspotError(f"{phrase!r}: {w!r} is not in pocketsphinx's dictionary and is "
+                              "not made of words that are: it cannot be confirmed")
+        out.append(spelled)
+    if not out:
+        raise KwspotError(f"{phrase!r}: no words to confirm")
+    return " ".join(out)
+
+
+def _split(word: str, known: dict[str, Any]) -> str | None:
+    best: list[list[str] | None] = [[]] + [None] * len(word)  # best[i]: word[:i]
+    for i in range(1, len(word) + 1):
+        for j in range(i - 1):
+            prefix = best[j]
+            if prefix is not None and word[j:i] in known:
+                cand = [*prefix, word[j:i]]
+                if best[i] is None or len(cand) < len(best[i]):
+                    best[i] = cand
+    return " ".join(best[-1]) if best[-1] else None
+
+
+def phones(phrase: str) -> int:
+    """Phones of a keyphrase (dictionary words), by the dictionary."""
+    known = _dictionary()
+    return sum(len(known[w]) for w in phrase.split())
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Which words are confirmed, by which keyphrase and search threshold."""
+
+    phrases: dict[str, str]  # model label → keyphrase (dictionary words)
+    thresholds: dict[str, float] = field(default_factory=dict)  # label → search threshold
+
+    @classmethod
+    def for_words(cls, words: Sequence[str], *, skip_unknown: bool = False) -> Confirmation:
+        """Each word (a model label: ``hey_computer`` is "hey computer") with its keyphrase and
+        the threshold for its number of phones; ``skip_unknown``: leave out the words
+        :func:`keyphrase` cannot spell (else an error)."""
+        phrases = {}
+        for w in words:
+            try:
+                phrases[w] = keyphrase(w)
+            except KwspotError:
+                if not skip_unknown:
+                    raise
+        return cls(phrases, {w: 10.0 ** -(PER_PHONE * phones(k)) for w, k in phrases.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"phrases": dict(self.phrases), "thresholds": dict(self.thresholds)}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "model") -> Confirmation:
+        try:
+            phrases = {str(w): str(k) for w, k in data["phrases"].items()}
+            thresholds = {str(w): float(t) for w, t in data["thresholds"].items()}
+        except (TypeError, KeyError, ValueError, AttributeError):
+            raise KwspotError(f"{where}: unreadable phonetic confirmation settings") from None
+        if set(thresholds) != set(phrases) or not all(0 < t <= 1 for t in thresholds.values()):
+            raise KwspotError(f"{where}: phonetic confirmation needs a threshold in (0, 1] "
+                              "for each word")
+        return cls(phrases, thresholds)
+
+    def describe(self) -> str:
+        return "confirmed by keyphrase spotting (" + ", ".join(
+            f"{w}: \"{k}\" at {self.thresholds[w]:.0e}" for w, k in self.phrases.items()) + ")"
+
+
+class KeyphraseSearch:
+    """PocketSphinx keyphrase search over one stream: :meth:`feed` 16-kHz samples, then ask
+    :meth:`found` whether a word's phrase ended within spans of the stream."""
+
+    def __init__(self, confirmation: Confirmation) -> None:
+        ps = _pocketsphinx()
+        self.confirmation = confirmation
+        self._label = {}
+        lines = []
+        for label, phrase in confirmation.phrases.items():
+            if phrase in self._label:
+                raise KwspotError(f"words {self._label[phrase]!r} and {label!r} share the "
+                                  f"keyphrase {phrase!r}")
+            self._label[phrase] = label
+            lines.append(f"{phrase} /{confirmation.thresholds[label]:.3e}/\n")
+        model = Path(ps.get_model_path()) / "en-us"
+        fd, keyfile = tempfile.mkstemp(suffix=".kws", text=True)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.writelines(lines)
+            self._decoder = ps.Decoder(hmm=str(model / "en-us"),
+                                       dict=str(model / "cmudict-en-us.dict"), kws=keyfile,
+                                       loglevel="FATAL")
+        except RuntimeError as exc:
+            raise KwspotError(f"pocketsphinx cannot search {sorted(self._label)}: {exc}"
+                              ) from None
+        finally:
+            os.unlink(keyfile)
+        self._cmn = self._decoder.get_cmn()  # the model's; a stream adapts it as it goes
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream: the next sample is position 0 again."""
+        if getattr(self, "_in_utt", False):
+            self._decoder.end_utt()
+        self._decoder.set_cmn(self._cmn)  # the last stream's adaptation is forgotten too
+        self._decoder.start_utt()
+        self._in_utt = True
+        self.searched = 0  # samples searched
+        self._pending = np.zeros(0, dtype=np.int16)  # samples short of a block
+        self._utt_start = 0
+        # Per word: where each found phrase ended, and how far the search was then.
+        self._found: dict[str, dict[int, int]] = {w: {} for w in self.confirmation.phrases}
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def feed(self, samples: np.ndarray) -> None:
+        """Append float samples in [-1, 1] at 16 kHz. They are searched in blocks of
+        :data:`BLOCK` samples, so that the results do not depend on how the stream is cut;
+        the samples short of a block wait for the next call."""
+        x = np.asarray(samples, dtype=np.float32).reshape(-1)
+        pcm = np.concatenate([self._pending, (np.clip(x, -1.0, 1.0) * 32767.0
+                                              ).astype(np.int16)])
+        whole = len(pcm) // BLOCK * BLOCK
+        self._pending = pcm[whole:]
+        for i in range(0, whole, BLOCK):
+            self._decoder.process_raw(pcm[i:i + BLOCK].tobytes(), False, False)
+            self.searched += BLOCK
+            if self.searched - self._utt_start >= RESTART:
+                self._decoder.end_utt()
+                self._collect()
+                self._decoder.start_utt()
+                self._utt_start = self.searched
+            else:
+                self._collect()  # after every block: when a phrase was found is kept
+
+    def _collect(self) -> None:
+        for seg in self._decoder.seg() or []:
+            label = self._label.get(seg.word.strip())
+            if label is not None:
+                end = self._utt_start + (seg.end_frame + 1) * FRAME
+                if end not in self._found[label]:
+                    self._found[label][end] = self.searched
+                    self._arrays.pop(label, None)
+
+    def ends(self, label: str) -> np.ndarray:
+        """Stream positions (samples) where ``label``'s phrase was found to end, sorted."""
+        return self._sorted(label)[0]
+
+    def _sorted(self, label: str) -> tuple[np.ndarray, np.ndarray]:
+        if label not in self._arrays:
+            items = sorted(self._found[label].items())
+            self._arrays[label] = (np.array([e for e, _ in items], dtype=np.int64),
+                                   np.array([s for _, s in items], dtype=np.int64))
+        return self._arrays[label]
+
+    def found(self, label: str, lo: np.ndarray, hi: np.ndarray, by: np.ndarray
+              ) -> np.ndarray:
+        """For each span ``[lo[i], hi[i]]`` of the stream: did the phrase end inside it, as
+        known once ``by[i]`` samples were searched? (The search settles on a phrase a little
+        after it ends; asking as of a fixed point keeps the answer the same however far the
+        search has gone since.)"""
+        ends, seen = self._sorted(label)
+        a = np.searchsorted(ends, np.asarray(lo), side="left")
+        b = np.searchsorted(ends, np.asarray(hi), side="right")
+        by = np.asarray(by)
+        return np.array([bool((seen[i:j] <= t).any()) for i, j, t in zip(a, b, by,
+                                                                          strict=True)],
+                        dtype=bool)
+
+
+def confirm_probs(search: KeyphraseSearch, labels: tuple[str, ...] | list[str],
+                  probs: np.ndarray, ends: np.ndarray, window: int, lookahead: int
+                  ) -> np.ndarray:
+    """``probs`` ``[windows, classes]`` of windows ending at ``ends`` (stream samples, each
+    ``window`` long, having heard ``lookahead`` more), each confirmed word's column 0 where
+    the search found no phrase ending in ``[end - window - MARGIN, end + lookahead]`` by the
+    time it had searched :data:`DELAY` samples past that."""
+    out = np.array(probs, copy=True)
+    ends = np.asarray(ends, dtype=np.int64)
+    for label in search.confirmation.phrases:
+        if label in labels:
+            ok = search.found(label, ends - window - MARGIN, ends + lookahead,
+                              ends + lookahead + DELAY)
+            out[:, list(labels).index(label)] *= ok
+    return out
+
+
+class ConfirmedScorer:
+    """A model's stream scorer whose word scores are confirmed (see the module docstring).
+    Each window is given out once the search is :data:`DELAY` samples past what it heard."""
+
+    delay = DELAY
+
+    def __init__(self, scorer: Any, confirmation: Confirmation, labels: tuple[str, ...],
+                 window: int, search: KeyphraseSearch | None = None) -> None:
+        self._scorer, self._labels, self._window = scorer, tuple(labels), int(window)
+        self.search = search or KeyphraseSearch(confirmation)
+        self.reset()
+
+    @property
+    def hop(self) -> int:
+        return self._scorer.hop
+
+    @property
+    def lag(self) -> int:
+        return self._scorer.lag
+
+    def reset(self) -> None:
+        self._scorer.reset()
+        self.search.reset()
+        self._held: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def push(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Windows completed by ``samples`` (and held before) whose confirmation is known."""
+        self.search.feed(samples)
+        probs, ends = self._scorer.push(samples)
+        if len(ends):
+            self._held.append((np.asarray(probs), np.asarray(ends, dtype=np.int64)))
+        if not self._held:
+            return probs, ends
+        probs = np.concatenate([p for p, _ in self._held])
+        ends = np.concatenate([e for _, e in self._held])
+        ready = ends + self._scorer.lag + DELAY <= self.search.searched
+        self._held = [(probs[~ready], ends[~ready])] if (~ready).any() else []
+        return (confirm_probs(self.search, self._labels, probs[ready], ends[ready],
+                              self._window, self._scorer.lag), ends[ready])
+
+
+_SEARCHES: dict[str, KeyphraseSearch] = {}  # one per confirmation, for one stream at a time
+
+
+def shared_search(confirmation: Confirmation) -> KeyphraseSearch:
+    """A search kept for ``confirmation`` (loading the acoustic model takes a while): for
+    streams searched one after another, never two at once."""
+    import json
+
+    key = json.dumps(confirmation.to_dict(), sort_keys=True)
+    if key not in _SEARCHES:
+        _SEARCHES[key] = KeyphraseSearch(confirmation)
+    return _SEARCHES[key]
+
+
+def confirmed_scorer(classifier: Any, scorer: Any, *, shared: bool = False) -> Any:
+    """``scorer`` (a model's stream scorer, or None) confirmed as the model's
+    ``confirmation`` says (its operating point's, or what a caller set); as it is without one.
+    Only a model with a stream scorer (on the speech embedding) can be confirmed. ``shared``:
+    use :func:`shared_search` (one stream at a time)."""
+    confirmation = getattr(classifier, "confirmation", None)
+    if confirmation is None:
+        return scorer
+    if scorer is None:
+        raise KwspotError(f"{getattr(classifier, 'source', 'model')}: phonetic confirmation "
+                          "needs a model on the speech embedding (run on the CPU)")
+    if int(classifier.sample_rate) != SAMPLE_RATE:
+        raise KwspotError(f"{classifier.source}: phonetic confirmation needs a 16-kHz model")
+    return ConfirmedScorer(scorer, confirmation, tuple(classifier.labels),
+                           int(classifier.clip_samples),
+                           shared_search(confirmation) if shared else None)
