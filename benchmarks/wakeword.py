@@ -94,7 +94,8 @@ def kwspot_run(word: str, tests: Path, negatives: list[Path], others: list[Path]
     return json.loads(report), shlex.join(cmd), time.perf_counter() - t0
 
 
-def kwspot_row(word: str, reps: list[dict]) -> list[str]:
+def kwspot_row(word: str, reps: list[dict],
+               name: str = "kwspot wakeword (synthetic speech only)") -> list[str]:
     """The row of one word, pooled over the runs (one per fold: disjoint measured audio)."""
     dets = [{c["word"]: c for c in rep["det"]}[word] for rep in reps]
     ops = [rep["operating_point"]["per_word"][word] for rep in reps]
@@ -106,7 +107,7 @@ def kwspot_row(word: str, reps: list[dict]) -> list[str]:
                default=0.0)
     op_hits, op_fas = sum(o["hits"] for o in ops), sum(o["false_alarms"] for o in ops)
     thresholds = " / ".join(f"{rep['calibration']['thresholds'][word]:.4g}" for rep in reps)
-    return ["kwspot wakeword (synthetic speech only)", word, str(ops[0]["positives"]),
+    return [name, word, str(ops[0]["positives"]),
             f"{hours:.2f}", f"{100 * best:.1f}", f"{100 * op_hits / positives:.1f}",
             f"{op_fas / hours:.2f}", thresholds]
 
@@ -233,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                 commands.append(f"`{cmd}` ({took})")
                 reps.append(rep)
             rows.append(kwspot_row(word, reps))
+            if all("without_confirmation" in rep for rep in reps):  # the same heads
+                rows.append(kwspot_row(word, [rep["without_confirmation"] for rep in reps],
+                                       "  the same, without phonetic confirmation"))
             skipped = {Path(s["path"]).name for rep in reps for s in rep["skipped"]}
             if skipped:
                 print(f"{word}: skipped unreadable files: " + ", ".join(sorted(skipped)))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,16 +88,17 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
         fit_head(net, cfg, sets, labels, cache, train_files, out, say, progress)
     confirmation = _confirmation(cfg, labels, say)
     say(f"calibrating for {cfg.target_fa_per_hour:g} false alarms/h and measuring")
-    report = _score(net, cfg, labels, window, cache, cal_files, measure, progress,
-                    confirmation)
+    report, unconfirmed = _score(net, cfg, labels, window, cache, cal_files, measure,
+                                 progress, confirmation)
     op = report.calibration
     _save_checkpoint(net, cfg, labels, window, op, ckpt_path)
     (out / STATE).write_text(json.dumps(cfg.training_key(), indent=1) + "\n", encoding="utf-8")
     onnx_path = _export(net, labels, window, op, out / "model.onnx")
     files = {"training": len(train_files), "calibration": len(cal_files),
              "measurement": len(measure)}
-    plot = write_report(out, labels, window, files, report)
-    return WakewordResult(out, labels, window, ckpt_path, onnx_path, report, files, reused, plot)
+    plot = write_report(out, labels, window, files, report, unconfirmed)
+    return WakewordResult(out, labels, window, ckpt_path, onnx_path, report, files, reused, plot,
+                          unconfirmed)
 
 
 def negative_parts(files: list[Path], fold: int = 0
@@ -176,10 +178,12 @@ def _confirmation(cfg: WakewordConfig, labels: tuple[str, ...], say: Step
 
 def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: int,
            cache: EmbeddingCache, cal_files: list[Path], measure: list[Path],
-           progress: bool | None, confirmation: Confirmation | None = None) -> ScoreReport:
+           progress: bool | None, confirmation: Confirmation | None = None
+           ) -> tuple[ScoreReport, ScoreReport | None]:
     """Posteriors of the calibration and measurement files and of the test recordings (the
-    head over cached embeddings, confirmed phonetically when ``confirmation``), then
-    :func:`~kwspot.evaluate.score.score`."""
+    head over cached embeddings), then :func:`~kwspot.evaluate.score.score`; with
+    ``confirmation``, the report of the posteriors confirmed phonetically and, to compare,
+    the report of the same posteriors unconfirmed."""
     from kwspot.evaluate.operating import StoredModel
     from kwspot.evaluate.posteriors import confirm_posteriors
     from kwspot.evaluate.score import Collected, score
@@ -197,20 +201,26 @@ def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: in
             done, bad = file_posteriors(cache, net.classifier, window, [f], advance)
             audio.skipped += bad
             audio.clips += [(word, p) for p in done]
-    if confirmation is not None:
-        n = len(audio.negatives) + len(audio.clips)
-        with progress_bar(n, "confirming", enabled=progress) as advance:
-            audio.negatives = confirm_posteriors(audio.negatives, confirmation, labels, window,
-                                                 HOP, on_file=advance)
-            confirmed = confirm_posteriors([p for _, p in audio.clips], confirmation, labels,
-                                           window, HOP, on_file=advance)
-            audio.clips = [(w, p) for (w, _), p in zip(audio.clips, confirmed, strict=True)]
-    model = StoredModel(tuple(labels), 16000, window, str(Path(cfg.out) / "model.pt"),
-                        confirm=confirmation.to_dict() if confirmation is not None else None)
     config = DetectorConfig(hop_ms=HOP_MS, smooth_ms=cfg.smooth_ms,
                             refractory_ms=cfg.refractory_ms, threshold=0.5)
+    calibrate_on = {str(f) for f in cal_files}
+    plain = StoredModel(tuple(labels), 16000, window, str(Path(cfg.out) / "model.pt"))
+    if confirmation is None:
+        return score(audio, plain, config, calibrate_fa_per_hour=cfg.target_fa_per_hour,
+                     calibrate_on=calibrate_on), None
+    unconfirmed = score(audio, plain, config, calibrate_fa_per_hour=cfg.target_fa_per_hour,
+                        calibrate_on=calibrate_on)
+    audio = replace(audio)  # the unconfirmed lists stay as they are
+    n = len(audio.negatives) + len(audio.clips)
+    with progress_bar(n, "confirming", enabled=progress) as advance:
+        audio.negatives = confirm_posteriors(audio.negatives, confirmation, labels, window,
+                                             HOP, on_file=advance)
+        confirmed = confirm_posteriors([p for _, p in audio.clips], confirmation, labels,
+                                       window, HOP, on_file=advance)
+        audio.clips = [(w, p) for (w, _), p in zip(audio.clips, confirmed, strict=True)]
+    model = replace(plain, confirm=confirmation.to_dict())
     return score(audio, model, config, calibrate_fa_per_hour=cfg.target_fa_per_hour,
-                 calibrate_on={str(f) for f in cal_files})
+                 calibrate_on=calibrate_on), unconfirmed
 
 
 def _test_files(cfg: WakewordConfig, labels: tuple[str, ...]) -> list[tuple[str, Path]]:

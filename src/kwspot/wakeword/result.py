@@ -19,3 +19,4 @@ class WakewordResult:
     files: dict[str, int] = field(default_factory=dict)  # negative files per part
     reused_model: bool = False
     det_plot: Path | None = None  # written when there were test recordings
+    unconfirmed: ScoreReport | None = None  # with phonetic confirmation: the same run without

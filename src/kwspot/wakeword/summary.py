@@ -13,10 +13,16 @@ from kwspot.wakeword.result import WakewordResult
 
 
 def write_report(out: Path, labels: tuple[str, ...], window: int, files: dict[str, int],
-                 report: ScoreReport) -> Path | None:
-    """``report.json``, and ``det.png`` when there were positives; the plot's path."""
+                 report: ScoreReport, unconfirmed: ScoreReport | None = None) -> Path | None:
+    """``report.json`` (with ``unconfirmed``: the same run without phonetic confirmation,
+    under ``without_confirmation``), and ``det.png`` when there were positives; the plot's
+    path."""
     data = {"labels": list(labels), "window_samples": window, "negative_files": files,
             **report.to_dict()}
+    if unconfirmed is not None:
+        data["without_confirmation"] = {k: v for k, v in unconfirmed.to_dict().items()
+                                        if k in ("detector", "operating_point", "calibration",
+                                                 "det")}
     (out / "report.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     t = report.operating.total
     if not t.positives:
@@ -38,6 +44,9 @@ def summarize(result: WakewordResult) -> str:
         lines.append(f"wrote {result.det_plot}")
     if report.calibration is not None:
         lines.append(f"operating point: {report.calibration.describe()}")
+    if result.unconfirmed is not None:
+        lines += ["", "the same model without phonetic confirmation, for comparison:",
+                  format_score(result.unconfirmed), ""]
     lines += [f"wrote {result.checkpoint} and {result.onnx} (threshold inside) and "
               f"{result.out / 'report.json'}",
               f"run it: kwspot detect --model {result.onnx} AUDIO  |  "
