@@ -160,9 +160,10 @@ class OnnxClassifier:
 def _stored_confirmation(op: dict | None, where: str):  # noqa: ANN202 (a Confirmation or None)
     """The phonetic confirmation a model's stored operating point runs with (callers may
     replace it: see :mod:`kwspot.infer.confirm`)."""
-    from kwspot.infer.operating_point import OperatingPoint
+    from kwspot.infer.confirm import Confirmation
 
-    return OperatingPoint.from_dict(op, where).confirmation() if op else None
+    stored = op.get("confirm") if isinstance(op, dict) else None
+    return Confirmation.from_dict(stored, where) if stored is not None else None
 
 
 _STEP_GRAPHS: dict[tuple[str, int, int], Any] = {}  # checkpoint file → its StepGraph

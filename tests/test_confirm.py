@@ -1,0 +1,162 @@
+"""Phonetic confirmation: PocketSphinx's keyphrase search vetoes windows in which nothing
+sounded like the word, the same way in streaming detection and on stored posteriors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kwspot.errors import KwspotError
+
+pytest.importorskip("pocketsphinx", reason="pocketsphinx is not installed (kwspot[wakeword])")
+
+from kwspot.infer.confirm import (  # noqa: E402
+    DELAY,
+    MARGIN,
+    Confirmation,
+    KeyphraseSearch,
+    confirm_probs,
+    keyphrase,
+    phones,
+)
+
+
+def test_keyphrases_are_spelled_with_dictionary_words() -> None:
+    assert keyphrase("snowboy") == "snow boy"
+    assert keyphrase("hey_computer") == "hey computer"
+    assert keyphrase("Hey-Computer") == "hey computer"
+    assert phones("computer") == 8  # K AH M P Y UW T ER
+    with pytest.raises(KwspotError, match="'qzxv' is not in pocketsphinx's dictionary"):
+        keyphrase("qzxv")
+
+
+def test_thresholds_loosen_with_the_phones_of_a_phrase() -> None:
+    c = Confirmation.for_words(["computer", "snowboy", "go", "qzxv"], skip_unknown=True)
+    assert c.phrases == {"computer": "computer", "snowboy": "snow boy", "go": "go"}
+    assert c.thresholds["computer"] == pytest.approx(1e-64)
+    assert c.thresholds["go"] > c.thresholds["snowboy"] > c.thresholds["computer"]
+    with pytest.raises(KwspotError, match="qzxv"):
+        Confirmation.for_words(["qzxv"])
+    assert Confirmation.from_dict(c.to_dict()) == c
+    for bad in (None, {"phrases": {"go": "go"}}, {"phrases": {"go": "go"},
+                                                  "thresholds": {"go": 2.0}}):
+        with pytest.raises(KwspotError, match="m.pt: .*confirmation"):
+            Confirmation.from_dict(bad, "m.pt")
+
+
+class _Search:
+    """Stands for a search that found "yes" ending at the given stream positions."""
+
+    def __init__(self, ends: list[int], seen: list[int]) -> None:
+        self.confirmation = Confirmation({"yes": "yes"}, {"yes": 1e-24})
+        self.ends, self.seen = np.array(ends), np.array(seen)
+
+    def found(self, label: str, lo, hi, by) -> np.ndarray:
+        return np.array([bool(((self.ends >= a) & (self.ends <= b) & (self.seen <= t)).any())
+                         for a, b, t in zip(lo, hi, by, strict=True)])
+
+
+def test_only_windows_holding_the_end_of_a_phrase_keep_the_words_score() -> None:
+    labels = ("silence", "unknown", "yes", "no")
+    window, hop = 16000, 1280
+    ends = hop * np.arange(1, 60)
+    probs = np.full((len(ends), 4), 0.25)
+    found_at = 40000
+    out = confirm_probs(_Search([found_at], [found_at + 1280]), labels, probs, ends, window, 0)
+    keep = (found_at >= ends - window - MARGIN) & (found_at <= ends)
+    assert keep.any() and (~keep).any()
+    assert (out[keep, 2] == 0.25).all() and (out[~keep, 2] == 0).all()
+    assert (out[:, [0, 1, 3]] == 0.25).all()  # other columns untouched
+    # a phrase the search settled on only later than DELAY past a window does not count there
+    late = confirm_probs(_Search([found_at], [found_at + DELAY + 5 * hop]), labels, probs,
+                         ends, window, 0)
+    assert late[:, 2].sum() < out[:, 2].sum()
+
+
+def _speech(shared_data: Path, word: str, n: int) -> np.ndarray:
+    from kwspot.evaluate.posteriors import read_mono
+
+    files = sorted((shared_data / "sc_v2_test_part" / word).glob("*.wav"))[:n]
+    if len(files) < n:
+        pytest.skip(f"fewer than {n} clips of {word!r} in the shared data")
+    gap = np.zeros(8000, np.float32)
+    return np.concatenate([x for f in files for x in (read_mono(f, 16000)[0], gap)])
+
+
+def test_the_search_finds_real_words_however_the_stream_is_cut(shared_data: Path) -> None:
+    audio = np.concatenate([_speech(shared_data, "yes", 4), _speech(shared_data, "no", 4)])
+    search = KeyphraseSearch(Confirmation.for_words(["yes"]))
+    search.feed(audio)
+    whole = search.ends("yes").copy()
+    assert 2 <= len(whole)
+    assert (whole < len(audio) // 2 + 16000).sum() >= 2  # most where "yes" was said
+    for chunk in (777, 1280, 16000):
+        search.reset()  # forgets the stream, and how it adapted to it
+        for i in range(0, len(audio), chunk):
+            search.feed(audio[i:i + chunk])
+        assert np.array_equal(search.ends("yes"), whole), chunk
+
+
+def test_streaming_and_stored_posteriors_are_confirmed_alike(shared_data: Path,
+                                                             tmp_path: Path) -> None:
+    """`detect` (a confirmed stream scorer) and `score` on stored posteriors
+    (:func:`confirm_posteriors`) veto the same windows."""
+    pytest.importorskip("pyopen_wakeword", reason="pyopen-wakeword is not installed")
+    import soundfile as sf
+    import torch
+
+    from kwspot.data.labels import LabelSet
+    from kwspot.evaluate.posteriors import confirm_posteriors, file_posteriors
+    from kwspot.features import FrontendConfig
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.detector import DetectorConfig, StreamingDetector
+    from kwspot.infer.filedetect import detect_file
+    from kwspot.network import build_net
+
+    torch.manual_seed(0)
+    labels = LabelSet().names
+    cfg = FrontendConfig(kind="embedding")
+    net = build_net("emb_mlp", len(labels), cfg).eval()
+    torch.save({"format": "kwspot-checkpoint", "version": 1, "model": "emb_mlp",
+                "model_kwargs": {}, "frontend": cfg.to_dict(), "labels": list(labels),
+                "state_dict": net.state_dict(), "iteration": 0, "best_acc": 0.0},
+               tmp_path / "emb.pt")
+    wav = tmp_path / "talk.wav"
+    sf.write(wav, np.concatenate([_speech(shared_data, "no", 3), _speech(shared_data, "yes", 3)]),
+             16000)
+    clf = load_classifier(tmp_path / "emb.pt", threads=1)
+    plain = file_posteriors(clf, wav, 1280)
+    clf.confirmation = Confirmation.for_words(["yes"])
+    live = file_posteriors(clf, wav, 1280)
+    yes = labels.index("yes")
+    n = len(plain.probs)
+    assert np.array_equal(live.ends[:n], plain.ends)
+    vetoed = live.probs[:n, yes] == 0
+    assert vetoed.any() and (~vetoed).any()
+    assert np.allclose(live.probs[:n][~vetoed], plain.probs[~vetoed], atol=1e-6)
+    others = [i for i in range(len(labels)) if i != yes]
+    assert np.allclose(live.probs[:n, others], plain.probs[:, others], atol=1e-6)
+    stored = confirm_posteriors([plain], clf.confirmation, labels, clf.clip_samples, 1280,
+                                clf.stream_scorer().lag)[0]
+    assert np.allclose(stored.probs, live.probs[:n], atol=1e-6)
+    # The detector fires only where the search heard "yes"; replayed posteriors decide alike.
+    config = DetectorConfig(hop_ms=80, smooth_ms=160, threshold=0.02, words=("yes",))
+    found = detect_file(clf, str(wav), config).detections
+    assert found
+    replayed = StreamingDetector(clf, config).replay(live.probs, live.ends)
+    assert [(d.word, round(d.time_s, 6)) for d in found] == \
+        [(d.word, round(d.time_s, 6)) for d in replayed[:len(found)]]
+
+
+def test_a_model_without_a_stream_scorer_cannot_be_confirmed() -> None:
+    from kwspot.infer.confirm import confirmed_scorer
+
+    class Plain:
+        source, labels, sample_rate, clip_samples = "m.onnx", ("yes",), 16000, 16000
+        confirmation = Confirmation({"yes": "yes"}, {"yes": 1e-24})
+
+    with pytest.raises(KwspotError, match="m.onnx: phonetic confirmation needs a model on the "
+                       "speech embedding"):
+        confirmed_scorer(Plain(), None)
