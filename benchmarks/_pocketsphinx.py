@@ -7,7 +7,8 @@ cannot be swept over stored scores (a detection is reported as soon as the thres
 so each threshold is a separate pass over the audio; files are spread over worker processes.
 
 A word missing from the dictionary would never fire: :func:`keyphrase` spells it as the
-dictionary words it is made of (``snowboy`` → ``snow boy``), the same sounds.
+dictionary words it is made of (``snowboy`` → ``snow boy``), the same sounds, as kwspot's
+phonetic confirmation (:mod:`kwspot.infer.confirm`) does.
 """
 
 from __future__ import annotations
@@ -35,29 +36,17 @@ def available() -> str | None:
 _DECODERS: dict = {}  # one decoder per (phrase, threshold) in each worker process
 
 
-def _dictionary() -> Path:
-    from pocketsphinx import get_model_path
-
-    return Path(get_model_path()) / "en-us" / "cmudict-en-us.dict"
-
-
 def keyphrase(phrase: str) -> str:
-    """``phrase`` with each word missing from the CMU dictionary split into dictionary words
-    that spell it (the fewest), or kept when none do."""
-    known = {line.split(" ", 1)[0] for line in _dictionary().read_text().splitlines()}
-    return " ".join(_split(w, known) or w for w in phrase.lower().split())
+    """``phrase`` as PocketSphinx's dictionary spells it (``snowboy`` → ``snow boy``), as
+    kwspot's phonetic confirmation spells it; a word no dictionary words make up is kept (it
+    never fires)."""
+    from kwspot.errors import KwspotError
+    from kwspot.infer.confirm import keyphrase as spelled
 
-
-def _split(word: str, known: set[str]) -> str | None:
-    """``word`` as few dictionary words (two letters or more) as spell it, or None."""
-    best: list[list[str] | None] = [[]] + [None] * len(word)  # best[i]: word[:i]
-    for i in range(1, len(word) + 1):
-        for j in range(i - 1):
-            if best[j] is not None and word[j:i] in known:
-                cand = [*best[j], word[j:i]]
-                if best[i] is None or len(cand) < len(best[i]):
-                    best[i] = cand
-    return " ".join(best[-1]) if best[-1] else None
+    try:
+        return spelled(phrase)
+    except KwspotError:
+        return phrase.lower()
 
 
 def _decoder(phrase: str, threshold: float):
