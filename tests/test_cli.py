@@ -60,10 +60,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     x = np.zeros(24000, dtype=np.float32)
     x[20000:] = np.nan
     sf.write(str(nan), x, 16000, subtype="FLOAT")
+    quiet = d / "quiet.wav"
+    sf.write(str(quiet), np.zeros(32000, dtype=np.float32), 16000)
     a_file = d / "a_file"
     a_file.write_text("not a folder")
     return {"pt": pt, "onnx": export_checkpoint(pt, d / "model.onnx").path, "nan": nan,
-            "file": a_file, "missing": d / "missing"}
+            "quiet": quiet, "file": a_file, "missing": d / "missing"}
 
 
 # One typical bad input per subcommand (and the parser itself): (argv, words in the message).
@@ -81,6 +83,8 @@ BAD_INPUTS = {
     "export": (["export", "--checkpoint", "{pt}", "--out", "{file}/m.onnx"],
                ["is a file, not a folder"]),
     "detect": (["detect", "{nan}", "--model", "{onnx}"], ["nan.wav", "non-finite", "20,000"]),
+    "confirm": (["detect", "{quiet}", "--model", "{onnx}", "--confirm"],
+                ["model.onnx", "phonetic confirmation needs a model on the speech embedding"]),
     "listen": (["listen", "--model", "{missing}.onnx"], []),
     "score": (["score", "--model", "{missing}.onnx", "--negatives", "{nan}"],
               ["no such model file"]),
