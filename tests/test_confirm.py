@@ -108,7 +108,8 @@ def test_streaming_and_stored_posteriors_are_confirmed_alike(shared_data: Path,
     import torch
 
     from kwspot.data.labels import LabelSet
-    from kwspot.evaluate.posteriors import confirm_posteriors, file_posteriors
+    from kwspot.evaluate.confirmed import confirm_posteriors
+    from kwspot.evaluate.posteriors import file_posteriors
     from kwspot.features import FrontendConfig
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.detector import DetectorConfig, StreamingDetector
@@ -160,3 +161,43 @@ def test_a_model_without_a_stream_scorer_cannot_be_confirmed() -> None:
     with pytest.raises(KwspotError, match="m.onnx: phonetic confirmation needs a model on the "
                        "speech embedding"):
         confirmed_scorer(Plain(), None)
+
+
+def test_search_thresholds_are_the_most_lenient_quiet_enough(monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """Each word gets the most lenient threshold of the grid at which the search alone fires
+    at most the allowed rate; a word never that quiet gets the strictest."""
+    import kwspot.evaluate.confirm_rate as CR
+
+    # Fake rates: a word's rate falls as its threshold gets stricter (index in the grid).
+    quiet_from = {"computer": 0, "snowboy": 5, "go": len(CR.GRID)}
+    calls = []
+
+    def fake_rates(trial: Confirmation, files, workers=None):  # noqa: ANN001, ARG001
+        calls.append(dict(trial.thresholds))
+        return {w: 10.0 if CR.GRID.index(t) >= quiet_from[w] else 1000.0
+                for w, t in trial.thresholds.items()}, 1.0
+
+    monkeypatch.setattr(CR, "rates", fake_rates)
+    c = Confirmation.for_words(list(quiet_from))
+    chosen = CR.calibrate_search(c, ["a.wav"], max_per_hour=300)
+    assert chosen.thresholds == {"computer": CR.GRID[0], "snowboy": CR.GRID[5],
+                                 "go": CR.GRID[-1]}
+    assert chosen.phrases == c.phrases
+    assert len(calls) == CR.PASSES
+    with pytest.raises(KwspotError, match="needs negative audio"):
+        CR.calibrate_search(c, [])
+
+
+def test_search_rates_count_phrases_per_hour(shared_data: Path, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from kwspot.evaluate.confirm_rate import rates
+
+    audio = _speech(shared_data, "yes", 4)
+    sf.write(tmp_path / "yes.wav", audio, 16000)
+    sf.write(tmp_path / "quiet.wav", np.zeros(16000 * 4, np.float32), 16000)
+    per_hour, hours = rates(Confirmation.for_words(["yes"]),
+                            [tmp_path / "yes.wav", tmp_path / "quiet.wav"])
+    assert hours == pytest.approx((len(audio) + 16000 * 4) / 16000 / 3600)
+    assert per_hour["yes"] * hours >= 2  # found in the speech, not in silence

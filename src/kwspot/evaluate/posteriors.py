@@ -10,8 +10,8 @@ several channels averaged.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
 
@@ -20,15 +20,7 @@ import numpy as np
 from kwspot.data.audio import is_audio_file, require_finite, resample_rate
 from kwspot.errors import KwspotError
 from kwspot.infer.backend import Classifier, scorer_hop, stream_scorer_of
-from kwspot.infer.confirm import (
-    BLOCK,
-    DELAY,
-    Confirmation,
-    confirm_probs,
-    confirmed_scorer,
-    shared_search,
-)
-from kwspot.infer.confirm import SAMPLE_RATE as SEARCH_RATE
+from kwspot.infer.confirm import confirmed_scorer
 
 TAIL_S = 1.5  # zeros appended after the audio (half a window plus the longest smoothing)
 
@@ -166,24 +158,3 @@ def many_posteriors(classifier: Classifier, files: Iterable[Path], hop: int, *,
             on_file()
     return done, skipped
 
-
-def confirm_posteriors(posteriors: Sequence[Posteriors], confirmation: Confirmation,
-                       labels: Sequence[str], window: int, hop: int, lookahead: int = 0,
-                       *, on_file: Callable[[], None] | None = None) -> list[Posteriors]:
-    """Posteriors computed without phonetic confirmation, confirmed as the streaming
-    detector would confirm them (:mod:`kwspot.infer.confirm`): the keyphrase search runs over
-    each file again."""
-    search = shared_search(confirmation)
-    out = []
-    for p in posteriors:
-        audio, _ = read_mono(p.source, SEARCH_RATE)
-        search.reset()
-        search.feed(audio)
-        search.feed(np.zeros(round(TAIL_S * SEARCH_RATE) + lookahead + DELAY + BLOCK,
-                             np.float32))
-        probs = confirm_probs(search, tuple(labels), p.probs, p.window_ends(hop), window,
-                              lookahead)
-        out.append(replace(p, probs=probs.astype(np.float32)))
-        if on_file:
-            on_file()
-    return out

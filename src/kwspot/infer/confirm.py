@@ -213,14 +213,30 @@ class KeyphraseSearch:
 
     def ends(self, label: str) -> np.ndarray:
         """Stream positions (samples) where ``label``'s phrase was found to end, sorted."""
-        return self._sorted(label)[0]
+        return self.results()[label][0]
 
-    def _sorted(self, label: str) -> tuple[np.ndarray, np.ndarray]:
-        if label not in self._arrays:
-            items = sorted(self._found[label].items())
-            self._arrays[label] = (np.array([e for e, _ in items], dtype=np.int64),
-                                   np.array([s for _, s in items], dtype=np.int64))
-        return self._arrays[label]
+    def results(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per word: where each found phrase ended and how far the search was then (sorted by
+        the end; the :class:`Found` of the stream so far)."""
+        for label in self._found:
+            if label not in self._arrays:
+                items = sorted(self._found[label].items())
+                self._arrays[label] = (np.array([e for e, _ in items], dtype=np.int64),
+                                       np.array([s for _, s in items], dtype=np.int64))
+        return dict(self._arrays)
+
+    def found(self, label: str, lo: np.ndarray, hi: np.ndarray, by: np.ndarray
+              ) -> np.ndarray:
+        """See :meth:`Found.found`, for the stream so far."""
+        return Found(self.confirmation, self.results()).found(label, lo, hi, by)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a search found in one stream (:meth:`KeyphraseSearch.results`), kept."""
+
+    confirmation: Confirmation
+    results: dict[str, tuple[np.ndarray, np.ndarray]]  # word → (ends, searched then)
 
     def found(self, label: str, lo: np.ndarray, hi: np.ndarray, by: np.ndarray
               ) -> np.ndarray:
@@ -228,16 +244,14 @@ class KeyphraseSearch:
         known once ``by[i]`` samples were searched? (The search settles on a phrase a little
         after it ends; asking as of a fixed point keeps the answer the same however far the
         search has gone since.)"""
-        ends, seen = self._sorted(label)
+        ends, seen = self.results[label]
         a = np.searchsorted(ends, np.asarray(lo), side="left")
         b = np.searchsorted(ends, np.asarray(hi), side="right")
-        by = np.asarray(by)
-        return np.array([bool((seen[i:j] <= t).any()) for i, j, t in zip(a, b, by,
-                                                                          strict=True)],
-                        dtype=bool)
+        return np.array([bool((seen[i:j] <= t).any())
+                         for i, j, t in zip(a, b, np.asarray(by), strict=True)], dtype=bool)
 
 
-def confirm_probs(search: KeyphraseSearch, labels: tuple[str, ...] | list[str],
+def confirm_probs(search: KeyphraseSearch | Found, labels: tuple[str, ...] | list[str],
                   probs: np.ndarray, ends: np.ndarray, window: int, lookahead: int
                   ) -> np.ndarray:
     """``probs`` ``[windows, classes]`` of windows ending at ``ends`` (stream samples, each

@@ -86,7 +86,7 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
         from kwspot.wakeword.fit import fit_head
 
         fit_head(net, cfg, sets, labels, cache, train_files, out, say, progress)
-    confirmation = _confirmation(cfg, labels, say)
+    confirmation = _confirmation(cfg, labels, cal_files, say, progress)
     say(f"calibrating for {cfg.target_fa_per_hour:g} false alarms/h and measuring")
     report, unconfirmed = _score(net, cfg, labels, window, cache, cal_files, measure,
                                  progress, confirmation)
@@ -157,13 +157,16 @@ def _load_head(net: KwsNet, path: Path) -> None:
     net.eval()
 
 
-def _confirmation(cfg: WakewordConfig, labels: tuple[str, ...], say: Step
-                  ) -> Confirmation | None:
+def _confirmation(cfg: WakewordConfig, labels: tuple[str, ...], cal_files: list[Path],
+                  say: Step, progress: bool | None) -> Confirmation | None:
     """The phonetic confirmation of the phrases that can be confirmed (every word in
-    PocketSphinx's dictionary, or made of words that are), when ``cfg.confirm``."""
+    PocketSphinx's dictionary, or made of words that are), when ``cfg.confirm``, its search
+    thresholds chosen on the calibration files."""
     if not cfg.confirm:
         return None
+    from kwspot.evaluate.confirm_rate import MAX_PER_HOUR, PASSES, calibrate_search
     from kwspot.infer.confirm import Confirmation
+    from kwspot.progress import progress_bar
 
     phrases = [w for w in labels if w != UNKNOWN]
     confirmation = Confirmation.for_words(phrases, skip_unknown=True)
@@ -172,6 +175,11 @@ def _confirmation(cfg: WakewordConfig, labels: tuple[str, ...], say: Step
         say(f"not confirmed phonetically (not in pocketsphinx's dictionary): {', '.join(left)}")
     if not confirmation.phrases:
         return None
+    say(f"choosing the keyphrase search's thresholds (at most {MAX_PER_HOUR:g} phrases/h on "
+        "the calibration files)")
+    with progress_bar(PASSES, "search passes", enabled=progress) as advance:
+        confirmation = calibrate_search(confirmation, cal_files, workers=cfg.workers,
+                                        on_pass=lambda _done, _n: advance())
     say(confirmation.describe())
     return confirmation
 
@@ -184,8 +192,8 @@ def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: in
     head over cached embeddings), then :func:`~kwspot.evaluate.score.score`; with
     ``confirmation``, the report of the posteriors confirmed phonetically and, to compare,
     the report of the same posteriors unconfirmed."""
+    from kwspot.evaluate.confirmed import confirm_posteriors
     from kwspot.evaluate.operating import StoredModel
-    from kwspot.evaluate.posteriors import confirm_posteriors
     from kwspot.evaluate.score import Collected, score
     from kwspot.infer.detector import DetectorConfig
     from kwspot.progress import progress_bar
@@ -214,9 +222,9 @@ def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: in
     n = len(audio.negatives) + len(audio.clips)
     with progress_bar(n, "confirming", enabled=progress) as advance:
         audio.negatives = confirm_posteriors(audio.negatives, confirmation, labels, window,
-                                             HOP, on_file=advance)
+                                             HOP, workers=cfg.workers, on_file=advance)
         confirmed = confirm_posteriors([p for _, p in audio.clips], confirmation, labels,
-                                       window, HOP, on_file=advance)
+                                       window, HOP, workers=cfg.workers, on_file=advance)
         audio.clips = [(w, p) for (w, _), p in zip(audio.clips, confirmed, strict=True)]
     model = replace(plain, confirm=confirmation.to_dict())
     return score(audio, model, config, calibrate_fa_per_hour=cfg.target_fa_per_hour,
