@@ -99,21 +99,12 @@ def test_the_search_finds_real_words_however_the_stream_is_cut(shared_data: Path
         assert np.array_equal(search.ends("yes"), whole), chunk
 
 
-def test_streaming_and_stored_posteriors_are_confirmed_alike(shared_data: Path,
-                                                             tmp_path: Path) -> None:
-    """`detect` (a confirmed stream scorer) and `score` on stored posteriors
-    (:func:`confirm_posteriors`) veto the same windows."""
-    pytest.importorskip("pyopen_wakeword", reason="pyopen-wakeword is not installed")
-    import soundfile as sf
+def _embedding_checkpoint(path: Path) -> Path:
+    """An untrained `emb_mlp` over the pretrained embedding, for the 12 labels."""
     import torch
 
     from kwspot.data.labels import LabelSet
-    from kwspot.evaluate.confirmed import confirm_posteriors
-    from kwspot.evaluate.posteriors import file_posteriors
     from kwspot.features import FrontendConfig
-    from kwspot.infer.backend import load_classifier
-    from kwspot.infer.detector import DetectorConfig, StreamingDetector
-    from kwspot.infer.filedetect import detect_file
     from kwspot.network import build_net
 
     torch.manual_seed(0)
@@ -122,8 +113,26 @@ def test_streaming_and_stored_posteriors_are_confirmed_alike(shared_data: Path,
     net = build_net("emb_mlp", len(labels), cfg).eval()
     torch.save({"format": "kwspot-checkpoint", "version": 1, "model": "emb_mlp",
                 "model_kwargs": {}, "frontend": cfg.to_dict(), "labels": list(labels),
-                "state_dict": net.state_dict(), "iteration": 0, "best_acc": 0.0},
-               tmp_path / "emb.pt")
+                "state_dict": net.state_dict(), "iteration": 0, "best_acc": 0.0}, path)
+    return path
+
+
+def test_streaming_and_stored_posteriors_are_confirmed_alike(shared_data: Path,
+                                                             tmp_path: Path) -> None:
+    """`detect` (a confirmed stream scorer) and `score` on stored posteriors
+    (:func:`confirm_posteriors`) veto the same windows."""
+    pytest.importorskip("pyopen_wakeword", reason="pyopen-wakeword is not installed")
+    import soundfile as sf
+
+    from kwspot.data.labels import LabelSet
+    from kwspot.evaluate.confirmed import confirm_posteriors
+    from kwspot.evaluate.posteriors import file_posteriors
+    from kwspot.infer.backend import load_classifier
+    from kwspot.infer.detector import DetectorConfig, StreamingDetector
+    from kwspot.infer.filedetect import detect_file
+
+    labels = LabelSet().names
+    _embedding_checkpoint(tmp_path / "emb.pt")
     wav = tmp_path / "talk.wav"
     sf.write(wav, np.concatenate([_speech(shared_data, "no", 3), _speech(shared_data, "yes", 3)]),
              16000)
@@ -201,3 +210,36 @@ def test_search_rates_count_phrases_per_hour(shared_data: Path, tmp_path: Path) 
                             [tmp_path / "yes.wav", tmp_path / "quiet.wav"])
     assert hours == pytest.approx((len(audio) + 16000 * 4) / 16000 / 3600)
     assert per_hour["yes"] * hours >= 2  # found in the speech, not in silence
+
+
+def test_score_calibrates_the_search_and_detect_confirms_by_default(
+        shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`score --confirm --calibrate` chooses the search's thresholds on the calibration half and
+    stores them with the model's; `detect` then confirms unless told not to."""
+    pytest.importorskip("pyopen_wakeword", reason="pyopen-wakeword is not installed")
+    import soundfile as sf
+    from test_stream import kwspot
+
+    from kwspot.evaluate.confirm_rate import GRID
+    from kwspot.infer.backend import load_classifier
+
+    pt = _embedding_checkpoint(tmp_path / "emb.pt")
+    (tmp_path / "pos" / "yes").mkdir(parents=True)
+    sf.write(tmp_path / "pos" / "yes" / "a.wav", _speech(shared_data, "yes", 1), 16000)
+    (tmp_path / "neg").mkdir()
+    for i, word in enumerate(("no", "up", "down", "left")):  # four "speakers": both halves
+        sf.write(tmp_path / "neg" / f"s{i}_talk.wav", _speech(shared_data, word, 2), 16000)
+    code, out, err = kwspot(capsys, "score", "--model", pt, "--positives",
+                            tmp_path / "pos" / "yes", "--negatives", tmp_path / "neg",
+                            "--words", "yes", "--confirm", "--calibrate", "50",
+                            "--save-model", tmp_path / "m2.pt")
+    assert code == 0, err
+    assert "choosing the keyphrase search's thresholds" in err
+    clf = load_classifier(tmp_path / "m2.pt")
+    assert clf.confirmation is not None and clf.confirmation.thresholds["yes"] in GRID
+    code, _, err = kwspot(capsys, "detect", tmp_path / "pos" / "yes" / "a.wav", "--model",
+                          tmp_path / "m2.pt")
+    assert code == 0 and 'confirmed by keyphrase spotting (yes: "yes"' in err
+    code, _, err = kwspot(capsys, "detect", tmp_path / "pos" / "yes" / "a.wav", "--model",
+                          tmp_path / "m2.pt", "--no-confirm")
+    assert code == 0 and "but not confirmed phonetically (as asked)" in err

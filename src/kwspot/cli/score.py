@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     hop = round(config.hop_ms * clf.sample_rate / 1000)
     files = plan(args.positives, args.negatives, command_words(clf.labels, config),
                  _maybe(args.maybe_contains))
+    if args.confirm and settings.calibrate is not None:
+        _calibrate_search(clf, files)
     with progress_bar(len(files), "scoring") as advance:
         audio = collect(clf, files, hop, on_file=advance)
     for s in audio.skipped:
@@ -107,6 +109,23 @@ def run(args: argparse.Namespace) -> int:
                                       overwrite=args.overwrite)
         print(f"wrote {path} with operating point {report.calibration.describe()}")
     return 0
+
+
+def _calibrate_search(clf, files) -> None:  # noqa: ANN001 (a Classifier, a Plan)
+    """With --confirm and --calibrate: the keyphrase search's thresholds chosen on the half of
+    the negatives the detector's thresholds are chosen on (see kwspot.evaluate.confirm_rate)."""
+    import sys
+
+    from kwspot.evaluate.calibrate import split_files
+    from kwspot.evaluate.confirm_rate import PASSES, calibrate_search
+    from kwspot.progress import progress_bar
+
+    half, _ = split_files(files.negatives)
+    print(f"kwspot: choosing the keyphrase search's thresholds on {len(half)} calibration "
+          f"file(s) ({PASSES} passes)", file=sys.stderr)
+    with progress_bar(PASSES, "search passes") as advance:
+        clf.confirmation = calibrate_search(clf.confirmation, half,
+                                            on_pass=lambda _done, _n: advance())
 
 
 def _maybe(items: list[str]) -> dict[str, list[str]]:
