@@ -33,6 +33,25 @@ def _cache_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("KWSPOT_CACHE", str(tmp_path_factory.getbasetemp() / "kwspot-cache"))
 
 
+def embedding_checkpoint(path: Path) -> Path:
+    """An untrained ``emb_mlp`` over the pretrained embedding, for the 12 labels (the caller
+    skips when ``pyopen_wakeword`` is not installed)."""
+    import torch
+
+    from kwspot.data.labels import LabelSet
+    from kwspot.features import FrontendConfig
+    from kwspot.network import build_net
+
+    torch.manual_seed(0)
+    labels = LabelSet().names
+    cfg = FrontendConfig(kind="embedding")
+    net = build_net("emb_mlp", len(labels), cfg).eval()
+    torch.save({"format": "kwspot-checkpoint", "version": 1, "model": "emb_mlp",
+                "model_kwargs": {}, "frontend": cfg.to_dict(), "labels": list(labels),
+                "state_dict": net.state_dict(), "iteration": 0, "best_acc": 0.0}, path)
+    return path
+
+
 def write_wav(path: Path, samples: np.ndarray, sr: int = 16000) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), samples, sr, subtype="PCM_16")

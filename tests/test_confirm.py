@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import embedding_checkpoint
 
 from kwspot.errors import KwspotError
 
@@ -99,24 +100,6 @@ def test_the_search_finds_real_words_however_the_stream_is_cut(shared_data: Path
         assert np.array_equal(search.ends("yes"), whole), chunk
 
 
-def _embedding_checkpoint(path: Path) -> Path:
-    """An untrained `emb_mlp` over the pretrained embedding, for the 12 labels."""
-    import torch
-
-    from kwspot.data.labels import LabelSet
-    from kwspot.features import FrontendConfig
-    from kwspot.network import build_net
-
-    torch.manual_seed(0)
-    labels = LabelSet().names
-    cfg = FrontendConfig(kind="embedding")
-    net = build_net("emb_mlp", len(labels), cfg).eval()
-    torch.save({"format": "kwspot-checkpoint", "version": 1, "model": "emb_mlp",
-                "model_kwargs": {}, "frontend": cfg.to_dict(), "labels": list(labels),
-                "state_dict": net.state_dict(), "iteration": 0, "best_acc": 0.0}, path)
-    return path
-
-
 def test_streaming_and_stored_posteriors_are_confirmed_alike(shared_data: Path,
                                                              tmp_path: Path) -> None:
     """`detect` (a confirmed stream scorer) and `score` on stored posteriors
@@ -132,7 +115,7 @@ def test_streaming_and_stored_posteriors_are_confirmed_alike(shared_data: Path,
     from kwspot.infer.filedetect import detect_file
 
     labels = LabelSet().names
-    _embedding_checkpoint(tmp_path / "emb.pt")
+    embedding_checkpoint(tmp_path / "emb.pt")
     wav = tmp_path / "talk.wav"
     sf.write(wav, np.concatenate([_speech(shared_data, "no", 3), _speech(shared_data, "yes", 3)]),
              16000)
@@ -223,7 +206,7 @@ def test_score_calibrates_the_search_and_detect_confirms_by_default(
     from kwspot.evaluate.confirm_rate import GRID
     from kwspot.infer.backend import load_classifier
 
-    pt = _embedding_checkpoint(tmp_path / "emb.pt")
+    pt = embedding_checkpoint(tmp_path / "emb.pt")
     (tmp_path / "pos" / "yes").mkdir(parents=True)
     sf.write(tmp_path / "pos" / "yes" / "a.wav", _speech(shared_data, "yes", 1), 16000)
     (tmp_path / "neg").mkdir()

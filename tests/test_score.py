@@ -322,24 +322,13 @@ def test_embedding_model_posteriors_come_from_its_stream_scorer(tmp_path: Path) 
     """An embedding model classifies every 80 ms from embeddings computed once: the stored
     posteriors are those windows, and replaying them decides as `detect` does."""
     pytest.importorskip("pyopen_wakeword", reason="pyopen-wakeword is not installed")
-    import torch
+    from conftest import embedding_checkpoint
 
-    from kwspot.data.labels import LabelSet
     from kwspot.evaluate.posteriors import file_posteriors, stream_hop
-    from kwspot.features import FrontendConfig
     from kwspot.infer.backend import load_classifier
     from kwspot.infer.filedetect import detect_file
-    from kwspot.network import build_net
 
-    torch.manual_seed(0)
-    labels = LabelSet().names
-    cfg = FrontendConfig(kind="embedding")
-    net = build_net("emb_mlp", len(labels), cfg).eval()
-    torch.save({"format": "kwspot-checkpoint", "version": 1, "model": "emb_mlp",
-                "model_kwargs": {}, "frontend": cfg.to_dict(), "labels": list(labels),
-                "state_dict": net.state_dict(), "iteration": 0, "best_acc": 0.0},
-               tmp_path / "emb.pt")
-    clf = load_classifier(tmp_path / "emb.pt", threads=1)
+    clf = load_classifier(embedding_checkpoint(tmp_path / "emb.pt"), threads=1)
     assert stream_hop(clf, 320) == 1280
     wav = write(tmp_path / "a.wav", np.random.default_rng(0).standard_normal(16000 * 3) * 0.1,
                 16000)
