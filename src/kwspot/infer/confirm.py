@@ -9,8 +9,14 @@ word counts only when the search found the word ending inside that window (or in
 The model still decides; the search only vetoes windows in which nothing sounded like the
 word, which removes false alarms on speech the model was never shown.
 
-The search's margin is per word: a phrase of more phones falls further behind the phone loop
-even when spoken, so its threshold is ``10 ** -(PER_PHONE * phones)``.
+The search's threshold is per word: the most lenient at which the search alone stays under a
+rate of phrases per hour of negative audio (:mod:`kwspot.evaluate.confirm_rate`, which
+``kwspot score --confirm --calibrate`` and ``kwspot wakeword`` use); without negative audio,
+``10 ** -(PER_PHONE * phones)`` (a phrase of more phones falls further behind the phone loop
+even when spoken). Results never depend on how the stream is cut (the search is fed in fixed
+blocks, starts each stream from the model's cepstral mean, and a window is confirmed only by
+what the search knew :data:`DELAY` samples after it), so stored posteriors are confirmed
+exactly as the streaming detector confirms them.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ PER_PHONE = 8.0  # the search threshold is 10 ** -(PER_PHONE * phones of the phr
 MARGIN = 4000  # samples before a window in which the phrase may end (0.25 s)
 DELAY = 4000  # samples searched past a window's end before it is confirmed (0.25 s)
 BLOCK = 1280  # samples per call into the search: its results depend on how audio is cut
-RESTART = 600 * SAMPLE_RATE  # a new utterance every 10 min keeps the search's bookkeeping small
+# A new utterance every 10 min keeps the search's bookkeeping small (a phrase said across the
+# restart is missed: once in ten minutes of audio, for under a second).
+RESTART = 600 * SAMPLE_RATE
 
 INSTALL = "pip install 'kwspot[wakeword]'"
 
