@@ -144,12 +144,28 @@ def test_a_phrase_of_two_words_end_to_end(weights, negatives, other_words, tmp_p
         det = StreamingDetector(clf, op.detector_config())
         det.feed(_speechlike(np.random.default_rng(5), 3.0))
         assert det.windows > 0
+        conf = clf.confirmation  # confirmed by default, its search threshold chosen
+        assert conf is not None and conf.phrases == {"hey_computer": "hey computer"}
     report = json.loads((res.out / "report.json").read_text())
     assert report["window_samples"] == res.window and report["calibration"]["thresholds"]
+    assert report["without_confirmation"]["calibration"]["confirm"] is None
     assert run_wakeword(cfg).reused_model  # the trained head is kept
     other = WakewordConfig(**{**cfg.to_dict(), "iters": 16})
     with pytest.raises(KwspotError, match="other settings"):
         run_wakeword(other)
+
+
+def test_short_words_and_unspellable_ones_are_not_confirmed(tmp_path) -> None:
+    pytest.importorskip("pocketsphinx", reason="pocketsphinx is not installed")
+    from kwspot.wakeword.config import WakewordConfig
+    from kwspot.wakeword.pipeline import _confirmation
+
+    said: list[str] = []
+    cfg = WakewordConfig(phrases=("go", "qzxv"), out=str(tmp_path / "run"),
+                         negatives=(str(tmp_path),))
+    assert _confirmation(cfg, ("go", "qzxv", "unknown"), [], said.append, False) is None
+    assert any("dictionary): qzxv" in s for s in said)
+    assert any("under 5 phones" in s and s.endswith(": go") for s in said)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -36,6 +36,10 @@ from kwspot.errors import KwspotError
 SAMPLE_RATE = 16000  # what the acoustic model expects
 FRAME = 160  # samples per PocketSphinx frame (10 ms)
 PER_PHONE = 8.0  # the search threshold is 10 ** -(PER_PHONE * phones of the phrase)
+# Shorter phrases are not confirmed by `kwspot wakeword`: a search strict enough to stay quiet
+# on speech missed real one-syllable words (the ten Speech Commands words, 2-4 phones, lost
+# recall; "snow boy", 5 phones, gained).
+MIN_PHONES = 5
 MARGIN = 4000  # samples before a window in which the phrase may end (0.25 s)
 DELAY = 4000  # samples searched past a window's end before it is confirmed (0.25 s)
 BLOCK = 1280  # samples per call into the search: its results depend on how audio is cut

@@ -165,7 +165,7 @@ def _confirmation(cfg: WakewordConfig, labels: tuple[str, ...], cal_files: list[
     if not cfg.confirm:
         return None
     from kwspot.evaluate.confirm_rate import MAX_PER_HOUR, PASSES, calibrate_search
-    from kwspot.infer.confirm import Confirmation
+    from kwspot.infer.confirm import MIN_PHONES, Confirmation, phones
     from kwspot.progress import progress_bar
 
     phrases = [w for w in labels if w != UNKNOWN]
@@ -173,6 +173,13 @@ def _confirmation(cfg: WakewordConfig, labels: tuple[str, ...], cal_files: list[
     left = [w for w in phrases if w not in confirmation.phrases]
     if left:
         say(f"not confirmed phonetically (not in pocketsphinx's dictionary): {', '.join(left)}")
+    short = [w for w, k in confirmation.phrases.items() if phones(k) < MIN_PHONES]
+    if short:
+        say(f"not confirmed phonetically (under {MIN_PHONES} phones: the search misses short "
+            f"words): {', '.join(short)}")
+        confirmation = Confirmation(
+            {w: k for w, k in confirmation.phrases.items() if w not in short},
+            {w: t for w, t in confirmation.thresholds.items() if w not in short})
     if not confirmation.phrases:
         return None
     say(f"choosing the keyphrase search's thresholds (at most {MAX_PER_HOUR:g} phrases/h on "
