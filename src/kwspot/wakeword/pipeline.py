@@ -177,9 +177,8 @@ def _confirmation(cfg: WakewordConfig, labels: tuple[str, ...], cal_files: list[
     if short:
         say(f"not confirmed phonetically (under {MIN_PHONES} phones: the search misses short "
             f"words): {', '.join(short)}")
-        confirmation = Confirmation(
-            {w: k for w, k in confirmation.phrases.items() if w not in short},
-            {w: t for w, t in confirmation.thresholds.items() if w not in short})
+        confirmation = Confirmation.for_words([w for w in confirmation.phrases
+                                               if w not in short])
     if not confirmation.phrases:
         return None
     say(f"choosing the keyphrase search's thresholds (at most {MAX_PER_HOUR:g} phrases/h on "
@@ -227,12 +226,13 @@ def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: in
                         calibrate_on=calibrate_on)
     audio = replace(audio)  # the unconfirmed lists stay as they are
     n = len(audio.negatives) + len(audio.clips)
-    with progress_bar(n, "confirming", enabled=progress) as advance:
-        audio.negatives = confirm_posteriors(audio.negatives, confirmation, labels, window,
-                                             HOP, workers=cfg.workers, on_file=advance)
-        confirmed = confirm_posteriors([p for _, p in audio.clips], confirmation, labels,
-                                       window, HOP, workers=cfg.workers, on_file=advance)
-        audio.clips = [(w, p) for (w, _), p in zip(audio.clips, confirmed, strict=True)]
+    with progress_bar(n, "confirming", enabled=progress) as advance:  # one pool for all
+        confirmed = confirm_posteriors([*audio.negatives, *(p for _, p in audio.clips)],
+                                       confirmation, labels, window, HOP,
+                                       workers=cfg.workers, on_file=advance)
+    k = len(audio.negatives)
+    audio.negatives = confirmed[:k]
+    audio.clips = [(w, p) for (w, _), p in zip(audio.clips, confirmed[k:], strict=True)]
     model = replace(plain, confirm=confirmation.to_dict())
     return score(audio, model, config, calibrate_fa_per_hour=cfg.target_fa_per_hour,
                  calibrate_on=calibrate_on), unconfirmed
