@@ -158,17 +158,17 @@ def test_a_model_without_a_stream_scorer_cannot_be_confirmed() -> None:
 def test_search_thresholds_are_the_most_lenient_quiet_enough(monkeypatch: pytest.MonkeyPatch
                                                              ) -> None:
     """Each word gets the most lenient threshold of the grid at which the search alone fires
-    at most the allowed rate; a word never that quiet gets the strictest."""
+    at most the allowed rate; a word never that quiet gets the strictest. One pass."""
     import kwspot.evaluate.confirm_rate as CR
 
     # Fake rates: a word's rate falls as its threshold gets stricter (index in the grid).
     quiet_from = {"computer": 0, "snowboy": 5, "go": len(CR.GRID)}
     calls = []
 
-    def fake_rates(trial: Confirmation, files, workers=None):  # noqa: ANN001, ARG001
-        calls.append(dict(trial.thresholds))
-        return {w: 10.0 if CR.GRID.index(t) >= quiet_from[w] else 1000.0
-                for w, t in trial.thresholds.items()}, 1.0
+    def fake_rates(c: Confirmation, files, workers=None, on_file=None):  # noqa: ANN001, ARG001
+        calls.append(files)
+        return {w: [10.0 if i >= quiet_from[w] else 1000.0 for i in range(len(CR.GRID))]
+                for w in c.phrases}, 1.0
 
     monkeypatch.setattr(CR, "rates", fake_rates)
     c = Confirmation.for_words(list(quiet_from))
@@ -176,23 +176,32 @@ def test_search_thresholds_are_the_most_lenient_quiet_enough(monkeypatch: pytest
     assert chosen.thresholds == {"computer": CR.GRID[0], "snowboy": CR.GRID[5],
                                  "go": CR.GRID[-1]}
     assert chosen.phrases == c.phrases
-    assert len(calls) == CR.PASSES
+    assert len(calls) == 1
     with pytest.raises(KwspotError, match="needs negative audio"):
         CR.calibrate_search(c, [])
 
 
 def test_search_rates_count_phrases_per_hour(shared_data: Path, tmp_path: Path) -> None:
+    """Rates per threshold in one pass: never fewer phrases at a more lenient threshold, and
+    at each threshold what a search at that threshold alone finds."""
     import soundfile as sf
 
     from kwspot.evaluate.confirm_rate import rates
+    from kwspot.evaluate.confirmed import search_files
 
     audio = _speech(shared_data, "yes", 4)
     sf.write(tmp_path / "yes.wav", audio, 16000)
     sf.write(tmp_path / "quiet.wav", np.zeros(16000 * 4, np.float32), 16000)
-    per_hour, hours = rates(Confirmation.for_words(["yes"]),
-                            [tmp_path / "yes.wav", tmp_path / "quiet.wav"])
+    files = [tmp_path / "yes.wav", tmp_path / "quiet.wav"]
+    levels = (1e-40, 1e-20, 1e-5, 1.0)
+    per_hour, hours = rates(Confirmation.for_words(["yes"]), files, levels=levels, workers=1)
     assert hours == pytest.approx((len(audio) + 16000 * 4) / 16000 / 3600)
-    assert per_hour["yes"] * hours >= 2  # found in the speech, not in silence
+    counts = [round(r * hours) for r in per_hour["yes"]]
+    assert counts[0] >= 2  # found in the speech, not in silence
+    assert counts == sorted(counts, reverse=True)
+    for t, n in zip(levels, counts, strict=True):
+        alone = search_files(Confirmation({"yes": "yes"}, {"yes": t}), files, workers=1)
+        assert sum(len(f.results["yes"][0]) for f, _ in alone) == n
 
 
 def test_score_calibrates_the_search_and_detect_confirms_by_default(

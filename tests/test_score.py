@@ -142,6 +142,32 @@ def test_one_threshold_for_all_words_spends_the_target_once() -> None:
     assert alone == {"yes": pytest.approx(neg.scores[:, 0].max() + 1e-6), "no": 1.0}
 
 
+def test_confirmed_scores_may_calibrate_below_the_plain_floor() -> None:
+    """A model whose detections are confirmed phonetically may get a threshold down to
+    CONFIRMED_FLOOR; an unconfirmed one never below FLOOR."""
+    from kwspot.evaluate.calibrate import CONFIRMED_FLOOR, FLOOR
+    from kwspot.evaluate.operating import StoredModel
+    from kwspot.evaluate.score import Collected, Scorer
+
+    probs = np.zeros((400, 3), np.float32)
+    probs[:, 2] = 1.0
+    probs[100:110] = [0.35, 0.0, 0.65]  # the loudest negative: "yes" at 0.35
+    probs[300:310] = [0.1, 0.0, 0.9]
+    negs = [Posteriors("n.wav", probs, 400 * 20 / SR)]
+    audio = Collected(negatives=negs, negative_sources=["n.wav"], hop=20)
+    config = DetectorConfig(hop_ms=20 * 1000 / SR, smooth_ms=0.0, refractory_ms=100.0)
+    plain = StoredModel(("yes", "no", "unknown"), SR, SR, "m.pt")
+    confirmed = StoredModel(("yes", "no", "unknown"), SR, SR, "m.pt",
+                            confirm={"phrases": {"yes": "yes"}, "thresholds": {"yes": 1e-20}})
+    assert CONFIRMED_FLOOR < 0.35 < FLOOR
+    assert Scorer(audio, plain, config).calibrate(negs, 0.5).thresholds["yes"] == FLOOR
+    op = Scorer(audio, confirmed, config).calibrate(negs, 0.5)
+    assert op.thresholds["yes"] == pytest.approx(0.35 + 1e-6)
+    probs[100:110] = [0.1, 0.0, 0.9]  # nothing above either floor
+    assert Scorer(audio, confirmed, config).calibrate(negs, 0.5).thresholds["yes"] == \
+        CONFIRMED_FLOOR
+
+
 def test_split_keeps_speakers_together_and_is_stable() -> None:
     files = [Path(f"spk{i // 3}_{i % 3}.flac") for i in range(60)]
     cal, meas = split_files(files)

@@ -117,15 +117,14 @@ def _calibrate_search(clf, files) -> None:  # noqa: ANN001 (a Classifier, a Plan
     import sys
 
     from kwspot.evaluate.calibrate import split_files
-    from kwspot.evaluate.confirm_rate import PASSES, calibrate_search
+    from kwspot.evaluate.confirm_rate import calibrate_search
     from kwspot.progress import progress_bar
 
     half, _ = split_files(files.negatives)
     print(f"kwspot: choosing the keyphrase search's thresholds on {len(half)} calibration "
-          f"file(s) ({PASSES} passes)", file=sys.stderr)
-    with progress_bar(PASSES, "search passes") as advance:
-        clf.confirmation = calibrate_search(clf.confirmation, half,
-                                            on_pass=lambda _done, _n: advance())
+          "file(s)", file=sys.stderr)
+    with progress_bar(len(half), "searching") as advance:
+        clf.confirmation = calibrate_search(clf.confirmation, half, on_file=advance)
 
 
 def _maybe(items: list[str]) -> dict[str, list[str]]:

@@ -25,14 +25,14 @@ from kwspot.infer.confirm import (
 )
 
 
-def _search(job: tuple[dict, str, int]) -> tuple[dict | None, float]:
+def _search(job: tuple[dict, str, int, tuple[float, ...]]) -> tuple[dict | None, float]:
     """One file's search results and its seconds (None, 0: unreadable)."""
-    confirmation, path, tail = job
+    confirmation, path, tail, levels = job
     try:
         audio, _ = read_mono(path, SAMPLE_RATE)
     except KwspotError:
         return None, 0.0
-    search = shared_search(Confirmation.from_dict(confirmation))
+    search = shared_search(Confirmation.from_dict(confirmation), levels)
     search.reset()
     search.feed(audio)
     if tail:
@@ -41,11 +41,14 @@ def _search(job: tuple[dict, str, int]) -> tuple[dict | None, float]:
 
 
 def search_files(confirmation: Confirmation, paths: Sequence[Path | str], *, tail: int = 0,
-                 workers: int | None = None, on_file: Callable[[], None] | None = None
+                 levels: Sequence[float] = (), workers: int | None = None,
+                 on_file: Callable[[], None] | None = None
                  ) -> list[tuple[Found | None, float]]:
-    """The search over each file (then ``tail`` zeros), in ``workers`` processes (default:
-    the usable CPUs): per file, what it found (None when unreadable) and its seconds."""
-    jobs = [(confirmation.to_dict(), str(p), int(tail)) for p in paths]
+    """The search over each file (then ``tail`` zeros; with ``levels``, every word at each of
+    those thresholds, see :class:`~kwspot.infer.confirm.KeyphraseSearch`), in ``workers``
+    processes (default: the usable CPUs): per file, what it found (None when unreadable) and
+    its seconds."""
+    jobs = [(confirmation.to_dict(), str(p), int(tail), tuple(levels)) for p in paths]
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     workers = max(1, min(workers or usable or 1, len(jobs)))
     out: list[tuple[Found | None, float]] = []

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kwspot.errors import KwspotError
-from kwspot.evaluate.calibrate import calibrate_thresholds, split_files
+from kwspot.evaluate.calibrate import (
+    CONFIRMED_FLOOR,
+    FLOOR,
+    calibrate_thresholds,
+    split_files,
+)
 from kwspot.evaluate.det import (
     ClipPositives,
     DetCurve,
@@ -220,8 +225,9 @@ class Scorer:
         if not negatives:
             raise KwspotError("no negative audio to calibrate on")
         neg = self.negative_scores(negatives)
+        lowest = CONFIRMED_FLOOR if self.model.confirm else FLOOR
         th = calibrate_thresholds(self.words, neg, target, self.timing.refractory,
-                                  per_word=per_word)
+                                  per_word=per_word, lowest=lowest)
         rate = sum(neg.false_alarms(j, th[w], self.timing.refractory) / h
                    for j, (w, h) in enumerate(zip(self.words, neg.hours, strict=True)) if h)
         cfg = self.config

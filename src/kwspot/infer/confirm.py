@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -48,6 +49,25 @@ BLOCK = 1280  # samples per call into the search: its results depend on how audi
 RESTART = 600 * SAMPLE_RATE
 
 INSTALL = "pip install 'kwspot[wakeword]'"
+ALIAS = "kwspotlevel"  # marks the renamed copies of a phrase searched at several thresholds
+
+
+def level_key(label: str, threshold: float) -> str:
+    """Under which name a search over several thresholds reports ``label``'s phrase found at
+    ``threshold`` (see :class:`KeyphraseSearch`)."""
+    return f"{label}@{threshold:.0e}"
+
+
+@contextmanager
+def _keyfile(lines: Sequence[str]) -> Iterator[str]:
+    """A keyphrase list file with ``lines``, removed afterwards."""
+    fd, path = tempfile.mkstemp(suffix=".kws", text=True)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.writelines(lines)
+        yield path
+    finally:
+        os.unlink(path)
 
 
 def _pocketsphinx() -> Any:
@@ -151,9 +171,13 @@ class Confirmation:
 
 class KeyphraseSearch:
     """PocketSphinx keyphrase search over one stream: :meth:`feed` 16-kHz samples, then ask
-    :meth:`found` whether a word's phrase ended within spans of the stream."""
+    :meth:`found` whether a word's phrase ended within spans of the stream.
 
-    def __init__(self, confirmation: Confirmation) -> None:
+    With ``levels``, every word is searched at each of those thresholds instead of its own, in
+    the same pass (a phrase found at a threshold is found at every more lenient one); the
+    results are then keyed by :func:`level_key`."""
+
+    def __init__(self, confirmation: Confirmation, levels: Sequence[float] = ()) -> None:
         ps = _pocketsphinx()
         self.confirmation = confirmation
         self._label = {}
@@ -165,20 +189,35 @@ class KeyphraseSearch:
             self._label[phrase] = label
             lines.append(f"{phrase} /{confirmation.thresholds[label]:.3e}/\n")
         model = Path(ps.get_model_path()) / "en-us"
-        fd, keyfile = tempfile.mkstemp(suffix=".kws", text=True)
         try:
-            with os.fdopen(fd, "w") as f:
-                f.writelines(lines)
-            self._decoder = ps.Decoder(hmm=str(model / "en-us"),
-                                       dict=str(model / "cmudict-en-us.dict"), kws=keyfile,
-                                       loglevel="FATAL")
+            with _keyfile(lines) as keyfile:
+                self._decoder = ps.Decoder(hmm=str(model / "en-us"),
+                                           dict=str(model / "cmudict-en-us.dict"),
+                                           kws=keyfile, loglevel="FATAL")
+            if levels:
+                self._search_levels(levels)
         except RuntimeError as exc:
             raise KwspotError(f"pocketsphinx cannot search {sorted(self._label)}: {exc}"
                               ) from None
-        finally:
-            os.unlink(keyfile)
         self._cmn = self._decoder.get_cmn()  # the model's; a stream adapts it as it goes
         self.reset()
+
+    def _search_levels(self, levels: Sequence[float]) -> None:
+        """Search each phrase at every threshold of ``levels``: one copy of the phrase per
+        threshold, its first word renamed (same phones) so that each copy reports itself."""
+        known = _dictionary()
+        lines, keys = [], {}
+        for label, phrase in self.confirmation.phrases.items():
+            first, *rest = phrase.split()
+            for i, t in enumerate(levels):
+                alias = f"{first}_{ALIAS}{i}"
+                self._decoder.add_word(alias, " ".join(known[first]), True)
+                keys[" ".join([alias, *rest])] = level_key(label, t)
+                lines.append(f"{' '.join([alias, *rest])} /{t:.3e}/\n")
+        with _keyfile(lines) as keyfile:
+            self._decoder.add_kws("levels", keyfile)
+        self._decoder.activate_search("levels")
+        self._label = keys
 
     def reset(self) -> None:
         """Forget the stream: the next sample is position 0 again."""
@@ -191,7 +230,7 @@ class KeyphraseSearch:
         self._pending = np.zeros(0, dtype=np.int16)  # samples short of a block
         self._utt_start = 0
         # Per word: where each found phrase ended, and how far the search was then.
-        self._found: dict[str, dict[int, int]] = {w: {} for w in self.confirmation.phrases}
+        self._found: dict[str, dict[int, int]] = {k: {} for k in self._label.values()}
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def feed(self, samples: np.ndarray) -> None:
@@ -324,14 +363,15 @@ class ConfirmedScorer:
 _SEARCHES: dict[str, KeyphraseSearch] = {}  # one per confirmation, for one stream at a time
 
 
-def shared_search(confirmation: Confirmation) -> KeyphraseSearch:
-    """A search kept for ``confirmation`` (loading the acoustic model takes a while): for
-    streams searched one after another, never two at once."""
+def shared_search(confirmation: Confirmation, levels: Sequence[float] = ()
+                  ) -> KeyphraseSearch:
+    """A search kept for ``confirmation`` (and ``levels``; loading the acoustic model takes a
+    while): for streams searched one after another, never two at once."""
     import json
 
-    key = json.dumps(confirmation.to_dict(), sort_keys=True)
+    key = json.dumps([confirmation.to_dict(), list(levels)], sort_keys=True)
     if key not in _SEARCHES:
-        _SEARCHES[key] = KeyphraseSearch(confirmation)
+        _SEARCHES[key] = KeyphraseSearch(confirmation, levels)
     return _SEARCHES[key]
 
 

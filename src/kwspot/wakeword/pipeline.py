@@ -164,7 +164,7 @@ def _confirmation(cfg: WakewordConfig, labels: tuple[str, ...], cal_files: list[
     thresholds chosen on the calibration files."""
     if not cfg.confirm:
         return None
-    from kwspot.evaluate.confirm_rate import MAX_PER_HOUR, PASSES, calibrate_search
+    from kwspot.evaluate.confirm_rate import MAX_PER_HOUR, calibrate_search
     from kwspot.infer.confirm import MIN_PHONES, Confirmation, phones
     from kwspot.progress import progress_bar
 
@@ -183,9 +183,9 @@ def _confirmation(cfg: WakewordConfig, labels: tuple[str, ...], cal_files: list[
         return None
     say(f"choosing the keyphrase search's thresholds (at most {MAX_PER_HOUR:g} phrases/h on "
         "the calibration files)")
-    with progress_bar(PASSES, "search passes", enabled=progress) as advance:
+    with progress_bar(len(cal_files), "searching", enabled=progress) as advance:
         confirmation = calibrate_search(confirmation, cal_files, workers=cfg.workers,
-                                        on_pass=lambda _done, _n: advance())
+                                        on_file=advance)
     say(confirmation.describe())
     return confirmation
 
