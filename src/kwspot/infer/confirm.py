@@ -204,14 +204,18 @@ class KeyphraseSearch:
 
     def _search_levels(self, levels: Sequence[float]) -> None:
         """Search each phrase at every threshold of ``levels``: one copy of the phrase per
-        threshold, its first word renamed (same phones) so that each copy reports itself."""
-        known = _dictionary()
+        threshold, its first word renamed (same pronunciations) so that each copy reports
+        itself."""
         lines, keys = [], {}
         for label, phrase in self.confirmation.phrases.items():
             first, *rest = phrase.split()
+            sounds = [self._decoder.lookup_word(first)]
+            while (more := self._decoder.lookup_word(f"{first}({len(sounds) + 1})")):
+                sounds.append(more)
             for i, t in enumerate(levels):
                 alias = f"{first}_{ALIAS}{i}"
-                self._decoder.add_word(alias, " ".join(known[first]), True)
+                for n, phones in enumerate(sounds, 1):
+                    self._decoder.add_word(alias if n == 1 else f"{alias}({n})", phones, True)
                 keys[" ".join([alias, *rest])] = level_key(label, t)
                 lines.append(f"{' '.join([alias, *rest])} /{t:.3e}/\n")
         with _keyfile(lines) as keyfile:
