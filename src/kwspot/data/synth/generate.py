@@ -233,7 +233,7 @@ def _neural_voices(files: Sequence[str], share: float) -> dict[str, neural.Voice
         raise SettingError("neural_share", f"{share}: must be within 0..1")
     if share == 0:
         return {}
-    found = [neural.voice_files(f) for f in files] if files else neural.packaged_voices()
+    found = [neural.named_voice(f) for f in files] if files else neural.packaged_voices()
     by_name = {v.name: v for v in found}
     if len(by_name) < len(found):
         raise SettingError("neural_voices", "two voice files have the same name")
@@ -400,13 +400,13 @@ class _WorkerContext:
         return functools.partial(_neural_engine, self, speaker.variant)
 
 
-_voices: dict[str, neural.NeuralVoice] = {}  # loaded once per process
+_voices: dict[str, neural.NeuralVoice | neural.KokoroVoice] = {}  # loaded once per process
 
 
 @contextmanager
 def _neural_engine(ctx: _WorkerContext, name: str) -> Iterator[neural.NeuralEngine]:
     if name not in _voices:
-        _voices[name] = neural.NeuralVoice(ctx.neural_voices[name])
+        _voices[name] = neural.load_voice(ctx.neural_voices[name])
     with ctx.engine() as phonemizer:
         yield neural.NeuralEngine(_voices[name], phonemizer, espeak.SAMPLE_RATE)
 
