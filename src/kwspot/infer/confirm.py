@@ -216,8 +216,9 @@ class KeyphraseSearch:
                 alias = f"{first}_{ALIAS}{i}"
                 for n, phones in enumerate(sounds, 1):
                     self._decoder.add_word(alias if n == 1 else f"{alias}({n})", phones, True)
-                keys[" ".join([alias, *rest])] = level_key(label, t)
-                lines.append(f"{' '.join([alias, *rest])} /{t:.3e}/\n")
+                copy = " ".join([alias, *rest])
+                keys[copy] = level_key(label, t)
+                lines.append(f"{copy} /{t:.3e}/\n")
         with _keyfile(lines) as keyfile:
             self._decoder.add_kws("levels", keyfile)
         self._decoder.activate_search("levels")
