@@ -398,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
             recipes.append(Recipe(f"the same, the embedding's last {args.finetune_layers} "
                                   "layers fine-tuned", emb[-1], opts + tune,
                                   fold_negatives=True, more_negatives=wake))
+            fine_tuned = len(recipes) - 1
         if args.sound_alikes:
             n, k = args.sound_alikes, args.sound_alike_clips
             alikes = sound_alikes(work / f"sound-alikes-{n}x{k}", WORDS, n, k)
@@ -405,15 +406,19 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
                                   f"speech + {len(alikes)} synthesized sound-alikes x {k}",
                                   emb[-1], opts, fold_negatives=True,
                                   more_negatives=wake + alikes))
+            with_alikes = len(recipes) - 1
             recipes.append(Recipe(f"`kwspot ensemble`: the sound-alikes recipe's head and the "
                                   f"head without them ({emb[-1]}), averaged", emb[-1],
-                                  fold_negatives=True,
-                                  members=(wake_only, len(recipes) - 1)))
+                                  fold_negatives=True, members=(wake_only, with_alikes)))
             if args.finetune_layers:
                 recipes.append(Recipe(f"the sound-alikes recipe, the embedding's last "
                                       f"{args.finetune_layers} layers fine-tuned", emb[-1],
                                       opts + tune, fold_negatives=True,
                                       more_negatives=wake + alikes))
+                recipes.append(Recipe("`kwspot ensemble` of three: the two heads above and the "
+                                      "model with the fine-tuned embedding (no sound-alikes), "
+                                      "averaged", emb[-1], fold_negatives=True,
+                                      members=(wake_only, fine_tuned, with_alikes)))
 
     words = WORDS
     rec_cfg = RecordingConfig(root=args.data, noise_dir=args.noise_dir, words=words,

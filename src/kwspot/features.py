@@ -67,6 +67,7 @@ class FrontendConfig:
     embedding_dir: str = ""  # folder with openWakeWord's model files ("" = installed wheel)
     embedding_lr_scale: float = 0.0  # fine-tune the embedding at lr × this (0 = frozen)
     embedding_tune_layers: int = 20  # when fine-tuned: its last convolutions that learn (of 20)
+    embedding_copies: int = 1  # embeddings with their own weights (an ensemble of fine-tuned ones)
 
     def __post_init__(self) -> None:
         if self.kind not in FRONTENDS:
@@ -82,6 +83,8 @@ class FrontendConfig:
             raise ValueError(f"embedding_pad_ms must be in 0..5000, got {self.embedding_pad_ms}")
         if self.embedding_lr_scale < 0:
             raise ValueError(f"embedding_lr_scale must be >= 0, got {self.embedding_lr_scale}")
+        if self.embedding_copies < 1:
+            raise ValueError(f"embedding_copies must be >= 1, got {self.embedding_copies}")
         if not 1 <= self.embedding_tune_layers <= EMBEDDING_LAYERS:
             raise ValueError(f"embedding_tune_layers must be in 1..{EMBEDDING_LAYERS}, got "
                              f"{self.embedding_tune_layers}")
@@ -107,7 +110,7 @@ class FrontendConfig:
         if self.kind == "embedding":
             from kwspot.embedding.frontend import embedding_output_frames, ms_to_samples
 
-            return (1, EMBEDDING_DIM,
+            return (self.embedding_copies, EMBEDDING_DIM,
                     embedding_output_frames(num_samples, ms_to_samples(self.embedding_pad_ms)))
         frames = 1 + num_samples // self.hop_length
         return (1, self.n_mels if self.kind == "mel" else self.n_mfcc, frames)
@@ -168,7 +171,7 @@ class Frontend(nn.Module):
             self.embedding = EmbeddingFrontend(
                 ms_to_samples(cfg.embedding_pad_ms), pad_noise=cfg.embedding_pad_noise,
                 folder=cfg.embedding_dir or None,
-                pretrained=pretrained,
+                pretrained=pretrained, copies=cfg.embedding_copies,
                 tune_layers=cfg.embedding_tune_layers if cfg.embedding_lr_scale > 0 else 0)
         elif cfg.kind != "raw":
             self._init_mel(cfg)

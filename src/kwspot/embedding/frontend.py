@@ -45,20 +45,24 @@ def embedding_output_frames(num_samples: int, pad: int) -> int:
 
 
 class EmbeddingFrontend(nn.Module):
-    """Float waveforms ``[B, T]`` in [-1, 1] → embeddings ``[B, 1, 96, E]``.
+    """Float waveforms ``[B, T]`` in [-1, 1] → embeddings ``[B, copies, 96, E]``.
 
     ``pretrained``: load the weights from the model files (else zeros, to be filled from a
     checkpoint); ``tune_layers``: how many of the embedding's last convolutions take part in
     training (fine-tuning; 0: frozen, 20: all). The frozen part, :meth:`frozen_stage`, can then
     be computed once per clip and the tuned part, :meth:`tuned_stage`, run on its output.
+    ``copies``: embeddings with their own weights over the one mel spectrogram (an ensemble of
+    models whose embeddings were fine-tuned apart; each adds a channel of the output).
     """
 
     def __init__(self, pad_samples: int = 0, *, pad_noise: float = 0.0,
                  folder: str | None = None, pretrained: bool = True,
-                 tune_layers: int = 0) -> None:
+                 tune_layers: int = 0, copies: int = 1) -> None:
         super().__init__()
         if not 0 <= tune_layers <= len(EMB_LAYERS):
             raise ValueError(f"tune_layers must be in 0..{len(EMB_LAYERS)}, got {tune_layers}")
+        if copies < 1:
+            raise ValueError(f"copies must be >= 1, got {copies}")
         self.pad = int(pad_samples)
         self.first_tuned = len(EMB_LAYERS) - tune_layers  # index of the first tuned convolution
         # The padding: digital silence, or a fixed quiet white noise of ``pad_noise`` (int16
@@ -67,31 +71,49 @@ class EmbeddingFrontend(nn.Module):
         self.register_buffer("pad_signal", noise, persistent=False)
         self.mel = MelSpectrogram()
         self.embedding = SpeechEmbedding()
+        # Copies 1.. (copy 0 is ``embedding``, whose weight names predate copies).
+        self.more_embeddings = nn.ModuleList(SpeechEmbedding() for _ in range(copies - 1))
         if pretrained:
             from kwspot.embedding.weights import load_weights
 
             mel_state, emb_state = load_weights(folder)
             self.mel.load_state_dict(mel_state)
-            self.embedding.load_state_dict(emb_state)
+            for emb in self.embeddings:
+                emb.load_state_dict(emb_state)
         # The DFT and mel matrix stay fixed; the last convolutions may be fine-tuned.
-        for i, conv in enumerate(self.embedding.convs):
-            conv.requires_grad_(i >= self.first_tuned)
+        for emb in self.embeddings:
+            for i, conv in enumerate(emb.convs):
+                conv.requires_grad_(i >= self.first_tuned)
+
+    @property
+    def embeddings(self) -> list[SpeechEmbedding]:
+        """Each copy of the embedding, in output-channel order."""
+        return [self.embedding, *self.more_embeddings]
 
     def num_frames(self, num_samples: int) -> int:
         """Embeddings of one clip of ``num_samples`` samples."""
         return embedding_output_frames(num_samples, self.pad)
 
     def forward(self, wave: Tensor) -> Tensor:
-        return self.embedding(self._mel(wave))[:, None]  # [B, 1, 96, E]
+        mel = self._mel(wave)
+        return torch.stack([emb(mel) for emb in self.embeddings], dim=1)  # [B, copies, 96, E]
 
     def frozen_stage(self, wave: Tensor) -> Tensor:
         """The output of the last frozen convolution (the scaled mel when all are tuned),
-        ``[B, C, frames, bands]``: what does not change while the tuned layers learn."""
+        ``[B, C, frames, bands]``: what does not change while the tuned layers learn (one
+        copy of the embedding only)."""
+        self._one_copy("training in stages")
         return self.embedding.layers(self._mel(wave), 0, self.first_tuned)
 
     def tuned_stage(self, x: Tensor) -> Tensor:
         """:meth:`frozen_stage`'s output → embeddings ``[B, 1, 96, E]``."""
+        self._one_copy("training in stages")
         return self.embedding.layers(x, self.first_tuned).squeeze(3)[:, None]
+
+    def _one_copy(self, what: str) -> None:
+        if self.more_embeddings:
+            raise ValueError(f"{what} needs one copy of the embedding, not "
+                             f"{len(self.embeddings)}")
 
     def _mel(self, wave: Tensor) -> Tensor:
         """Float waveforms → padded, scaled mel ``[B, 1, frames, 32]``."""
@@ -108,12 +130,13 @@ class EmbeddingStream:
     ``push(audio)`` takes float samples in [-1, 1] and returns the embeddings ``[96, n]`` that
     became complete; together they equal :class:`EmbeddingFrontend` (without padding) run on the
     whole stream. Per 80 ms of audio it computes 8 mel frames and one new time step of each
-    embedding layer, never recomputing the earlier ones.
+    embedding layer, never recomputing the earlier ones. ``copy``: which of the front-end's
+    copies of the embedding (channel ``copy`` of its output).
     """
 
-    def __init__(self, frontend: EmbeddingFrontend) -> None:
+    def __init__(self, frontend: EmbeddingFrontend, copy: int = 0) -> None:
         self.mel = frontend.mel
-        self.convs = frontend.embedding.convs
+        self.convs = frontend.embeddings[copy].convs
         self.reset()
 
     def reset(self) -> None:

@@ -33,7 +33,7 @@ class EmbeddingWindowScorer:
     hop = CHUNK  # samples between windows
 
     def __init__(self, frontend: EmbeddingFrontend, head: nn.Module, clip_samples: int) -> None:
-        self.stream = EmbeddingStream(frontend)
+        self.streams = [EmbeddingStream(frontend, c) for c in range(len(frontend.embeddings))]
         self.head = head
         self.frames = frontend.num_frames(clip_samples)
         # The clip starts `pad` samples after the first embedding's first sample.
@@ -45,22 +45,24 @@ class EmbeddingWindowScorer:
         self.reset()
 
     def reset(self) -> None:
-        self.stream.reset()
-        self._emb = torch.zeros(96, 0)
+        for stream in self.streams:
+            stream.reset()
+        self._emb = torch.zeros(len(self.streams), 96, 0)
         self._count = 0  # embeddings completed so far
 
     @torch.no_grad()
     def push(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        new = self.stream.push(torch.from_numpy(np.asarray(samples, dtype=np.float32)))
-        emb = torch.cat([self._emb, new], dim=1)
-        total = self._count + new.shape[1]
-        first = total - emb.shape[1]  # embedding index of emb[:, 0]
+        audio = torch.from_numpy(np.asarray(samples, dtype=np.float32))
+        new = torch.stack([stream.push(audio) for stream in self.streams])  # [copies, 96, n]
+        emb = torch.cat([self._emb, new], dim=2)
+        total = self._count + new.shape[2]
+        first = total - emb.shape[2]  # embedding index of emb[:, :, 0]
         ks = [k for k in range(self._count, total) if k >= self.frames - 1]
         self._count = total
-        self._emb = emb[:, max(0, emb.shape[1] - (self.frames - 1)):]
+        self._emb = emb[:, :, max(0, emb.shape[2] - (self.frames - 1)):]
         if not ks:
             return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
         lo = [k - self.frames + 1 - first for k in ks]
-        x = torch.stack([emb[:, i:i + self.frames] for i in lo])[:, None]
+        x = torch.stack([emb[:, :, i:i + self.frames] for i in lo])  # [n, copies, 96, frames]
         probs = torch.softmax(self.head(x).float(), dim=1).numpy()
         return probs, (np.array(ks) - self.frames + 1) * CHUNK + self.end_offset

@@ -10,8 +10,8 @@ The graph's contract (inputs → outputs, batch of one stream):
 * ``audio`` ``[1280]`` float32 in [-1, 1], the newest 80 ms → ``probs`` ``[1, classes]``;
 * the state, each input ``X`` answered by an output ``next_X`` of the same shape: ``overlap``
   (the 352 samples before ``audio``, in [-1, 1]), ``tail{slot}`` (the frames each time-kernel
-  layer keeps from the steps before) and ``history`` ``[1, 1, 96, E - 1]`` (the last
-  embeddings);
+  layer keeps from the steps before; ``tail{slot}_e{c}`` for copy ``c`` ≥ 1 of the embedding of
+  a model with several) and ``history`` ``[1, copies, 96, E - 1]`` (the last embeddings);
 * the metadata property ``kwspot_stream`` (JSON): ``hop`` (1280), ``overlap`` (352),
   ``warmup_steps`` and ``first_end``. A stream starts with every state at zero except
   ``overlap``, which holds the stream's first 352 samples; then each step takes the next 1280.
@@ -59,28 +59,30 @@ DELAY_BLOCKS = math.ceil(EMB_WINDOW / EMB_STEP) - 1
 @dataclass(frozen=True)
 class TailSlot:
     """Frames one layer keeps between steps: slot ``2i`` before convolution ``i``, ``2i + 1``
-    before its time pooling."""
+    before its time pooling, in copy ``copy`` of the embedding."""
 
     slot: int
     channels: int
     frames: int
     width: int  # mel bins at that layer
+    copy: int = 0
 
     @property
     def name(self) -> str:
-        return f"tail{self.slot}"
+        return f"tail{self.slot}" + (f"_e{self.copy}" if self.copy else "")
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
         return (1, self.channels, self.frames, self.width)
 
 
-def steady_tails(frontend: EmbeddingFrontend) -> list[TailSlot]:
-    """The non-empty tails of :class:`~kwspot.embedding.frontend.EmbeddingStream` once every
-    layer has produced output (from then on they keep their shapes)."""
-    stream = EmbeddingStream(frontend)
+def steady_tails(frontend: EmbeddingFrontend, copy: int = 0) -> list[TailSlot]:
+    """The non-empty tails of :class:`~kwspot.embedding.frontend.EmbeddingStream` (of copy
+    ``copy`` of the embedding) once every layer has produced output (from then on they keep
+    their shapes)."""
+    stream = EmbeddingStream(frontend, copy)
     stream.push(torch.zeros(OVERLAP + CHUNK * (DELAY_BLOCKS + 2)))
-    return [TailSlot(slot, t.shape[1], t.shape[2], t.shape[3])
+    return [TailSlot(slot, t.shape[1], t.shape[2], t.shape[3], copy)
             for slot, t in enumerate(stream.tails) if t is not None and t.shape[2]]
 
 
@@ -94,16 +96,16 @@ class EmbeddingStep(nn.Module):
     def __init__(self, frontend: EmbeddingFrontend, head: nn.Module, clip_samples: int) -> None:
         super().__init__()
         self.mel = frontend.mel
-        self.convs = frontend.embedding.convs
+        self.stacks = nn.ModuleList(emb.convs for emb in frontend.embeddings)
         self.head = head
         self.frames = frontend.num_frames(clip_samples)
-        self.tails = steady_tails(frontend)
+        self.tails = [t for c in range(len(self.stacks)) for t in steady_tails(frontend, c)]
         self.first_end = frontend.pad + clip_samples
 
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
         """The state inputs, in order, and their shapes."""
         return {"overlap": (OVERLAP,), **{t.name: t.shape for t in self.tails},
-                "history": (1, 1, EMB_DIM, self.frames - 1)}
+                "history": (1, len(self.stacks), EMB_DIM, self.frames - 1)}
 
     def describe(self) -> dict[str, int]:
         """What a runtime needs besides the graph (the ``kwspot_stream`` metadata)."""
@@ -114,19 +116,24 @@ class EmbeddingStep(nn.Module):
         *tails, history = state
         joined = torch.cat([overlap, audio])
         mel = to_embedding_scale(self.mel(joined[None] * INT16_SCALE, block=EMB_STEP))
-        kept = {t.slot: (t, x) for t, x in zip(self.tails, tails, strict=True)}
-        emb, next_tails = self._layers(mel[:, None], kept)  # mel [1, 1, 8, 32] → [1, 96, 1, 1]
-        window = torch.cat([history, emb.reshape(1, 1, EMB_DIM, 1)], dim=3)
+        embs, next_tails = [], []
+        for c, convs in enumerate(self.stacks):
+            kept = {t.slot: (t, x) for t, x in zip(self.tails, tails, strict=True) if t.copy == c}
+            emb, new = self._layers(convs, mel[:, None], kept)  # [1, 1, 8, 32] → [1, 96, 1, 1]
+            embs.append(emb.reshape(1, 1, EMB_DIM, 1))
+            next_tails += new
+        window = torch.cat([history, torch.cat(embs, dim=1)], dim=3)
         probs = torch.softmax(self.head(window), dim=1)
         return (probs, joined[-OVERLAP:], *next_tails, window[:, :, :, 1:])
 
-    def _layers(self, x: Tensor, kept: dict[int, tuple[TailSlot, Tensor]]
+    @staticmethod
+    def _layers(convs: nn.ModuleList, x: Tensor, kept: dict[int, tuple[TailSlot, Tensor]]
                 ) -> tuple[Tensor, list[Tensor]]:
-        """The newest frames of each layer, from the frames it kept (by slot) and this step's
-        input; and the frames to keep for the next step, in slot order."""
+        """The newest frames of each layer of one embedding, from the frames it kept (by slot)
+        and this step's input; and the frames to keep for the next step, in slot order."""
         next_tails = []
         last = len(EMB_LAYERS) - 1
-        for i, (conv, (_, _, _, pool)) in enumerate(zip(self.convs, EMB_LAYERS, strict=True)):
+        for i, (conv, (_, _, _, pool)) in enumerate(zip(convs, EMB_LAYERS, strict=True)):
             x, new = _join(x, kept.get(2 * i))
             next_tails += new
             x = conv(x)

@@ -9,7 +9,9 @@ dimensions, since the embedding's values are not centred.
 * ``emb_gru``: a bidirectional GRU over the frames, mean and max over its outputs.
 
 Each takes ``members`` (default 1): with more, the model is a :class:`HeadEnsemble` of that
-many heads of the kind, trained each on its own (``kwspot wakeword``) and averaged.
+many heads of the kind, trained each on its own (``kwspot wakeword``, ``kwspot ensemble``) and
+averaged; ``member_embeddings`` then says which channel of the input (which copy of the
+embedding, for models whose embeddings were fine-tuned apart) each head reads.
 
 Recipes assume the embedding stays frozen, so training touches only the head (a few thousand
 clips train in about a minute on a CPU when the embeddings are precomputed).
@@ -86,35 +88,45 @@ class EmbeddingGRU(nn.Module):
 
 class HeadEnsemble(nn.Module):
     """Several heads of one kind; the output is the log of their mean class probabilities, so a
-    softmax of it gives the mean probabilities (what the detector thresholds)."""
+    softmax of it gives the mean probabilities (what the detector thresholds). Head ``i`` reads
+    channel ``sources[i]`` of the input ``[B, copies, 96, E]`` (default: channel 0)."""
 
-    def __init__(self, members: list[nn.Module]) -> None:
+    def __init__(self, members: list[nn.Module], sources: list[int] | None = None) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
+        self.sources = list(sources) if sources is not None else [0] * len(members)
+        if len(self.sources) != len(members) or min(self.sources) < 0:
+            raise ValueError(f"member_embeddings must give a channel >= 0 for each of the "
+                             f"{len(members)} heads, got {self.sources}")
 
     def forward(self, x: Tensor) -> Tensor:
-        probs = torch.stack([torch.softmax(m(x), dim=1) for m in self.members]).mean(dim=0)
-        return torch.log(probs.clamp_min(1e-12))
+        probs = torch.stack([torch.softmax(m(x[:, c:c + 1]), dim=1)
+                             for m, c in zip(self.members, self.sources, strict=True)])
+        return torch.log(probs.mean(dim=0).clamp_min(1e-12))
 
 
-def _heads(make: Any, num_classes: int, members: int, kw: dict[str, Any]) -> nn.Module:
+def _heads(make: Any, num_classes: int, members: int, member_embeddings: list[int] | None,
+           kw: dict[str, Any]) -> nn.Module:
     if members < 1:
         raise ValueError(f"members must be >= 1, got {members}")
-    if members == 1:
+    if members == 1 and not any(member_embeddings or ()):
         return make(num_classes, **kw)
-    return HeadEnsemble([make(num_classes, **kw) for _ in range(members)])
+    return HeadEnsemble([make(num_classes, **kw) for _ in range(members)], member_embeddings)
 
 
 @register_model("emb_mlp", frontend="embedding", recommended=_RECIPE, paper=PAPER)
-def emb_mlp(num_classes: int, members: int = 1, **kw: Any) -> nn.Module:
-    return _heads(EmbeddingMLP, num_classes, members, kw)
+def emb_mlp(num_classes: int, members: int = 1, member_embeddings: list[int] | None = None,
+            **kw: Any) -> nn.Module:
+    return _heads(EmbeddingMLP, num_classes, members, member_embeddings, kw)
 
 
 @register_model("emb_conv", frontend="embedding", recommended=_RECIPE, paper=PAPER)
-def emb_conv(num_classes: int, members: int = 1, **kw: Any) -> nn.Module:
-    return _heads(EmbeddingConv, num_classes, members, kw)
+def emb_conv(num_classes: int, members: int = 1, member_embeddings: list[int] | None = None,
+             **kw: Any) -> nn.Module:
+    return _heads(EmbeddingConv, num_classes, members, member_embeddings, kw)
 
 
 @register_model("emb_gru", frontend="embedding", recommended=_RECIPE, paper=PAPER)
-def emb_gru(num_classes: int, members: int = 1, **kw: Any) -> nn.Module:
-    return _heads(EmbeddingGRU, num_classes, members, kw)
+def emb_gru(num_classes: int, members: int = 1, member_embeddings: list[int] | None = None,
+            **kw: Any) -> nn.Module:
+    return _heads(EmbeddingGRU, num_classes, members, member_embeddings, kw)
