@@ -47,6 +47,17 @@ RECIPES: dict[str, tuple[str, list[str], bool]] = {
                        ["--model", "emb_mlp", "--embedding-lr-scale", "0.1", "--iters", "1000",
                         "--batch-size", "128", "--log-every", "100"], False),
 }
+# name → (what it is, the recipes whose fold runs it averages, the head trained once on the
+# `--synth` set alone that joins them, or None), each fold one `kwspot ensemble`.
+ENSEMBLES: dict[str, tuple[str, list[str], str | None]] = {
+    "emb_mlp+conv+gru": ("`kwspot ensemble` of the three frozen heads above, per fold",
+                         ["emb_mlp", "emb_conv", "emb_gru"], None),
+    "emb_mlp+synth-head": ("`kwspot ensemble` of `emb_mlp` and an MLP head trained on the "
+                           "`--synth` set alone", ["emb_mlp"], "emb_mlp"),
+    "emb_mlp+conv+gru+synth-head": ("`kwspot ensemble` of the three frozen heads and the MLP "
+                                    "head trained on the `--synth` set alone",
+                                    ["emb_mlp", "emb_conv", "emb_gru"], "emb_mlp"),
+}
 SYNTH = Path("/tmp/kwspot-bench/embedding/synth")  # benchmarks/embedding.py's synthetic set
 
 
@@ -87,11 +98,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     if extra and not a.name:
         p.error("train options after -- need --name")
     names = [r for r in (a.recipes or "").split(",") if r]
-    unknown = [r for r in names if r not in RECIPES]
+    unknown = [r for r in names if r not in RECIPES and r not in ENSEMBLES]
     if unknown:
-        p.error(f"unknown recipe(s) {', '.join(unknown)}; known: {', '.join(RECIPES)}")
+        p.error(f"unknown recipe(s) {', '.join(unknown)}; known: "
+                f"{', '.join([*RECIPES, *ENSEMBLES])}")
     if not names and not a.name:
         names = [r for r, (_, _, cpu) in RECIPES.items() if cpu or a.device != "cpu"]
+        names += [e for e, (_, members, _) in ENSEMBLES.items() if set(members) <= set(names)]
     a.recipes = names
     if a.quick:
         a.folds, a.recipes, a.name = 2, [], "quick"
@@ -133,6 +146,11 @@ def run_fold(a: argparse.Namespace, options: list[str], data: Path, out: Path, i
     minutes = (time.perf_counter() - t0) / 60
     if minutes < 0.1:  # reused: the finished run's own figures
         minutes = run_seconds(run) / 60
+    return score_fold(a, run, out, i, minutes)
+
+
+def score_fold(a: argparse.Namespace, run: Path, out: Path, i: int, minutes: float) -> dict:
+    """Score the checkpoint of fold ``i`` (``run``) on its testing speakers; its counts."""
     figures = out / f"fold{i}.json"
     cmd = ["evaluate", "--checkpoint", str(run / "best.pt"), "--split", "testing",
            "--json", str(figures), "--plot", str(out / f"fold{i}.png"), "--device", a.device,
@@ -181,6 +199,44 @@ def run_recipe(a: argparse.Namespace, name: str, what: str, options: list[str],
                    "per_fold": folds})
 
 
+def run_ensemble(a: argparse.Namespace, name: str, what: str, members: list[str],
+                 synth_model: str | None, data: Path, out: Path) -> dict | None:
+    """Per fold, `kwspot ensemble` of the members' fold runs (and of a head trained once on
+    the `--synth` set alone), scored as a recipe is; None when a member was not run."""
+    synth_head = None
+    if synth_model is not None:
+        if not Path(a.synth, "yes").is_dir():
+            print(f"note: {name} skipped: no `kwspot synth` folder at {a.synth}")
+            return None
+        synth_head = out / f"synth-only-{synth_model}"
+        if not (a.reuse and (synth_head / "best.pt").is_file()):
+            cmd = ["train", "--data", a.synth, "--model", synth_model, "--device", a.device,
+                   "--threads", str(a.threads), "--seed", "0", "--out", str(synth_head),
+                   "--overwrite"]
+            if kwspot(cmd, out / f"synth-only-{synth_model}.train.txt", a.threads) != 0:
+                raise SystemExit(f"{name}: kwspot train on {a.synth} failed")
+    wanted = range(a.folds) if a.only is None else [int(x) for x in a.only.split(",")]
+    folds = []
+    for i in wanted:
+        runs = [out / m / f"fold{i}" / "best.pt" for m in members]
+        if not all(r.is_file() for r in runs):
+            print(f"note: {name} skipped: run its members ({', '.join(members)}) first")
+            return None
+        runs += [synth_head / "best.pt"] if synth_head is not None else []
+        ens = out / name / f"fold{i}"
+        ens.mkdir(parents=True, exist_ok=True)
+        cmd = ["ensemble", *(x for r in runs for x in ("--checkpoint", str(r))),
+               "--out", str(ens / "best.pt"), "--overwrite"]
+        if kwspot(cmd, out / name / f"fold{i}.ensemble.txt", a.threads) != 0:
+            raise SystemExit(f"{name} fold {i}: kwspot ensemble failed")
+        folds.append(score_fold(a, ens, out / name, i, 0.0))
+        print(f"{name} fold {i}: {folds[-1]['acc']:.2%} of {folds[-1]['n']} clips",
+              file=sys.stderr, flush=True)
+    return pooled({"name": name, "what": what, "train_options": [], "device": a.device,
+                   "folds": a.folds, "val_pct": a.val_pct, "data": str(data),
+                   "per_fold": folds})
+
+
 def pooled(result: dict) -> dict:
     """Counts over the folds; with test-time augmentation in every fold, its counts too."""
     folds = result["per_fold"]
@@ -223,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.quick:
             data = C.small_copy(data, Path(tmp) / "small", 12)
             out = Path(tmp) / "runs"
-        jobs = [(r, RECIPES[r][0], RECIPES[r][1]) for r in a.recipes]
+        jobs = [(r, RECIPES[r][0], RECIPES[r][1]) for r in a.recipes if r in RECIPES]
         if a.name:
             jobs.append((a.name, " ".join(extra), extra))
         results = []
@@ -235,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 options = [*options, "--synth", a.synth]
             results.append(run_recipe(a, name, what, options, data, out))
+        for name in (r for r in a.recipes if r in ENSEMBLES):
+            what, members, synth_model = ENSEMBLES[name]
+            result = run_ensemble(a, name, what, members, synth_model, data, out)
+            results += [result] if result is not None else []
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))
     for path in a.merge:
