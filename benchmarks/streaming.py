@@ -84,6 +84,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "embedding head for 3 iterations on 24 clips per class, 0.25-min recording, "
                    "10 negative files per folder")
     p.add_argument("--json", default=None, help="write every figure here")
+    p.add_argument("--recipes", default=None, metavar="N,N",
+                   help="only these recipes, numbered as in the DET plot (an ensemble's "
+                   "members are trained with it but scored only when listed)")
     args = p.parse_args(argv)
     args.smoothing = [float(s) for s in args.smoothing.split(",")]
     args.files_per_folder = None
@@ -438,16 +441,23 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     iters: dict[str, str] = {}  # iterations of the checkpoint(s) used, per recipe
     speed = ""
     notes = []
+    listed = (set(range(len(recipes))) if args.recipes is None
+              else {int(n) - 1 for n in args.recipes.split(",")})
+    if not listed <= set(range(len(recipes))):
+        raise SystemExit(f"--recipes: numbers from 1 to {len(recipes)} in this run")
+    needed = listed | {m for r in listed for m in recipes[r].members}
     runs = {(r, k): (work / f"recipe{r}" / f"half{k}", train_command(
         args, work / f"recipe{r}" / f"half{k}", recipe,
         fold_dirs[k] if recipe.fold_negatives else None))
-        for r, recipe in enumerate(recipes)
+        for r, recipe in enumerate(recipes) if r in needed
         for k in ((0, 1) if recipe.fold_negatives else (0,))}
     train_all([runs[key] for key in runs if not recipes[key[0]].members])
     train_all([runs[key] for key in runs if recipes[key[0]].members])  # after their members
     # Each model runs once over every file, the models side by side (one process each).
     jobs = {}
     for (r, k), (out, _) in runs.items():
+        if r not in listed:
+            continue
         name = f"recipe{r}_half{k}{'' if args.checkpoint == 'best' else '_last'}"
         onnx = export_checkpoint(out / f"{args.checkpoint}.pt", work / f"{name}.onnx").path
         jobs[r, k] = (str(onnx), args.threads, str(wav), [str(f) for f in neg_files], words,
@@ -460,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 (a script reads to
     with ProcessPoolExecutor(min(len(jobs), os.cpu_count() or 1), mp_context=spawn) as ex:
         list(ex.map(collect_job, jobs.values()))
     for r, recipe in enumerate(recipes):
+        if r not in listed:
+            continue
         folds = (0, 1) if recipe.fold_negatives else (0,)
         ckpts = [runs[r, k][0] / f"{args.checkpoint}.pt" for k in folds]
         loaded = [load_checkpoint(c) for c in ckpts]
