@@ -54,9 +54,6 @@ ENSEMBLES: dict[str, tuple[str, list[str], str | None]] = {
                          ["emb_mlp", "emb_conv", "emb_gru"], None),
     "emb_mlp+synth-head": ("`kwspot ensemble` of `emb_mlp` and an MLP head trained on the "
                            "`--synth` set alone", ["emb_mlp"], "emb_mlp"),
-    "emb_mlp+conv+gru+synth-head": ("`kwspot ensemble` of the three frozen heads and the MLP "
-                                    "head trained on the `--synth` set alone",
-                                    ["emb_mlp", "emb_conv", "emb_gru"], "emb_mlp"),
 }
 SYNTH = Path("/tmp/kwspot-bench/embedding/synth")  # benchmarks/embedding.py's synthetic set
 
