@@ -5,7 +5,8 @@
 * ``mfcc``: DCT-II (orthonormal) of the log mel, ``[B, 1, n_mfcc, frames]`` (40×101).
 * ``embedding``: openWakeWord's pretrained speech embedding (:mod:`kwspot.embedding`),
   ``[B, 1, 96, frames]``, one 96-d vector per 80 ms of the clip padded by ``embedding_pad_ms``
-  of silence on each side (15 vectors for a 1-s clip with the default 500 ms).
+  of silence on each side (15 vectors for a 1-s clip with the default 500 ms);
+  ``[B, copies, 96, frames]`` for an ensemble holding several fine-tuned copies of it.
 
 The exact recipe (defaults of :class:`FrontendConfig`): a periodic Hann window of
 ``win_length`` = 400 samples (25 ms) zero-padded to ``n_fft`` = 512, hop 160 samples (10 ms),
