@@ -48,7 +48,9 @@ def test_version_1_run_migrates_evaluates_and_resumes(v1_run: Path, tmp_path: Pa
     train(cfg, resume=True)
     row = read_metrics(v1_run / "metrics.jsonl")[-1]
     assert row["iter"] == 9
-    assert row["train_loss"] == pytest.approx(1.4710060755411785, abs=1e-5)
+    # The validation loss pins the resumed weights; the training loss (a mean over the
+    # interval's batches) came out 2.6e-4 apart on another x86 CPU (AVX2, no AVX-512).
+    assert row["train_loss"] == pytest.approx(1.4710060755411785, abs=1e-3)
     assert row["valid_loss"] == pytest.approx(1.5575368063790458, abs=1e-5)
     assert load_checkpoint(v1_run / "last.pt").to_dict()["version"] == VERSION
 
