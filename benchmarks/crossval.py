@@ -183,14 +183,24 @@ def run_seconds(run: Path) -> float:
 
 def run_recipe(a: argparse.Namespace, name: str, what: str, options: list[str],
                data: Path, out: Path) -> dict:
-    wanted = range(a.folds) if a.only is None else [int(x) for x in a.only.split(",")]
     folds = []
-    for i in wanted:
+    for i in wanted_folds(a):
         folds.append(run_fold(a, options, data, out / name, i))
         f = folds[-1]
         # Progress, not part of the section BENCHMARKS.md gets (that is stdout).
         print(f"{name} fold {i}: {f['acc']:.2%} of {f['n']} clips "
               f"(trained in {f['train_minutes']:.1f} min)", file=sys.stderr, flush=True)
+    return recipe_result(a, name, what, options, data, folds)
+
+
+def wanted_folds(a: argparse.Namespace) -> list[int]:
+    """The folds to run: all, or those of ``--only``."""
+    return list(range(a.folds)) if a.only is None else [int(x) for x in a.only.split(",")]
+
+
+def recipe_result(a: argparse.Namespace, name: str, what: str, options: list[str], data: Path,
+           folds: list[dict]) -> dict:
+    """A recipe's figures: its folds' counts, pooled."""
     return pooled({"name": name, "what": what, "train_options": options, "device": a.device,
                    "folds": a.folds, "val_pct": a.val_pct, "data": str(data),
                    "per_fold": folds})
@@ -212,9 +222,8 @@ def run_ensemble(a: argparse.Namespace, name: str, what: str, members: list[str]
                    "--overwrite"]
             if kwspot(cmd, out / f"synth-only-{synth_model}.train.txt", a.threads) != 0:
                 raise SystemExit(f"{name}: kwspot train on {a.synth} failed")
-    wanted = range(a.folds) if a.only is None else [int(x) for x in a.only.split(",")]
     folds = []
-    for i in wanted:
+    for i in wanted_folds(a):
         runs = [out / m / f"fold{i}" / "best.pt" for m in members]
         if not all(r.is_file() for r in runs):
             print(f"note: {name} skipped: run its members ({', '.join(members)}) first")
@@ -229,9 +238,7 @@ def run_ensemble(a: argparse.Namespace, name: str, what: str, members: list[str]
         folds.append(score_fold(a, ens, out / name, i, 0.0))
         print(f"{name} fold {i}: {folds[-1]['acc']:.2%} of {folds[-1]['n']} clips",
               file=sys.stderr, flush=True)
-    return pooled({"name": name, "what": what, "train_options": [], "device": a.device,
-                   "folds": a.folds, "val_pct": a.val_pct, "data": str(data),
-                   "per_fold": folds})
+    return recipe_result(a, name, what, [], data, folds)
 
 
 def pooled(result: dict) -> dict:

@@ -27,7 +27,7 @@ import io
 import json
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -76,13 +76,13 @@ class TailSlot:
         return (1, self.channels, self.frames, self.width)
 
 
-def steady_tails(frontend: EmbeddingFrontend, copy: int = 0) -> list[TailSlot]:
-    """The non-empty tails of :class:`~kwspot.embedding.frontend.EmbeddingStream` (of copy
-    ``copy`` of the embedding) once every layer has produced output (from then on they keep
-    their shapes)."""
-    stream = EmbeddingStream(frontend, copy)
+def steady_tails(frontend: EmbeddingFrontend) -> list[TailSlot]:
+    """The non-empty tails of :class:`~kwspot.embedding.frontend.EmbeddingStream` once every
+    layer has produced output (from then on they keep their shapes; every copy of the
+    embedding has the same)."""
+    stream = EmbeddingStream(frontend)
     stream.push(torch.zeros(OVERLAP + CHUNK * (DELAY_BLOCKS + 2)))
-    return [TailSlot(slot, t.shape[1], t.shape[2], t.shape[3], copy)
+    return [TailSlot(slot, t.shape[1], t.shape[2], t.shape[3])
             for slot, t in enumerate(stream.tails) if t is not None and t.shape[2]]
 
 
@@ -99,7 +99,8 @@ class EmbeddingStep(nn.Module):
         self.stacks = nn.ModuleList(emb.convs for emb in frontend.embeddings)
         self.head = head
         self.frames = frontend.num_frames(clip_samples)
-        self.tails = [t for c in range(len(self.stacks)) for t in steady_tails(frontend, c)]
+        tails = steady_tails(frontend)
+        self.tails = [replace(t, copy=c) for c in range(len(self.stacks)) for t in tails]
         self.first_end = frontend.pad + clip_samples
 
     def state_shapes(self) -> dict[str, tuple[int, ...]]:

@@ -152,12 +152,21 @@ def seeded_graph(model: bytes) -> bytes:
     return graph.SerializeToString()
 
 
+def _one_thread_session(model: str | bytes):  # noqa: ANN202 (an onnxruntime session)
+    """An onnxruntime CPU session of ``model`` (a path or ONNX bytes) on one thread (synthesis
+    runs one process per core)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
 class NeuralVoice:
     """One Piper voice, loaded once; speaks IPA phoneme strings deterministically."""
 
     def __init__(self, files: VoiceFiles) -> None:
-        import onnxruntime as ort
-
         try:
             config = json.loads(files.config.read_text(encoding="utf-8"))
             self.sample_rate = int(config["audio"]["sample_rate"])
@@ -167,12 +176,7 @@ class NeuralVoice:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise KwspotError(f"{files.config}: not a Piper voice config ({exc})") from None
         try:
-            graph = seeded_graph(files.model.read_bytes())
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(graph, options,
-                                                 providers=["CPUExecutionProvider"])
+            self._session = _one_thread_session(seeded_graph(files.model.read_bytes()))
         except Exception as exc:  # onnx/onnxruntime raise many kinds for a bad file
             raise KwspotError(f"{files.model}: cannot load the voice model ({exc})") from None
         self._inputs = {i.name for i in self._session.get_inputs()}
@@ -215,19 +219,13 @@ class KokoroVoice:
     _BLEND = 0.5  # Dirichlet concentration of a speaker's mix of the styles
 
     def __init__(self, files: VoiceFiles) -> None:
-        import onnxruntime as ort
-
         try:
             vocab = json.loads((files.config.parent / "vocab.json").read_text("utf-8"))
             self._ids: dict[str, int] = {str(k): int(v) for k, v in vocab["vocab"].items()}
             with np.load(files.config) as z:
                 styles = np.stack([z[k] for k in sorted(z.files)]).astype(np.float32)
             self._styles = styles.reshape(styles.shape[0], styles.shape[1], -1)  # [V, L, 256]
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(str(files.model), options,
-                                                 providers=["CPUExecutionProvider"])
+            self._session = _one_thread_session(str(files.model))
         except Exception as exc:  # numpy/json/onnxruntime raise many kinds for bad files
             raise KwspotError(f"{files.model}: cannot load the Kokoro voice ({exc})") from None
 
