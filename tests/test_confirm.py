@@ -3,6 +3,7 @@ sounded like the word, the same way in streaming detection and on stored posteri
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +41,14 @@ def test_thresholds_loosen_with_the_phones_of_a_phrase() -> None:
     assert c.thresholds["go"] > c.thresholds["snowboy"] > c.thresholds["computer"]
     with pytest.raises(KwspotError, match="qzxv"):
         Confirmation.for_words(["qzxv"])
-    assert Confirmation.from_dict(c.to_dict()) == c
+    assert Confirmation.from_dict(c.to_dict()) == c and c.sure == 1.0
+    softer = replace(c, sure=0.9)
+    assert Confirmation.from_dict(softer.to_dict()) == softer
+    older = {k: v for k, v in softer.to_dict().items() if k != "sure"}
+    assert Confirmation.from_dict(older).sure == 1.0  # models made before it: a veto
     for bad in (None, {"phrases": {"go": "go"}}, {"phrases": {"go": "go"},
-                                                  "thresholds": {"go": 2.0}}):
+                                                  "thresholds": {"go": 2.0}},
+                {**softer.to_dict(), "sure": 0}):
         with pytest.raises(KwspotError, match="m.pt: .*confirmation"):
             Confirmation.from_dict(bad, "m.pt")
 
@@ -50,8 +56,8 @@ def test_thresholds_loosen_with_the_phones_of_a_phrase() -> None:
 class _Search:
     """Stands for a search that found "yes" ending at the given stream positions."""
 
-    def __init__(self, ends: list[int], seen: list[int]) -> None:
-        self.confirmation = Confirmation({"yes": "yes"}, {"yes": 1e-24})
+    def __init__(self, ends: list[int], seen: list[int], sure: float = 1.0) -> None:
+        self.confirmation = Confirmation({"yes": "yes"}, {"yes": 1e-24}, sure)
         self.ends, self.seen = np.array(ends), np.array(seen)
 
     def found(self, label: str, lo, hi, by) -> np.ndarray:
@@ -74,6 +80,22 @@ def test_only_windows_holding_the_end_of_a_phrase_keep_the_words_score() -> None
     late = confirm_probs(_Search([found_at], [found_at + DELAY + 5 * hop]), labels, probs,
                          ends, window, 0)
     assert late[:, 2].sum() < out[:, 2].sum()
+
+
+def test_unconfirmed_windows_keep_scores_above_sure() -> None:
+    labels = ("yes", "unknown")
+    window, hop = 16000, 1280
+    ends = hop * np.arange(1, 60)
+    probs = np.tile(np.linspace(0, 1, len(ends))[:, None], (1, 2))
+    found_at = 40000
+    veto = confirm_probs(_Search([found_at], [found_at]), labels, probs, ends, window, 0)
+    soft = confirm_probs(_Search([found_at], [found_at], 0.6), labels, probs, ends, window, 0)
+    confirmed = veto[:, 0] > 0
+    assert confirmed.any() and (veto[~confirmed, 0] == 0).all()
+    sure = probs[:, 0] > 0.6
+    assert (soft[confirmed | sure, 0] == probs[confirmed | sure, 0]).all()
+    assert (soft[~(confirmed | sure), 0] == 0).all() and (~(confirmed | sure)).any()
+    assert (soft[:, 1] == probs[:, 1]).all()
 
 
 def _speech(shared_data: Path, word: str, n: int) -> np.ndarray:

@@ -146,6 +146,7 @@ def test_a_phrase_of_two_words_end_to_end(weights, negatives, other_words, tmp_p
         assert det.windows > 0
         conf = clf.confirmation  # confirmed by default, its search threshold chosen
         assert conf is not None and conf.phrases == {"hey_computer": "hey computer"}
+        assert conf.sure == cfg.unconfirmed_sure  # stored in both model files
     report = json.loads((res.out / "report.json").read_text())
     assert report["window_samples"] == res.window and report["calibration"]["thresholds"]
     assert report["without_confirmation"]["calibration"]["confirm"] is None
@@ -190,3 +191,40 @@ def test_a_bad_phrase_exits_2_without_a_traceback(tmp_path) -> None:
                         str(tmp_path / "o"), "--negatives", str(tmp_path)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("kokoro", [True, False])
+def test_default_voices_are_kokoro_when_installed_and_the_packaged_piper_voices(
+        monkeypatch, tmp_path, kokoro) -> None:
+    from kwspot.data.synth import neural
+    from kwspot.wakeword.config import WakewordConfig
+
+    monkeypatch.setattr(neural, "kokoro_installed", lambda: kokoro)
+    piper = tuple(v.name for v in neural.packaged_voices())
+    cfg = WakewordConfig(phrases=("computer",), out=str(tmp_path), negatives=(str(tmp_path),))
+    assert cfg.neural_voices == (("kokoro",) if kokoro else ()) + piper
+    assert cfg.to_dict()["neural_voices"] == cfg.neural_voices  # a run records its voices
+    given = WakewordConfig(phrases=("computer",), out=str(tmp_path),
+                           negatives=(str(tmp_path),), neural_voices=("a.onnx",))
+    assert given.neural_voices == ("a.onnx",)
+
+
+@pytest.mark.parametrize("voices, negative_voices, negative_share", [
+    (("kokoro", "en_US-joe-medium"), ("en_US-joe-medium",), 0.25),
+    (("kokoro",), (), 0.0),
+    (("en_US-joe-medium",), ("en_US-joe-medium",), 0.25),
+])
+def test_kokoro_speaks_the_phrases_only(monkeypatch, tmp_path, voices, negative_voices,
+                                        negative_share) -> None:
+    from kwspot.wakeword import synthesis
+
+    calls: dict[str, dict] = {}
+    monkeypatch.setattr(synthesis, "synthesize",
+                        lambda folder, **kw: calls.setdefault(Path(folder).name, kw))
+    synthesis.synthesize_sets(("computer",), tmp_path, per_phrase=10, per_negative=3,
+                              confusables=0, window=32000, seed=0, workers=1,
+                              neural_voices=voices, neural_share=0.25)
+    assert calls["positives"]["neural_voices"] == voices
+    assert calls["positives"]["neural_share"] == 0.25
+    assert calls["negatives"]["neural_voices"] == negative_voices
+    assert calls["negatives"]["neural_share"] == negative_share

