@@ -199,7 +199,7 @@ def wanted_folds(a: argparse.Namespace) -> list[int]:
 
 
 def recipe_result(a: argparse.Namespace, name: str, what: str, options: list[str], data: Path,
-           folds: list[dict]) -> dict:
+                  folds: list[dict]) -> dict:
     """A recipe's figures: its folds' counts, pooled."""
     return pooled({"name": name, "what": what, "train_options": options, "device": a.device,
                    "folds": a.folds, "val_pct": a.val_pct, "data": str(data),

@@ -29,11 +29,10 @@ class WakewordConfig:
         "synthetic clips of each phrase, each by its own synthetic speaker")
     per_negative: int = setting(60, "synthetic clips of each sound-alike and other word")
     confusables: int = setting(30, "sound-alikes and partial phrases synthesized per phrase")
-    neural_voices: tuple[str, ...] = setting((),
-        "voices that speak a share of the clips: Piper voice models (.onnx, with the .onnx.json "
-        "beside), installed Piper voices by name (en_US-joe-medium), or `kokoro` (Kokoro-82M; "
-        "it speaks phrase clips only); default: kokoro, when installed, and the Piper voices "
-        "installed as packages", metavar="FILE")
+    neural_voices: tuple[str, ...] = same_as(_SYNTH["neural_voices"], metavar="FILE", help=(
+        _SYNTH["neural_voices"].metadata["help"].split("; default:")[0]
+        + "; default: kokoro (phrase clips only), when installed, and the Piper voices "
+        "installed as packages"))
     neural_share: float = same_as(_SYNTH["neural_share"])
     window_s: float | None = setting(None,
         "detector window; default 2 s, longer if a phrase needs it")
