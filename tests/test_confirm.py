@@ -257,3 +257,8 @@ def test_score_calibrates_the_search_and_detect_confirms_by_default(
     code, _, err = kwspot(capsys, "detect", tmp_path / "pos" / "yes" / "a.wav", "--model",
                           tmp_path / "m2.pt", "--no-confirm")
     assert code == 0 and "but not confirmed phonetically (as asked)" in err
+    # --confirm on a model that confirms keeps its calibrated search thresholds.
+    code, _, err = kwspot(capsys, "detect", tmp_path / "pos" / "yes" / "a.wav", "--model",
+                          tmp_path / "m2.pt", "--confirm")
+    stored = f'"yes" at {clf.confirmation.thresholds["yes"]:.0e}'
+    assert code == 0 and stored in err and "as asked" not in err

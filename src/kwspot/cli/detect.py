@@ -27,8 +27,9 @@ def add_detector_args(p: argparse.ArgumentParser) -> None:
 def detector_config(args: argparse.Namespace, classifier: object = None):  # -> DetectorConfig
     """The detector settings: the model's calibrated operating point (when it has one), with
     the settings given on the command line over it (a given --threshold or --thresholds
-    replaces all calibrated thresholds). A given --confirm or --no-confirm is set on the
-    model."""
+    replaces all calibrated thresholds). --no-confirm turns the model's phonetic confirmation
+    off; --confirm turns it on with default search thresholds where the model has none (a
+    model's own, calibrated ones are kept)."""
     from kwspot.infer.detector import NON_COMMANDS, DetectorConfig
     from kwspot.infer.operating_point import model_operating_point
     from kwspot.infer.thresholds import parse_thresholds
@@ -46,8 +47,11 @@ def detector_config(args: argparse.Namespace, classifier: object = None):  # -> 
     if classifier is not None and args.confirm is not None:
         from kwspot.infer.confirm import Confirmation
 
-        words = config.words or [w for w in classifier.labels if w not in NON_COMMANDS]
-        classifier.confirmation = Confirmation.for_words(words) if args.confirm else None
+        if not args.confirm:
+            classifier.confirmation = None
+        elif getattr(classifier, "confirmation", None) is None:
+            words = config.words or [w for w in classifier.labels if w not in NON_COMMANDS]
+            classifier.confirmation = Confirmation.for_words(words)
     return config
 
 
