@@ -262,3 +262,28 @@ def test_score_calibrates_the_search_and_detect_confirms_by_default(
                           tmp_path / "m2.pt", "--confirm")
     stored = f'"yes" at {clf.confirmation.thresholds["yes"]:.0e}'
     assert code == 0 and stored in err and "as asked" not in err
+
+
+def test_a_search_finding_many_phrases_restarts_and_keeps_finding(
+        shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once MAX_FOUND phrases were found in an utterance the search starts a new one (its
+    bookkeeping stays small where a lenient threshold fires on most syllables): it goes on
+    finding phrases, the same however the stream is cut."""
+    import kwspot.infer.confirm as KC
+
+    audio = _speech(shared_data, "yes", 6)
+    lenient = Confirmation({"yes": "yes"}, {"yes": 1e-80})
+    search = KeyphraseSearch(lenient)
+    search.feed(audio)
+    uncapped = search.ends("yes").copy()
+    monkeypatch.setattr(KC, "MAX_FOUND", 3)
+    search.reset()
+    search.feed(audio)
+    capped = search.ends("yes").copy()
+    assert search._utt_start > 0  # a new utterance began within these seconds
+    assert len(uncapped) > 6 and len(capped) > 6  # found after each restart too
+    assert capped.max() > len(audio) * 3 // 4  # the last clips still searched
+    search.reset()
+    for part in np.array_split(audio, 7):
+        search.feed(part)
+    assert np.array_equal(search.ends("yes"), capped)

@@ -47,6 +47,11 @@ BLOCK = 1280  # samples per call into the search: its results depend on how audi
 # A new utterance every 10 min keeps the search's bookkeeping small (a phrase said across the
 # restart is missed: once in ten minutes of audio, for under a second).
 RESTART = 600 * SAMPLE_RATE
+# ... and sooner once this many phrases were found in it: each block's bookkeeping reads every
+# phrase found in the utterance, which grew quadratic where a lenient threshold fires on most
+# syllables (the calibration's search of every threshold at once: 2 min of speech took 42 s of
+# CPU instead of 11). A detector at a calibrated threshold finds a few per hour, never this.
+MAX_FOUND = 1000
 
 INSTALL = "pip install 'kwspot[wakeword]'"
 ALIAS = "kwspotlevel"  # marks the renamed copies of a phrase searched at several thresholds
@@ -245,6 +250,7 @@ class KeyphraseSearch:
         self.searched = 0  # samples searched
         self._pending = np.zeros(0, dtype=np.int16)  # samples short of a block
         self._utt_start = 0
+        self._utt_found = 0  # phrases found in the current utterance
         # Per word: where each found phrase ended, and how far the search was then.
         self._found: dict[str, dict[int, int]] = {k: {} for k in self._label.values()}
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -261,16 +267,19 @@ class KeyphraseSearch:
         for i in range(0, whole, BLOCK):
             self._decoder.process_raw(pcm[i:i + BLOCK].tobytes(), False, False)
             self.searched += BLOCK
-            if self.searched - self._utt_start >= RESTART:
+            if self.searched - self._utt_start >= RESTART or self._utt_found >= MAX_FOUND:
                 self._decoder.end_utt()
                 self._collect()
                 self._decoder.start_utt()
                 self._utt_start = self.searched
+                self._utt_found = 0
             else:
                 self._collect()  # after every block: when a phrase was found is kept
 
     def _collect(self) -> None:
+        self._utt_found = 0
         for seg in self._decoder.seg() or []:
+            self._utt_found += 1
             label = self._label.get(seg.word.strip())
             if label is not None:
                 end = self._utt_start + (seg.end_frame + 1) * FRAME
