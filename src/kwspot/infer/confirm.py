@@ -49,8 +49,9 @@ BLOCK = 1280  # samples per call into the search: its results depend on how audi
 RESTART = 600 * SAMPLE_RATE
 # ... and sooner once this many phrases were found in it: each block's bookkeeping reads every
 # phrase found in the utterance, which grew quadratic where a lenient threshold fires on most
-# syllables (the calibration's search of every threshold at once: 2 min of speech took 42 s of
-# CPU, now 6.5). A detector at a calibrated threshold finds a few per hour, never this.
+# syllables (ten words searched at every threshold of the calibration grid at once: 2 min of
+# speech took 42 s of CPU, now 6.5). A detector at a calibrated threshold finds a few per
+# hour, never this.
 MAX_FOUND = 1000
 
 INSTALL = "pip install 'kwspot[wakeword]'"
