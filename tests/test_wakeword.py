@@ -101,6 +101,22 @@ def test_other_words_leave_out_the_phrase_words_and_fill_a_window(other_words) -
     assert len({int(np.flatnonzero(c)[0]) for c in clips}) > 2  # at random positions
 
 
+def test_partial_phrases_are_negatives_and_sound_alikes_only_when_asked(monkeypatch) -> None:
+    from kwspot.data.synth import confusable
+    from kwspot.wakeword.synthesis import negative_words
+
+    def no_search(*_args, **_kwargs):
+        raise AssertionError("sound-alikes searched for although none were asked for")
+
+    monkeypatch.setattr(confusable, "confusable_phrases", no_search)
+    others, alike = negative_words(["hey computer", "snowboy"], 0)
+    assert alike == ["hey", "computer"]  # the detector decides on the whole phrase
+    assert "hey" not in others and "hello" in others
+    monkeypatch.setattr(confusable, "confusable_phrases",
+                        lambda p, n: ([*confusable.partial_phrases(p), "a", "b", "c"])[:n])
+    assert negative_words(["hey computer", "snowboy"], 2)[1] == ["hey", "computer", "a", "b"]
+
+
 def res_net_members(path: Path) -> list:
     from kwspot.checkpoint import Checkpoint
 

@@ -28,7 +28,10 @@ class WakewordConfig:
     per_phrase: int = setting(1000,
         "synthetic clips of each phrase, each by its own synthetic speaker")
     per_negative: int = setting(60, "synthetic clips of each sound-alike and other word")
-    confusables: int = setting(30, "sound-alikes and partial phrases synthesized per phrase")
+    confusables: int = setting(0,
+        "sound-alikes of each phrase synthesized as negatives, beyond its partial phrases "
+        "(always): measured, near misses taught the detector to reject real voices saying "
+        "the phrase")
     neural_voices: tuple[str, ...] = same_as(_SYNTH["neural_voices"], metavar="FILE", help=(
         _SYNTH["neural_voices"].metadata["help"].split("; default:")[0]
         + "; default: kokoro (phrase clips only), when installed, and the Piper voices "

@@ -64,17 +64,19 @@ def window_samples(phrases: Sequence[str], window_s: float | None = None) -> int
 
 
 def negative_words(phrases: Sequence[str], confusables: int) -> tuple[list[str], list[str]]:
-    """``(other words, sound-alikes and partial phrases)`` for ``phrases``; other words that
-    hold a word of a phrase are left out."""
-    from kwspot.data.synth.confusable import confusable_phrases
+    """``(other words, partial phrases and sound-alikes)`` for ``phrases``: every partial
+    phrase, and ``confusables`` sound-alikes of each phrase; other words that hold a word of
+    a phrase are left out."""
+    from kwspot.data.synth.confusable import confusable_phrases, partial_phrases
 
     own = {w for p in phrases for w in p.lower().split()}
     others = [o for o in OTHER_PHRASES if not own & set(o.lower().split())]
     alike: list[str] = []
-    if confusables:
-        for p in phrases:
-            alike += [c for c in confusable_phrases(p, confusables)
-                      if c not in alike and c not in phrases and c not in others]
+    for p in phrases:
+        partials = partial_phrases(p)
+        found = (confusable_phrases(p, len(partials) + confusables) if confusables
+                 else partials)
+        alike += [c for c in found if c not in alike and c not in phrases and c not in others]
     return others, alike
 
 

@@ -175,11 +175,18 @@ def confusable_phrases(phrase: str, n: int = 20,
         for head, _ in heads:
             for tail, _ in tails:
                 offer(f"{head} {tail}", 2)
-    partials = [" ".join(words[i:j]) for i in range(len(words))
-                for j in range(i + 1, len(words) + 1) if j - i < len(words)]
+    partials = partial_phrases(phrase)
     ranked = sorted((c for c in scored if c not in partials and c != " ".join(words)),
                     key=lambda c: (*scored[c], c))
     return (partials + _diverse(ranked, set(words), sounds_of))[:n]
+
+
+def partial_phrases(phrase: str) -> list[str]:
+    """The runs of words of ``phrase`` short of the whole, shortest first by position
+    (``"hey computer"`` → ``"hey"``, ``"computer"``); none for a single word."""
+    words = phrase.lower().split()
+    return [" ".join(words[i:j]) for i in range(len(words))
+            for j in range(i + 1, len(words) + 1) if j - i < len(words)]
 
 
 def _diverse(ranked: list[str], own: set[str], sounds: dict[str, str],
