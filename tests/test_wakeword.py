@@ -117,6 +117,24 @@ def test_partial_phrases_are_negatives_and_sound_alikes_only_when_asked(monkeypa
     assert negative_words(["hey computer", "snowboy"], 2)[1] == ["hey", "computer", "a", "b"]
 
 
+def test_other_words_are_also_heard_through_a_telephone_line() -> None:
+    from kwspot.wakeword.other_words import with_telephone_copies
+
+    rng = np.random.default_rng(0)
+    clips = (rng.standard_normal((3, 16000)) * 3000).astype(np.int16)
+    both = with_telephone_copies(clips)
+    assert both.shape == (6, 16000) and both.dtype == np.int16
+    assert np.array_equal(both[:3], clips)  # the recordings themselves first, unchanged
+
+    def above_4k(x: np.ndarray) -> float:
+        power = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2
+        return float(power[len(power) // 2:].sum() / power.sum())
+
+    assert all(above_4k(c) > 0.4 for c in clips)  # white noise: half its power above 4 kHz
+    assert all(above_4k(c) < 1e-3 and np.abs(c).mean() > 300 for c in both[3:])
+    assert with_telephone_copies(clips[:0]).shape == (0, 16000)
+
+
 def res_net_members(path: Path) -> list:
     from kwspot.checkpoint import Checkpoint
 

@@ -29,12 +29,16 @@ def fit_head(net: torch.nn.Module, cfg: WakewordConfig, sets: SynthSets, labels:
              cache: EmbeddingCache, train_files: Sequence[Path], out: Path,
              say: Callable[[str], None], progress: bool | None) -> None:
     """Train ``net.classifier`` in place (the embedding stays frozen)."""
-    from kwspot.wakeword.other_words import other_word_clips, other_word_files
+    from kwspot.wakeword.other_words import (
+        other_word_clips,
+        other_word_files,
+        with_telephone_copies,
+    )
 
     pos, pos_words = read_clips(sets.positives, ["keyword"])
     neg, _ = read_clips(sets.negatives, ["unknown", "confusable"])
-    others = other_word_clips(other_word_files(cfg.other_words, cfg.phrases), sets.window,
-                              cfg.seed)
+    others = with_telephone_copies(other_word_clips(
+        other_word_files(cfg.other_words, cfg.phrases), sets.window, cfg.seed))
     index = {w: i for i, w in enumerate(labels)}
     noise_files = [*train_files, *noise_clips(sets.negatives)]
     augment = WaveAugment(AUGMENT, torch.from_numpy(_noise(noise_files, cfg.seed)))

@@ -5,7 +5,10 @@ else teach it what real speech that is *not* the phrase sounds like. Each record
 at a random position of one detector window (longer ones are cut to it). A file in a folder
 named after a word of a phrase (``computer/`` for "hey computer"), or whose name starts with
 such a word and ``_`` (``_unknown_/computer_0a1b2c3d_nohash_0.wav``, the layout of Speech
-Commands' test set), is left out.
+Commands' test set), is left out. Each recording is also heard through a telephone line
+(:func:`with_telephone_copies`): real speech comes through narrow-band channels too, and a
+detector must not learn that narrow-band words are the phrase (the synthetic phrase clips
+have a share of them).
 """
 
 from __future__ import annotations
@@ -52,3 +55,15 @@ def other_word_clips(files: Sequence[Path], window: int, seed: int) -> np.ndarra
 def _plain(name: str) -> str:
     """A word or folder name compared case- and separator-blind (``Hey_Computer``)."""
     return "".join(c for c in name.lower() if c.isalnum())
+
+
+def with_telephone_copies(clips: np.ndarray) -> np.ndarray:
+    """int16 ``[2N, window]``: ``clips`` and each of them through a telephone line
+    (:func:`kwspot.data.perturb.telephone`)."""
+    from kwspot.data.perturb import telephone
+
+    if not len(clips):
+        return clips
+    narrow = telephone(clips.astype(np.float32) / 32768.0, RATE)
+    return np.concatenate([clips, np.clip(np.round(narrow * 32767), -32768, 32767
+                                          ).astype(np.int16)])
