@@ -182,8 +182,8 @@ def confusable_phrases(phrase: str, n: int = 20,
 
 
 def partial_phrases(phrase: str) -> list[str]:
-    """The runs of words of ``phrase`` short of the whole, shortest first by position
-    (``"hey computer"`` → ``"hey"``, ``"computer"``); none for a single word."""
+    """The runs of words of ``phrase`` short of the whole, in the order of their first word,
+    shorter first (``"hey computer"`` → ``"hey"``, ``"computer"``); none for a single word."""
     words = phrase.lower().split()
     return [" ".join(words[i:j]) for i in range(len(words))
             for j in range(i + 1, len(words) + 1) if j - i < len(words)]
