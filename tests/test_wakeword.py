@@ -117,6 +117,27 @@ def test_partial_phrases_are_negatives_and_sound_alikes_only_when_asked(monkeypa
     assert negative_words(["hey computer", "snowboy"], 2)[1] == ["hey", "computer", "a", "b"]
 
 
+def test_unconfirmed_windows_need_what_the_head_alone_would_need() -> None:
+    from types import SimpleNamespace
+
+    from kwspot.infer.confirm import Confirmation
+    from kwspot.wakeword.pipeline import trusted_alone
+
+    conf = Confirmation({"computer": "computer"}, {"computer": 1e-30}, sure=0.9)
+
+    def report(thresholds):
+        return SimpleNamespace(calibration=None if thresholds is None else
+                               SimpleNamespace(thresholds=thresholds))
+
+    # one loud calibration file put the head's own threshold near 1: unconfirmed windows
+    # must reach it too, or that file passes unconfirmed
+    assert trusted_alone(conf, report({"computer": 0.993})).sure == 0.993
+    assert trusted_alone(conf, report({"a": 0.95, "b": 0.8})).sure == 0.95  # the highest
+    assert trusted_alone(conf, report({"computer": 0.78})).sure == 0.9  # never lowered
+    assert trusted_alone(conf, report(None)) == conf
+    assert trusted_alone(conf, report({"computer": 0.993})).thresholds == conf.thresholds
+
+
 def test_other_words_are_also_heard_through_a_telephone_line() -> None:
     from kwspot.wakeword.other_words import with_telephone_copies
 

@@ -52,7 +52,8 @@ class WakewordConfig:
         "phonetic recognizer trained on real speech; its veto cuts false alarms)")
     unconfirmed_sure: float = setting(0.9,
         "a window the phonetic search did not confirm counts when its phrase score is above "
-        "this (1: never; the search vetoes it): the search misses some real utterances")
+        "this and above the threshold the head alone is calibrated to (1: never; the search "
+        "vetoes it): the search misses some real utterances")
     smooth_ms: float = setting(240.0, "moving average of the phrase score")
     refractory_ms: float = setting(2000.0, "no second detection this soon after one")
     fold: int = setting(0,

@@ -239,6 +239,7 @@ def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: in
                      calibrate_on=calibrate_on), None
     unconfirmed = score(audio, plain, config, calibrate_fa_per_hour=cfg.target_fa_per_hour,
                         calibrate_on=calibrate_on)
+    confirmation = trusted_alone(confirmation, unconfirmed)
     audio = replace(audio)  # the unconfirmed lists stay as they are
     n = len(audio.negatives) + len(audio.clips)
     with progress_bar(n, "confirming", enabled=progress) as advance:  # one pool for all
@@ -251,6 +252,18 @@ def _score(net: KwsNet, cfg: WakewordConfig, labels: tuple[str, ...], window: in
     model = replace(plain, confirm=confirmation.to_dict())
     return score(audio, model, config, calibrate_fa_per_hour=cfg.target_fa_per_hour,
                  calibrate_on=calibrate_on), unconfirmed
+
+
+def trusted_alone(confirmation: Confirmation, unconfirmed: ScoreReport) -> Confirmation:
+    """``confirmation`` with ``sure`` raised to the threshold the head alone was calibrated to
+    (the highest of the phrases'), when higher: a window the search did not confirm counts
+    only where the head alone would be trusted on the calibration audio. (One loud negative
+    file there, a caller saying another wake word eight times, otherwise passed unconfirmed
+    and set the confirmed threshold above every real recording.)"""
+    cal = unconfirmed.calibration
+    if cal is None or not cal.thresholds:
+        return confirmation
+    return replace(confirmation, sure=min(1.0, max(confirmation.sure, *cal.thresholds.values())))
 
 
 def _test_files(cfg: WakewordConfig, labels: tuple[str, ...]) -> list[tuple[str, Path]]:
