@@ -91,6 +91,10 @@ def run_wakeword(cfg: WakewordConfig, *, overwrite: bool = False, step: Step | N
     report, unconfirmed = _score(net, cfg, labels, window, cache, cal_files, measure,
                                  progress, confirmation)
     op = report.calibration
+    used = op.confirmation() if op is not None else None
+    if used is not None and used.sure > cfg.unconfirmed_sure:
+        say(f"unconfirmed windows count above {used.sure:.4g}: the threshold the head alone "
+            "needs on the calibration files")
     _save_checkpoint(net, cfg, labels, window, op, ckpt_path)
     (out / STATE).write_text(json.dumps(cfg.training_key(), indent=1) + "\n", encoding="utf-8")
     onnx_path = _export(net, labels, window, op, out / "model.onnx")
